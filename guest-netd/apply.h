@@ -1,0 +1,38 @@
+/*
+ * apply.h - guest-netd: make the kernel's network state match a netconf
+ */
+#ifndef GUEST_APPLY_H
+#define GUEST_APPLY_H
+
+#include <stddef.h>
+
+#include "netconf.h"
+
+/*
+ * Our routing protocol number (rtm_protocol), also used as IFA_PROTO and
+ * NDA_PROTOCOL: everything guest-netd adds carries it, and only what
+ * carries it is ever removed. dist/vmnetd.rt_protos names it for ip(8).
+ */
+#define VMN_RTPROT	86
+
+struct vmn_nl;
+
+/*
+ * Applies the whole desired state; idempotent. On failure returns -errno
+ * and leaves a one-line explanation (with the kernel's text) in err.
+ */
+int	apply_netconf(struct vmn_nl *nl, const struct vmn_netconf *nc,
+	    char *err, size_t errlen);
+
+/* resolvconf.c */
+int	resolvconf_render(const struct vmn_nc_dns *dns, char *buf, size_t len);
+int	resolvconf_write(const char *path, const struct vmn_nc_dns *dns);
+
+/* proxyenv.c */
+int	proxyenv_render(const struct vmn_nc_proxy *p, char *buf, size_t len);
+int	proxyenv_write(const char *path, const struct vmn_nc_proxy *p);
+
+/* files.c: shared by the writers above */
+int	file_replace(const char *path, const char *content, mode_t mode);
+
+#endif

@@ -1,0 +1,358 @@
+/*
+ * guest-netd.c - the guest's network daemon: configuration from the host
+ *
+ * Connects to host-netd (vsock by default), introduces itself with HELLO
+ * and then applies every configuration transaction the host sends,
+ * answering each COMMIT with the generation it applied or the error that
+ * stopped it. When the host goes away the configuration stays as it is and
+ * the daemon reconnects with backoff; the host sends the full state again
+ * after every HELLO.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "apply.h"
+#include "conn.h"
+#include "log.h"
+#include "netconf.h"
+#include "nl.h"
+#include "transport.h"
+#include "wire.h"
+
+#define DEFAULT_HOST		"vsock:2:7700"
+#define DEFAULT_RESOLV_CONF	"/etc/resolv.conf"
+#define DEFAULT_PROXY_ENV	"/etc/profile.d/vmnetd-proxy.sh"
+#define GUEST_CAPS		(VMN_CAP_CONFIG)
+
+struct guest {
+	struct event_base	*base;
+	struct vmn_endpoint	 host;
+	const char		*vm_id;
+	const char		*resolv_conf;
+	const char		*proxy_env;
+	struct vmn_connector	*connector;
+	struct vmn_conn		*conn;
+	uint32_t		 hello_seq;
+	int			 hello_done;
+	int			 in_txn;
+	int			 txn_err;
+	char			 txn_why[256];
+	struct vmn_netconf	 pending;
+	uint32_t		 applied_gen;
+	struct vmn_nl		 nl;
+	uint8_t			 txbuf[4096];
+};
+
+static struct guest guest;
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: guest-netd [-dv] [--host URI] [--vm-id NAME]\n"
+	    "                  [--resolv-conf PATH] [--proxy-env PATH]\n"
+	    "  --host URI          host-netd's channel (default %s)\n"
+	    "  --vm-id NAME        name to give in HELLO (optional)\n"
+	    "  --resolv-conf PATH  where DNS settings go (default %s)\n"
+	    "  --proxy-env PATH    where proxy settings go (default %s)\n"
+	    "  -d                  stay in the foreground, log to stderr\n"
+	    "  -v                  more verbose logging\n",
+	    DEFAULT_HOST, DEFAULT_RESOLV_CONF, DEFAULT_PROXY_ENV);
+	exit(2);
+}
+
+static int
+reply_error(struct guest *g, uint16_t type, uint32_t seq, int err,
+    const char *msg)
+{
+	struct vmn_buf b;
+	int len;
+
+	vmn_buf_init(&b, g->txbuf, sizeof(g->txbuf));
+	if ((len = vmn_build_error(&b, type, seq, err, msg)) < 0)
+		return len;
+	return vmn_conn_send(g->conn, b.data, (size_t)len);
+}
+
+static int
+reply_gen(struct guest *g, uint16_t type, uint32_t seq, uint32_t gen)
+{
+	struct vmn_buf b;
+
+	vmn_buf_init(&b, g->txbuf, sizeof(g->txbuf));
+	vmn_msg_begin(&b, type, VMN_F_REPLY, seq);
+	vmn_put_u32(&b, VMN_A_GEN, gen);
+	return vmn_conn_send_buf(g->conn, &b);
+}
+
+static void
+log_applied(const struct vmn_netconf *nc)
+{
+	char buf[VMN_PREFIX_STRLEN], line[512];
+	size_t off = 0;
+	unsigned i;
+
+	line[0] = '\0';
+	for (i = 0; i < nc->naddrs && off < sizeof(line); i++)
+		off += (size_t)snprintf(line + off, sizeof(line) - off, " %s",
+		    vmn_prefix_ntop(&nc->addrs[i].pfx, buf, sizeof(buf)));
+	log_info("configuration %u applied:%s%s", nc->gen,
+	    line[0] ? line : " no addresses",
+	    nc->dns.present ? ", resolv.conf written" : "");
+}
+
+static int
+handle_commit(struct guest *g, const struct vmn_msg *m)
+{
+	struct vmn_netconf *nc = &g->pending;
+	uint32_t gen = vmn_attr_u32(&m->tb[VMN_A_GEN]);
+	const char *why = NULL;
+	char err[512];
+	int rc;
+
+	if (!g->in_txn || gen != nc->gen)
+		return reply_error(g, VMN_MSG_CONFIG_COMMIT, m->hdr.seq,
+		    EPROTO, "commit without a matching begin");
+	g->in_txn = 0;
+	if (g->txn_err)
+		return reply_error(g, VMN_MSG_CONFIG_COMMIT, m->hdr.seq,
+		    -g->txn_err, g->txn_why);
+	if ((rc = vmn_netconf_check(nc, &why)) < 0)
+		return reply_error(g, VMN_MSG_CONFIG_COMMIT, m->hdr.seq, rc,
+		    why);
+
+	rc = apply_netconf(&g->nl, nc, err, sizeof(err));
+	if (rc == 0 && nc->dns.present &&
+	    (rc = resolvconf_write(g->resolv_conf, &nc->dns)) < 0)
+		snprintf(err, sizeof(err), "writing %s: %s", g->resolv_conf,
+		    strerror(-rc));
+	if (rc == 0 && nc->proxy.present &&
+	    (rc = proxyenv_write(g->proxy_env, &nc->proxy)) < 0)
+		snprintf(err, sizeof(err), "writing %s: %s", g->proxy_env,
+		    strerror(-rc));
+	if (rc < 0) {
+		log_warnx("configuration %u failed: %s", gen, err);
+		return reply_error(g, VMN_MSG_CONFIG_COMMIT, m->hdr.seq, rc,
+		    err);
+	}
+	g->applied_gen = gen;
+	log_applied(nc);
+	return reply_gen(g, VMN_MSG_CONFIG_COMMIT, m->hdr.seq, gen);
+}
+
+static int
+handle_hello_reply(struct guest *g, const struct vmn_msg *m)
+{
+	char vm[65] = "";
+
+	if (m->hdr.seq != g->hello_seq) {
+		log_warnx("host: hello reply for an unknown request");
+		return -EPROTO;
+	}
+	if (m->hdr.flags & VMN_F_ERROR) {
+		char msg[VMN_MAX_STRING + 1] = "";
+
+		vmn_attr_str(&m->tb[VMN_A_ERRMSG], msg, sizeof(msg));
+		log_warnx("host refused us: %s", msg);
+		return -ECONNREFUSED;
+	}
+	vmn_attr_str(&m->tb[VMN_A_VM_ID], vm, sizeof(vm));
+	g->hello_done = 1;
+	log_info("connected to host-netd as vm %s", vm[0] ? vm : "?");
+	return 0;
+}
+
+static int
+guest_msg(struct vmn_conn *c, const struct vmn_msg *m, void *arg)
+{
+	struct guest *g = arg;
+	const char *why = NULL;
+	struct vmn_buf b;
+	int rc;
+
+	if (!g->hello_done) {
+		if (m->hdr.type == VMN_MSG_HELLO && (m->hdr.flags & VMN_F_REPLY))
+			return handle_hello_reply(g, m);
+		log_warnx("host: %s before hello", vmn_msg_name(m->hdr.type));
+		return -EPROTO;
+	}
+	switch (m->hdr.type) {
+	case VMN_MSG_CONFIG_BEGIN:
+		vmn_netconf_reset(&g->pending, vmn_attr_u32(&m->tb[VMN_A_GEN]));
+		g->in_txn = 1;
+		g->txn_err = 0;
+		return 0;
+	case VMN_MSG_CONFIG_LINK:
+	case VMN_MSG_CONFIG_ADDR:
+	case VMN_MSG_CONFIG_ROUTE:
+	case VMN_MSG_CONFIG_NEIGH:
+	case VMN_MSG_CONFIG_DNS:
+	case VMN_MSG_CONFIG_PROXY:
+	case VMN_MSG_CONFIG_SYSCTL:
+		if (!g->in_txn) {
+			log_warnx("host: %s outside a transaction",
+			    vmn_msg_name(m->hdr.type));
+			return -EPROTO;
+		}
+		/* A bad item fails the transaction at COMMIT, with its reason. */
+		if (!g->txn_err &&
+		    (rc = vmn_netconf_decode_item(&g->pending, m, &why)) < 0) {
+			g->txn_err = rc;
+			snprintf(g->txn_why, sizeof(g->txn_why), "%s: %s",
+			    vmn_msg_name(m->hdr.type), why);
+		}
+		return 0;
+	case VMN_MSG_CONFIG_COMMIT:
+		if (!(m->hdr.flags & VMN_F_REQUEST))
+			return -EPROTO;
+		return handle_commit(g, m);
+	case VMN_MSG_PING:
+		if (!(m->hdr.flags & VMN_F_REQUEST))
+			return 0;
+		vmn_buf_init(&b, g->txbuf, sizeof(g->txbuf));
+		vmn_msg_begin(&b, VMN_MSG_PING, VMN_F_REPLY, m->hdr.seq);
+		return vmn_conn_send_buf(c, &b);
+	default:
+		log_debug("host: ignoring %s", vmn_msg_name(m->hdr.type));
+		return 0;
+	}
+}
+
+static void
+guest_close(struct vmn_conn *c, int err, const char *why, void *arg)
+{
+	struct guest *g = arg;
+
+	if (g->hello_done)
+		log_warnx("lost host-netd (%s); keeping configuration %u, "
+		    "reconnecting", why, g->applied_gen);
+	else
+		log_debug("host-netd connection ended before hello: %s", why);
+	vmn_conn_free(c);
+	g->conn = NULL;
+	g->hello_done = 0;
+	g->in_txn = 0;
+	vmn_connector_again(g->connector);
+}
+
+static void
+connected(int fd, void *arg)
+{
+	struct guest *g = arg;
+	struct vmn_buf b;
+	char uri[VMN_URI_MAX];
+	int len;
+
+	g->conn = vmn_conn_new(g->base, fd, "host", guest_msg, guest_close, g);
+	if (!g->conn) {
+		log_warnx("out of memory for the host connection");
+		vmn_connector_again(g->connector);
+		return;
+	}
+	log_debug("connected to %s",
+	    vmn_endpoint_str(&g->host, uri, sizeof(uri)));
+	g->hello_seq = vmn_conn_next_seq(g->conn);
+	vmn_buf_init(&b, g->txbuf, sizeof(g->txbuf));
+	len = vmn_build_hello(&b, VMN_F_REQUEST, g->hello_seq,
+	    VMN_ROLE_CONTROL, GUEST_CAPS, g->vm_id);
+	if (len < 0 || vmn_conn_send(g->conn, b.data, (size_t)len) < 0)
+		vmn_conn_fail(g->conn, -EIO, "cannot send hello");
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct guest *g = arg;
+
+	log_info("exiting on signal %d; configuration stays in place",
+	    (int)sig);
+	event_base_loopbreak(g->base);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "host", required_argument, NULL, 'H' },
+		{ "vm-id", required_argument, NULL, 'i' },
+		{ "resolv-conf", required_argument, NULL, 'r' },
+		{ "proxy-env", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct guest *g = &guest;
+	struct event *sigterm, *sigint;
+	const char *host_uri = DEFAULT_HOST, *why = NULL;
+	char uri[VMN_URI_MAX];
+	int ch, foreground = 0, verbose = 0, rc;
+
+	g->resolv_conf = DEFAULT_RESOLV_CONF;
+	g->proxy_env = DEFAULT_PROXY_ENV;
+	while ((ch = getopt_long(argc, argv, "dvh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			foreground = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'H':
+			host_uri = optarg;
+			break;
+		case 'i':
+			g->vm_id = optarg;
+			break;
+		case 'r':
+			g->resolv_conf = optarg;
+			break;
+		case 'p':
+			g->proxy_env = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("guest-netd", foreground, verbose);
+	if (vmn_endpoint_parse(host_uri, &g->host, &why) < 0)
+		fatalx("--host %s: %s", host_uri, why);
+	if (g->vm_id && (strlen(g->vm_id) == 0 || strlen(g->vm_id) > 64))
+		fatalx("--vm-id must be 1 to 64 characters");
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((rc = vmn_nl_open(&g->nl, NETLINK_ROUTE, 0)) < 0)
+		fatalx("netlink: %s", strerror(-rc));
+	if (!(g->base = event_base_new()))
+		fatalx("event_base_new failed");
+	g->connector = vmn_connector_new(g->base, &g->host, VMN_PORT_HOST, 0,
+	    connected, NULL, g);
+	if (!g->connector)
+		fatalx("cannot start connecting");
+	sigterm = evsignal_new(g->base, SIGTERM, signal_cb, g);
+	sigint = evsignal_new(g->base, SIGINT, signal_cb, g);
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+
+	log_info("starting; host %s",
+	    vmn_endpoint_str(&g->host, uri, sizeof(uri)));
+	event_base_dispatch(g->base);
+
+	if (g->conn)
+		vmn_conn_free(g->conn);
+	vmn_connector_free(g->connector);
+	event_free(sigterm);
+	event_free(sigint);
+	event_base_free(g->base);
+	vmn_nl_close(&g->nl);
+	return 0;
+}
