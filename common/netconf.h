@@ -17,6 +17,14 @@
 #include "addr.h"
 #include "wire.h"
 
+/*
+ * Our routing protocol number (rtm_protocol), also used as IFA_PROTO and
+ * NDA_PROTOCOL on both sides: everything vmnetd adds to a kernel carries
+ * it, and only what carries it is ever removed. dist/vmnetd.rt_protos
+ * names it for ip(8).
+ */
+#define VMN_RTPROT		86
+
 #define VMN_NC_MAX_LINKS	4
 #define VMN_NC_MAX_ADDRS	16
 #define VMN_NC_MAX_ROUTES	32

@@ -79,6 +79,13 @@ vmn_nl_new(struct vmn_nl *nl, uint16_t type, uint16_t flags, void *extra,
 	return nlh;
 }
 
+struct dump_ctx {
+	struct vmn_nl	*nl;
+	mnl_cb_t	 cb;
+	void		*data;
+	int		 interrupted;
+};
+
 static int
 parse_ext_ack(const struct nlattr *attr, void *data)
 {
@@ -94,7 +101,7 @@ parse_ext_ack(const struct nlattr *attr, void *data)
 static int
 error_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct vmn_nl *nl = data;
+	struct vmn_nl *nl = ((struct dump_ctx *)data)->nl;
 	const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
 	size_t off;
 
@@ -120,11 +127,18 @@ noop_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-struct dump_ctx {
-	mnl_cb_t	 cb;
-	void		*data;
-	int		 interrupted;
-};
+static int
+done_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return MNL_CB_STOP;
+}
+
+static int
+overrun_cb(const struct nlmsghdr *nlh, void *data)
+{
+	errno = ENOSPC;
+	return MNL_CB_ERROR;
+}
 
 static int
 dump_data_cb(const struct nlmsghdr *nlh, void *arg)
@@ -142,12 +156,15 @@ run(struct vmn_nl *nl, struct nlmsghdr *nlh, struct dump_ctx *d)
 	mnl_cb_t ctl[NLMSG_MIN_TYPE] = {
 		[NLMSG_NOOP] = noop_cb,
 		[NLMSG_ERROR] = error_cb,
+		[NLMSG_DONE] = done_cb,
+		[NLMSG_OVERRUN] = overrun_cb,
 	};
 	uint32_t seq = nlh->nlmsg_seq;
 	ssize_t n;
 	int rc;
 
 	nl->errmsg[0] = '\0';
+	d->nl = nl;
 	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	for (;;) {
@@ -164,7 +181,7 @@ run(struct vmn_nl *nl, struct nlmsghdr *nlh, struct dump_ctx *d)
 		if (rc == MNL_CB_STOP)
 			break;
 	}
-	return d && d->interrupted ? -EINTR : 0;
+	return d->interrupted ? -EINTR : 0;
 }
 
 /* Sends a request with NLM_F_ACK and waits for its acknowledgement. */

@@ -137,8 +137,9 @@ new_socket(int family)
 	return fd < 0 ? -errno : fd;
 }
 
-static int
-listen_unix(const char *path, int backlog)
+/* A listening unix socket at exactly path (a stale socket is replaced). */
+int
+vmn_listen_path(const char *path, int backlog)
 {
 	struct sockaddr_un sun;
 	struct stat st;
@@ -176,7 +177,7 @@ vmn_listen(const struct vmn_endpoint *ep, uint32_t port, int backlog)
 	case VMN_TR_HVSOCK:
 		if ((rc = vmn_endpoint_port_path(ep, port, path, sizeof(path))) < 0)
 			return rc;
-		return listen_unix(path, backlog);
+		return vmn_listen_path(path, backlog);
 	case VMN_TR_VSOCK:
 		if ((fd = new_socket(AF_VSOCK)) < 0)
 			return fd;

@@ -51,6 +51,7 @@ int		 vmn_endpoint_port_path(const struct vmn_endpoint *ep,
 		    uint32_t port, char *buf, size_t len);
 int		 vmn_listen(const struct vmn_endpoint *ep, uint32_t port,
 		    int backlog);
+int		 vmn_listen_path(const char *path, int backlog);
 void		 vmn_unlisten(const struct vmn_endpoint *ep, uint32_t port);
 
 struct vmn_connector;

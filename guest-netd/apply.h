@@ -8,13 +8,6 @@
 
 #include "netconf.h"
 
-/*
- * Our routing protocol number (rtm_protocol), also used as IFA_PROTO and
- * NDA_PROTOCOL: everything guest-netd adds carries it, and only what
- * carries it is ever removed. dist/vmnetd.rt_protos names it for ip(8).
- */
-#define VMN_RTPROT	86
-
 struct vmn_nl;
 
 /*

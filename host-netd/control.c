@@ -1,0 +1,252 @@
+/*
+ * control.c - host-netd: the control socket netctl talks to
+ *
+ * Same framing as the guest channels. The socket is 0660 root:vmnetd (the
+ * group if it exists); anyone who can connect may read status, and only
+ * root or members of vmnetd (by the peer's credentials) may change
+ * anything. Multi-record answers end with a frame flagged END.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "conn.h"
+#include "host-netd.h"
+#include "log.h"
+
+#define CONTROL_GROUP		"vmnetd"
+#define CONTROL_MAX_CLIENTS	16
+
+struct ctl_client {
+	LIST_ENTRY(ctl_client)	 entry;
+	struct vmn_conn		*conn;
+	uid_t			 uid;
+	gid_t			 gid;
+	uint8_t			 txbuf[2048];
+};
+
+static struct {
+	int				 fd;
+	struct event			*ev;
+	char				 path[VMN_PATH_MAX];
+	gid_t				 gid;
+	unsigned			 nclients;
+	LIST_HEAD(, ctl_client)		 clients;
+} ctl = { .fd = -1, .gid = (gid_t)-1 };
+
+static bool
+may_change(const struct ctl_client *c)
+{
+	return c->uid == 0 || (ctl.gid != (gid_t)-1 && c->gid == ctl.gid);
+}
+
+static int
+send_status(struct ctl_client *c, uint32_t seq)
+{
+	struct vmn_buf b;
+	struct vm *vm;
+	uint64_t online = 0;
+
+	TAILQ_FOREACH(vm, &hostd->vms, entry)
+		if (vm->state == VM_S_ONLINE)
+			online++;
+	vmn_buf_init(&b, c->txbuf, sizeof(c->txbuf));
+	vmn_msg_begin(&b, VMN_MSG_CTL_STATUS, VMN_F_REPLY, seq);
+	vmn_put_u32(&b, VMN_A_VERSION, VMN_WIRE_VERSION);
+	vmn_put_u32(&b, VMN_A_PID, (uint32_t)getpid());
+	vmn_put_u64(&b, VMN_A_UPTIME, (uint64_t)(time(NULL) - hostd->started));
+	vmn_put_u64(&b, VMN_A_COUNT, online);
+	vmn_put_str(&b, VMN_A_STATE, PACKAGE_VERSION);
+	return vmn_conn_send_buf(c->conn, &b);
+}
+
+static int
+send_vms(struct ctl_client *c, uint32_t seq)
+{
+	char uri[VMN_URI_MAX];
+	struct vmn_buf b;
+	struct vmn_ip ip;
+	struct vm *vm;
+	int rc;
+
+	TAILQ_FOREACH(vm, &hostd->vms, entry) {
+		vmn_buf_init(&b, c->txbuf, sizeof(c->txbuf));
+		vmn_msg_begin(&b, VMN_MSG_CTL_VMS, VMN_F_REPLY, seq);
+		vmn_put_str(&b, VMN_A_VM_ID, vm->conf.name);
+		vmn_put_str(&b, VMN_A_MODE, vm_mode_name(vm->conf.mode));
+		vmn_put_str(&b, VMN_A_STATE, vm_state_name(vm->state));
+		if (vm->error[0])
+			vmn_put_str(&b, VMN_A_ERRMSG, vm->error);
+		vmn_put_str(&b, VMN_A_CHANNEL,
+		    vmn_endpoint_str(&vm->conf.channel, uri, sizeof(uri)));
+		if (vm->conf.link != VM_LINK_NONE)
+			vmn_put_str(&b, VMN_A_IFNAME, vm->conf.host_ifname);
+		if (vm->subnet4.ip.family) {
+			vmn_put(&b, VMN_A_MAC, vm->guest_mac, VMN_MAC_LEN);
+			vm_guest4(vm, &ip);
+			vmn_put_ip(&b, VMN_A_ADDR, &ip);
+			vmn_put_u8(&b, VMN_A_PREFIXLEN, vm->subnet4.plen);
+			vm_gateway4(vm, &ip);
+			vmn_put_ip(&b, VMN_A_GATEWAY, &ip);
+		}
+		if (vm->subnet6.ip.family) {
+			vm_guest6(vm, &ip);
+			vmn_put_ip(&b, VMN_A_ADDR6, &ip);
+			vm_gateway6(vm, &ip);
+			vmn_put_ip(&b, VMN_A_GATEWAY6, &ip);
+		}
+		if (vm->mtu)
+			vmn_put_u32(&b, VMN_A_MTU, vm->mtu);
+		vmn_put_u32(&b, VMN_A_GEN, vm->gen);
+		vmn_put_u32(&b, VMN_A_GEN_APPLIED, vm->gen_applied);
+		vmn_put_u64(&b, VMN_A_UPTIME,
+		    (uint64_t)(time(NULL) - vm->state_since));
+		if ((rc = vmn_conn_send_buf(c->conn, &b)) < 0)
+			return rc;
+	}
+	vmn_buf_init(&b, c->txbuf, sizeof(c->txbuf));
+	vmn_msg_begin(&b, VMN_MSG_CTL_VMS, VMN_F_REPLY | VMN_F_END, seq);
+	return vmn_conn_send_buf(c->conn, &b);
+}
+
+static int
+reply_error(struct ctl_client *c, uint16_t type, uint32_t seq, int err,
+    const char *msg)
+{
+	struct vmn_buf b;
+	int len;
+
+	vmn_buf_init(&b, c->txbuf, sizeof(c->txbuf));
+	if ((len = vmn_build_error(&b, type, seq, err, msg)) < 0)
+		return len;
+	return vmn_conn_send(c->conn, b.data, (size_t)len);
+}
+
+static int
+ctl_msg_cb(struct vmn_conn *conn, const struct vmn_msg *m, void *arg)
+{
+	struct ctl_client *c = arg;
+	struct vmn_buf b;
+	char err[512];
+
+	if (!(m->hdr.flags & VMN_F_REQUEST))
+		return -EPROTO;
+	switch (m->hdr.type) {
+	case VMN_MSG_CTL_STATUS:
+		return send_status(c, m->hdr.seq);
+	case VMN_MSG_CTL_VMS:
+		return send_vms(c, m->hdr.seq);
+	case VMN_MSG_CTL_RELOAD:
+		if (!may_change(c))
+			return reply_error(c, m->hdr.type, m->hdr.seq, EPERM,
+			    "reload needs root or the vmnetd group");
+		if (hostd_reload("netctl", err, sizeof(err)) < 0)
+			return reply_error(c, m->hdr.type, m->hdr.seq, EINVAL,
+			    err);
+		vmn_buf_init(&b, c->txbuf, sizeof(c->txbuf));
+		vmn_msg_begin(&b, m->hdr.type, VMN_F_REPLY, m->hdr.seq);
+		return vmn_conn_send_buf(conn, &b);
+	default:
+		return reply_error(c, m->hdr.type, m->hdr.seq, EOPNOTSUPP,
+		    "not a control request");
+	}
+}
+
+static void
+ctl_close_cb(struct vmn_conn *conn, int err, const char *why, void *arg)
+{
+	struct ctl_client *c = arg;
+
+	LIST_REMOVE(c, entry);
+	ctl.nclients--;
+	vmn_conn_free(conn);
+	free(c);
+}
+
+static void
+ctl_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct ctl_client *c;
+	int fd;
+
+	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (ctl.nclients >= CONTROL_MAX_CLIENTS ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	    !(c = calloc(1, sizeof(*c)))) {
+		close(fd);
+		return;
+	}
+	c->uid = cred.uid;
+	c->gid = cred.gid;
+	c->conn = vmn_conn_new(hostd->base, fd, "netctl", ctl_msg_cb,
+	    ctl_close_cb, c);
+	if (!c->conn) {
+		free(c);
+		return;
+	}
+	LIST_INSERT_HEAD(&ctl.clients, c, entry);
+	ctl.nclients++;
+}
+
+int
+control_listen(const char *path)
+{
+	char dir[VMN_PATH_MAX];
+	struct group *gr;
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(ctl.path))
+		return -ENAMETOOLONG;
+	strcpy(dir, path);
+	if ((rc = mkdir_p(dirname(dir), 0755)) < 0)
+		return rc;
+	if ((fd = vmn_listen_path(path, 16)) < 0)
+		return fd;
+	if ((gr = getgrnam(CONTROL_GROUP))) {
+		ctl.gid = gr->gr_gid;
+		if (chown(path, 0, gr->gr_gid) < 0)
+			log_warn("chown %s", path);
+	}
+	strcpy(ctl.path, path);
+	ctl.fd = fd;
+	LIST_INIT(&ctl.clients);
+	ctl.ev = event_new(hostd->base, fd, EV_READ | EV_PERSIST,
+	    ctl_accept_cb, NULL);
+	event_add(ctl.ev, NULL);
+	return 0;
+}
+
+void
+control_close(void)
+{
+	struct ctl_client *c;
+
+	while ((c = LIST_FIRST(&ctl.clients))) {
+		LIST_REMOVE(c, entry);
+		vmn_conn_free(c->conn);
+		free(c);
+	}
+	ctl.nclients = 0;
+	if (ctl.ev)
+		event_free(ctl.ev);
+	ctl.ev = NULL;
+	if (ctl.fd >= 0) {
+		close(ctl.fd);
+		unlink(ctl.path);
+	}
+	ctl.fd = -1;
+}

@@ -1,0 +1,319 @@
+/*
+ * host-netd.c - the host's network daemon for lightweight VMs
+ *
+ * One host-netd serves every VM of the host. It reads host-netd.conf(5),
+ * gives each VM its link, addresses and NAT (vm.c, hostlink.c, nat.c),
+ * serves the guests' channels (session.c) and the admin's control socket
+ * (control.c), and follows the host's network and DNS (monitor.c).
+ * SIGHUP re-reads the configuration: a file with errors is refused and the
+ * running configuration stays. SIGTERM removes what it created: the VMs'
+ * links and the nftables table.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "host-netd.h"
+#include "log.h"
+
+struct hostd *hostd;
+static struct hostd the_hostd;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: host-netd [-dnv] [-f file]\n"
+	    "  -d       stay in the foreground, log to stderr\n"
+	    "  -f file  configuration (default %s)\n"
+	    "  -n       check the configuration and exit; -nv also prints it\n"
+	    "  -v       more verbose logging\n", HOSTD_CONF_FILE);
+	exit(2);
+}
+
+static void
+init_ula(void)
+{
+	const char *dir = hostd->conf->state_dir;
+	char buf[VMN_PREFIX_STRLEN];
+	int rc;
+
+	if (hostd->conf->ula.ip.family) {
+		hostd->ula48 = hostd->conf->ula;
+		return;
+	}
+	if (state_load_ula(dir, &hostd->ula48) == 0)
+		return;
+	random_ula48(&hostd->ula48);
+	if ((rc = state_save_ula(dir, &hostd->ula48)) < 0)
+		log_warnx("cannot save the ULA prefix in %s: %s", dir,
+		    strerror(-rc));
+	log_info("new IPv6 ULA prefix %s",
+	    vmn_prefix_ntop(&hostd->ula48, buf, sizeof(buf)));
+}
+
+/* Creates VMs for every block not running yet; returns how many. */
+static unsigned
+add_new_vms(void)
+{
+	struct vm *vm, *added[MAX_VMS];
+	struct vm_conf *vc;
+	unsigned i, n = 0;
+
+	TAILQ_FOREACH(vc, &hostd->conf->vms, entry) {
+		if (vm_find(vc->name) || n >= MAX_VMS)
+			continue;
+		vm = vm_new(vc);
+		TAILQ_INSERT_TAIL(&hostd->vms, vm, entry);
+		/* Identities first, so no new VM takes one another remembers. */
+		state_load_vm(hostd->conf->state_dir, vm);
+		added[n++] = vm;
+	}
+	for (i = 0; i < n; i++)
+		vm_start(added[i]);
+	return n;
+}
+
+/* NAT needs forwarding; turning it on is idempotent. */
+static void
+forwarding_if_needed(void)
+{
+	struct vm *vm;
+
+	TAILQ_FOREACH(vm, &hostd->vms, entry)
+		if (vm->conf.mode == VM_MODE_NAT) {
+			forwarding_enable();
+			return;
+		}
+}
+
+static bool
+vm_conf_equal(const struct vm_conf *a, const struct vm_conf *b)
+{
+	struct vm_conf x = *a, y = *b;
+
+	memset(&x.entry, 0, sizeof(x.entry));
+	memset(&y.entry, 0, sizeof(y.entry));
+	x.line = y.line = 0;
+	return memcmp(&x, &y, sizeof(x)) == 0;
+}
+
+static bool
+globals_equal(const struct hostd_conf *a, const struct hostd_conf *b)
+{
+	return strcmp(a->state_dir, b->state_dir) == 0 &&
+	    a->host_port == b->host_port && a->guest_port == b->guest_port &&
+	    memcmp(&a->pool4, &b->pool4, sizeof(a->pool4)) == 0 &&
+	    a->subnet_len4 == b->subnet_len4 &&
+	    memcmp(&a->ula, &b->ula, sizeof(a->ula)) == 0;
+}
+
+static struct vm_conf *
+conf_find_vm(struct hostd_conf *c, const char *name)
+{
+	struct vm_conf *vc;
+
+	TAILQ_FOREACH(vc, &c->vms, entry)
+		if (strcmp(vc->name, name) == 0)
+			return vc;
+	return NULL;
+}
+
+/*
+ * Re-reads the configuration file. VMs whose block is unchanged keep
+ * running untouched; removed or changed ones are stopped (and changed ones
+ * started again with their remembered identity); new ones are started.
+ */
+int
+hostd_reload(const char *why, char *err, size_t errlen)
+{
+	struct hostd_conf *newc, *old = hostd->conf;
+	struct vm *vm, *tmp;
+	struct vm_conf *vc;
+	bool globals;
+	int rc;
+
+	log_info("reloading %s (%s)", old->file, why);
+	if (!(newc = parse_config(old->file))) {
+		snprintf(err, errlen, "%s has errors; the running "
+		    "configuration stays (see the log)", old->file);
+		log_warnx("%s", err);
+		return -EINVAL;
+	}
+	globals = globals_equal(old, newc);
+	for (vm = TAILQ_FIRST(&hostd->vms); vm; vm = tmp) {
+		tmp = TAILQ_NEXT(vm, entry);
+		vc = conf_find_vm(newc, vm->conf.name);
+		if (vc && globals && vm_conf_equal(&vm->conf, vc))
+			continue;
+		log_info("vm %s: %s", vm->conf.name, vc ? "configuration "
+		    "changed, restarting" : "removed");
+		TAILQ_REMOVE(&hostd->vms, vm, entry);
+		vm_free(vm);
+	}
+	if (strcmp(old->control_socket, newc->control_socket) != 0) {
+		control_close();
+		if ((rc = control_listen(newc->control_socket)) < 0)
+			log_warnx("control socket %s: %s",
+			    newc->control_socket, strerror(-rc));
+	}
+	hostd->conf = newc;
+	conf_free(old);
+	if (!globals) {
+		mkdir_p(hostd->conf->state_dir, 0755);
+		init_ula();
+	}
+	hostdns_load(&hostd->dns);
+	hostlink_uplinks(&hostd->nl, hostd->conf, &hostd->uplinks);
+	add_new_vms();
+	forwarding_if_needed();
+	if ((rc = session_vsock_listen()) < 0)
+		log_warnx("vsock: %s", strerror(-rc));
+	vms_update_mtu();
+	if (nat_apply(&hostd->vms) < 0)
+		log_warnx("nftables table not updated");
+	vms_push_all();
+	return 0;
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	char err[512];
+
+	switch (sig) {
+	case SIGHUP:
+		hostd_reload("SIGHUP", err, sizeof(err));
+		break;
+	default:
+		log_info("exiting on signal %d", (int)sig);
+		event_base_loopbreak(hostd->base);
+		break;
+	}
+}
+
+static void
+shutdown_all(void)
+{
+	struct vm *vm;
+
+	hostd->shutting_down = true;
+	monitor_stop();
+	control_close();
+	while ((vm = TAILQ_FIRST(&hostd->vms))) {
+		TAILQ_REMOVE(&hostd->vms, vm, entry);
+		vm_free(vm);
+	}
+	session_vsock_unlisten();
+	if (nat_remove() < 0)
+		log_warnx("could not remove nftables table inet %s",
+		    HOSTD_NFT_TABLE);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char *file = HOSTD_CONF_FILE;
+	struct event *sigs[3];
+	static const int signums[3] = { SIGHUP, SIGTERM, SIGINT };
+	struct hostd_conf *conf;
+	int ch, foreground = 0, check = 0, verbose = 0, rc, i;
+
+	while ((ch = getopt(argc, argv, "df:nvh")) != -1) {
+		switch (ch) {
+		case 'd':
+			foreground = 1;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("host-netd", foreground || check, verbose);
+
+	if (!(conf = parse_config(file)))
+		exit(1);
+	if (check) {
+		if (verbose)
+			print_config(stdout, conf);
+		fprintf(stderr, "configuration OK\n");
+		conf_free(conf);
+		exit(0);
+	}
+	if (!foreground && daemon(0, 0) < 0)
+		fatal("daemon");
+
+	hostd = &the_hostd;
+	hostd->conf = conf;
+	hostd->vsock_fd = -1;
+	hostd->started = time(NULL);
+	TAILQ_INIT(&hostd->vms);
+	signal(SIGPIPE, SIG_IGN);
+	if (!(hostd->base = event_base_new()))
+		fatalx("event_base_new failed");
+	if ((rc = vmn_nl_open(&hostd->nl, NETLINK_ROUTE, 0)) < 0)
+		fatalx("netlink: %s", strerror(-rc));
+	if ((rc = mkdir_p(conf->state_dir, 0755)) < 0)
+		fatalx("state dir %s: %s", conf->state_dir, strerror(-rc));
+	init_ula();
+	hostdns_load(&hostd->dns);
+	if ((rc = hostlink_uplinks(&hostd->nl, conf, &hostd->uplinks)) < 0)
+		log_warnx("listing uplinks: %s", strerror(-rc));
+	if (hostd->uplinks.n == 0)
+		log_warnx("no uplink found (no default route); VMs get mtu "
+		    "1500 and no way out until one appears");
+
+	add_new_vms();
+	forwarding_if_needed();
+	if (nat_apply(&hostd->vms) < 0) {
+		shutdown_all();
+		fatalx("cannot install nftables table inet %s", HOSTD_NFT_TABLE);
+	}
+	if ((rc = session_vsock_listen()) < 0)
+		log_warnx("vsock listener: %s (is vhost_vsock loaded?)",
+		    strerror(-rc));
+	if ((rc = control_listen(conf->control_socket)) < 0) {
+		shutdown_all();
+		fatalx("control socket %s: %s", conf->control_socket,
+		    strerror(-rc));
+	}
+	if ((rc = monitor_start()) < 0)
+		log_warnx("cannot follow host network changes: %s",
+		    strerror(-rc));
+	if ((rc = isolation_drop_caps()) < 0)
+		log_warnx("cannot drop capabilities: %s", strerror(-rc));
+
+	for (i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(hostd->base, signums[i], signal_cb, NULL);
+		evsignal_add(sigs[i], NULL);
+	}
+	log_info("ready: %u VM%s, uplinks mtu %u", hostd->conf->nvms,
+	    hostd->conf->nvms == 1 ? "" : "s", hostd->uplinks.min_mtu);
+	event_base_dispatch(hostd->base);
+
+	shutdown_all();
+	for (i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	vmn_nl_close(&hostd->nl);
+	event_base_free(hostd->base);
+	conf_free(hostd->conf);
+	log_info("stopped");
+	return 0;
+}

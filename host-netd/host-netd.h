@@ -1,0 +1,252 @@
+/*
+ * host-netd.h - host-netd's configuration, VMs, and the functions of each file
+ */
+#ifndef HOST_NETD_H
+#define HOST_NETD_H
+
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include "addr.h"
+#include "netconf.h"
+#include "nl.h"
+#include "transport.h"
+#include "wire.h"
+
+#define HOSTD_CONF_FILE		"/etc/vmnetd/host-netd.conf"
+#define HOSTD_STATE_DIR		"/var/lib/vmnetd"
+#define HOSTD_CONTROL_SOCKET	"/run/vmnetd/control.sock"
+#define HOSTD_POOL4		"172.16.0.0/12"
+#define HOSTD_SUBNET_LEN4	24
+#define HOSTD_GUEST_IFNAME	"eth0"
+#define HOSTD_NFT_TABLE		"vmnetd"	/* inet vmnetd: ours alone */
+
+#define VM_NAME_MAX		32
+#define MAX_VMS			64
+#define MAX_UPLINKS		8
+#define MAX_ALLOW		16
+#define VM_MAX_SESSIONS		16	/* a guest's connections at once */
+#define HELLO_TIMEOUT_MS	5000
+#define VM_RETRY_MIN_MS		500
+#define VM_RETRY_MAX_MS		30000
+
+enum vm_mode { VM_MODE_NAT, VM_MODE_MIRRORED, VM_MODE_NONE, VM_MODE__MAX };
+enum vm_link_kind { VM_LINK_TAP, VM_LINK_VETH, VM_LINK_NONE, VM_LINK__MAX };
+enum dns_mode { DNS_MODE_TUNNEL, DNS_MODE_HOST, DNS_MODE_NONE, DNS_MODE__MAX };
+
+enum vm_state {
+	VM_S_DOWN,		/* no link yet (setting up, or retrying) */
+	VM_S_WAITING,		/* link ready, no guest connected */
+	VM_S_CONFIGURING,	/* configuration sent, not acked yet */
+	VM_S_ONLINE,		/* the guest applied the latest generation */
+	VM_S_FAILED,		/* the guest could not apply it; retrying */
+	VM_S__MAX
+};
+
+/* One `vm "name" { ... }` block. */
+struct vm_conf {
+	TAILQ_ENTRY(vm_conf)	entry;
+	int			line;
+	char			name[VM_NAME_MAX + 1];
+	enum vm_mode		mode;
+	enum vm_link_kind	link;
+	char			netns[NAME_MAX + 1];	/* veth: target netns */
+	char			tap_name[IFNAMSIZ];	/* tap: its name */
+	char			host_ifname[IFNAMSIZ];
+	char			guest_ifname[IFNAMSIZ];
+	struct vmn_endpoint	channel;
+	enum dns_mode		dns;
+	uint32_t		mtu;			/* 0: from the uplinks */
+	bool			ipv6;
+	struct vmn_prefix	subnet4;		/* family 0: picked */
+	unsigned		nallow;
+	char			allow[MAX_ALLOW][VM_NAME_MAX + 1];
+};
+TAILQ_HEAD(vm_conf_list, vm_conf);
+
+struct hostd_conf {
+	char			file[PATH_MAX];
+	char			state_dir[PATH_MAX];
+	char			control_socket[PATH_MAX];
+	uint32_t		host_port;
+	uint32_t		guest_port;
+	struct vmn_prefix	pool4;
+	uint8_t			subnet_len4;
+	struct vmn_prefix	ula;			/* family 0: generated */
+	unsigned		nuplinks;		/* 0: automatic */
+	char			uplinks[MAX_UPLINKS][IFNAMSIZ];
+	unsigned		nvms;
+	struct vm_conf_list	vms;
+};
+
+struct session;
+LIST_HEAD(session_list, session);
+
+/* A VM at run time. */
+struct vm {
+	TAILQ_ENTRY(vm)		entry;
+	struct vm_conf		conf;
+	/* identity, persisted in the state dir */
+	struct vmn_prefix	subnet4;
+	struct vmn_prefix	subnet6;	/* family 0: no IPv6 */
+	uint8_t			guest_mac[VMN_MAC_LEN];
+	uint8_t			host_mac[VMN_MAC_LEN];
+	/* run time */
+	int			ifindex;	/* host side of its link */
+	uint32_t		mtu;
+	int			listen_fd;
+	struct event		*listen_ev;
+	struct session_list	sessions;
+	unsigned		nsessions;
+	struct session		*control;
+	uint32_t		gen;		/* last generation sent */
+	uint32_t		gen_applied;	/* last one the guest acked */
+	uint32_t		commit_seq;
+	bool			commit_pending;
+	bool			dirty;		/* push again once acked */
+	enum vm_state		state;
+	time_t			state_since;
+	char			error[256];
+	struct event		*retry_ev;
+	unsigned		retry_ms;
+	uint64_t		sessions_refused;
+};
+TAILQ_HEAD(vm_list, vm);
+
+struct uplinks {
+	unsigned	n;
+	int		index[MAX_UPLINKS];
+	char		name[MAX_UPLINKS][IFNAMSIZ];
+	uint32_t	min_mtu;	/* 0: no uplink found */
+};
+
+struct hostdns {
+	unsigned	nservers;
+	struct vmn_ip	servers[VMN_NC_MAX_SERVERS];
+	unsigned	nsearch;
+	char		search[VMN_NC_MAX_SEARCH][VMN_NC_DOMAIN_MAX];
+	char		options[256];
+};
+
+struct hostd {
+	struct event_base	*base;
+	struct hostd_conf	*conf;
+	struct vm_list		 vms;
+	struct vmn_nl		 nl;
+	struct vmn_prefix	 ula48;
+	struct uplinks		 uplinks;
+	struct hostdns		 dns;
+	int			 vsock_fd;
+	struct event		*vsock_ev;
+	time_t			 started;
+	bool			 shutting_down;
+};
+
+extern struct hostd *hostd;
+
+/* parse.c */
+struct hostd_conf	*conf_new(void);
+struct hostd_conf	*parse_config(const char *path);
+void			 conf_free(struct hostd_conf *conf);
+const char		*vm_mode_name(enum vm_mode m);
+const char		*vm_link_name(enum vm_link_kind k);
+const char		*dns_mode_name(enum dns_mode m);
+const char		*vm_state_name(enum vm_state s);
+
+/* printconf.c */
+void	print_config(FILE *f, const struct hostd_conf *conf);
+
+/* subnet.c */
+uint32_t name_hash(const char *s);
+int	subnet_pick(const struct vmn_prefix *pool, uint8_t plen,
+	    const struct vmn_prefix *avoid, size_t navoid, uint32_t hint,
+	    struct vmn_prefix *out);
+bool	subnet_collides(const struct vmn_prefix *p,
+	    const struct vmn_prefix *avoid, size_t navoid,
+	    const struct vmn_prefix *pool);
+void	random_mac(uint8_t mac[VMN_MAC_LEN]);
+void	random_ula48(struct vmn_prefix *p);
+
+/* state.c */
+int	state_load_vm(const char *dir, struct vm *vm);
+int	state_save_vm(const char *dir, const struct vm *vm);
+int	state_load_ula(const char *dir, struct vmn_prefix *ula);
+int	state_save_ula(const char *dir, const struct vmn_prefix *ula);
+int	mkdir_p(const char *path, mode_t mode);
+
+/* hostlink.c */
+#define HOSTLINK_ALIAS_PREFIX	"vmnetd:"
+int	hostlink_create_veth(struct vmn_nl *nl, const struct vm *vm,
+	    uint32_t mtu);
+int	hostlink_create_tap(struct vmn_nl *nl, const struct vm *vm,
+	    uint32_t mtu);
+int	hostlink_delete(struct vmn_nl *nl, int ifindex);
+int	hostlink_remove_stale(struct vmn_nl *nl, const char *ifname,
+	    const char *vmname);
+int	hostlink_configure(struct vmn_nl *nl, const struct vm *vm);
+int	hostlink_set_mtu(struct vmn_nl *nl, int ifindex, uint32_t mtu);
+int	hostlink_exists(struct vmn_nl *nl, int ifindex, const char *ifname);
+int	hostlink_routes(struct vmn_nl *nl, struct vmn_prefix *out,
+	    int *oifs, size_t max);
+int	hostlink_uplinks(struct vmn_nl *nl, const struct hostd_conf *conf,
+	    struct uplinks *up);
+
+/* hostdns.c */
+int	hostdns_read(const char *path, struct hostdns *dns);
+int	hostdns_load(struct hostdns *dns);
+
+/* nat.c */
+int	nat_render(const struct vm_list *vms, char *buf, size_t len);
+int	nat_apply(const struct vm_list *vms);
+int	nat_remove(void);
+int	forwarding_enable(void);
+
+/* vm.c */
+struct vm	*vm_new(const struct vm_conf *vc);
+void		 vm_free(struct vm *vm);
+struct vm	*vm_find(const char *name);
+struct vm	*vm_find_cid(uint32_t cid);
+int		 vm_start(struct vm *vm);
+void		 vm_stop(struct vm *vm);
+void		 vm_set_state(struct vm *vm, enum vm_state s, const char *error);
+void		 vm_push_config(struct vm *vm);
+void		 vm_config_acked(struct vm *vm, uint32_t gen);
+void		 vm_config_failed(struct vm *vm, int err, const char *msg);
+void		 vm_build_netconf(const struct vm *vm, struct vmn_netconf *nc);
+void		 vm_gateway4(const struct vm *vm, struct vmn_ip *ip);
+void		 vm_guest4(const struct vm *vm, struct vmn_ip *ip);
+void		 vm_gateway6(const struct vm *vm, struct vmn_ip *ip);
+void		 vm_guest6(const struct vm *vm, struct vmn_ip *ip);
+void		 vm_link_lost(struct vm *vm);
+void		 vms_update_mtu(void);
+void		 vms_push_all(void);
+
+/* session.c */
+int	session_listen(struct vm *vm);
+void	session_unlisten(struct vm *vm);
+int	session_vsock_listen(void);
+void	session_vsock_unlisten(void);
+void	session_close_all(struct vm *vm);
+int	session_send_config(struct session *s, const struct vmn_netconf *nc,
+	    uint32_t *seq);
+
+/* monitor.c */
+int	monitor_start(void);
+void	monitor_stop(void);
+
+/* control.c */
+int	control_listen(const char *path);
+void	control_close(void);
+
+/* isolation.c */
+int	isolation_drop_caps(void);
+
+/* host-netd.c */
+int	hostd_reload(const char *why, char *err, size_t errlen);
+
+#endif

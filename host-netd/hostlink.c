@@ -1,0 +1,490 @@
+/*
+ * hostlink.c - host-netd: the host side of VM links, routes and uplinks
+ *
+ * Every link host-netd creates carries the alias "vmnetd:<vm>" (IFLA_IFALIAS).
+ * A leftover from a run that was killed is recognised by it and replaced;
+ * an interface without it is somebody else's and is never deleted.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+
+#include "host-netd.h"
+#include "log.h"
+
+#define MAX_DUMP_LINKS	512
+
+struct linkinfo {
+	int		index;
+	unsigned	mtu;
+	char		name[IFNAMSIZ];
+	char		alias[64];
+};
+
+struct linkdump {
+	unsigned	n;
+	struct linkinfo	l[MAX_DUMP_LINKS];
+};
+
+/* Attribute tables here serve links and routes alike. */
+#define TB_SIZE	(IFLA_MAX > RTA_MAX ? IFLA_MAX + 1 : RTA_MAX + 1)
+
+static int
+attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+
+	if (mnl_attr_get_type(attr) < TB_SIZE)
+		tb[mnl_attr_get_type(attr)] = attr;
+	return MNL_CB_OK;
+}
+
+static int
+link_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct linkdump *d = data;
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[TB_SIZE] = { 0 };
+	struct linkinfo *l;
+
+	if (d->n >= MAX_DUMP_LINKS)
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*ifi), attr_cb, tb);
+	l = &d->l[d->n++];
+	memset(l, 0, sizeof(*l));
+	l->index = ifi->ifi_index;
+	if (tb[IFLA_IFNAME])
+		snprintf(l->name, sizeof(l->name), "%s",
+		    mnl_attr_get_str(tb[IFLA_IFNAME]));
+	if (tb[IFLA_IFALIAS])
+		snprintf(l->alias, sizeof(l->alias), "%.*s",
+		    (int)mnl_attr_get_payload_len(tb[IFLA_IFALIAS]),
+		    (const char *)mnl_attr_get_payload(tb[IFLA_IFALIAS]));
+	if (tb[IFLA_MTU])
+		l->mtu = mnl_attr_get_u32(tb[IFLA_MTU]);
+	return MNL_CB_OK;
+}
+
+static void
+linkdump_reset(void *data)
+{
+	((struct linkdump *)data)->n = 0;
+}
+
+static struct linkdump linkdump;
+
+static int
+dump_links(struct vmn_nl *nl)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+
+	return vmn_nl_dump_retry(nl, RTM_GETLINK, &ifi, sizeof(ifi), link_cb,
+	    linkdump_reset, &linkdump);
+}
+
+static const struct linkinfo *
+find_link_name(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < linkdump.n; i++)
+		if (strcmp(linkdump.l[i].name, name) == 0)
+			return &linkdump.l[i];
+	return NULL;
+}
+
+static int
+link_index(struct vmn_nl *nl, const char *name)
+{
+	const struct linkinfo *l;
+	int rc;
+
+	if ((rc = dump_links(nl)) < 0)
+		return rc;
+	l = find_link_name(name);
+	return l ? l->index : -ENODEV;
+}
+
+static void
+alias_for(const struct vm *vm, char *buf, size_t len)
+{
+	snprintf(buf, len, HOSTLINK_ALIAS_PREFIX "%s", vm->conf.name);
+}
+
+/*
+ * Removes a link named ifname left behind by an earlier run (ours by its
+ * alias). 0 if there is none now; -EEXIST if the name belongs to a link
+ * that is not ours.
+ */
+int
+hostlink_remove_stale(struct vmn_nl *nl, const char *ifname,
+    const char *vmname)
+{
+	const struct linkinfo *l;
+	int rc;
+
+	if ((rc = dump_links(nl)) < 0)
+		return rc;
+	if (!(l = find_link_name(ifname)))
+		return 0;
+	if (strncmp(l->alias, HOSTLINK_ALIAS_PREFIX,
+	    strlen(HOSTLINK_ALIAS_PREFIX)) != 0)
+		return -EEXIST;
+	log_info("vm %s: removing %s left by an earlier run (%s)", vmname,
+	    ifname, l->alias);
+	return hostlink_delete(nl, l->index);
+}
+
+int
+hostlink_delete(struct vmn_nl *nl, int ifindex)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
+	int rc = vmn_nl_request(nl, vmn_nl_new(nl, RTM_DELLINK, 0, &ifi,
+	    sizeof(ifi)));
+
+	return rc == -ENODEV ? 0 : rc;
+}
+
+/* Does ifindex still exist under this name? 1 yes, 0 no, or -errno. */
+int
+hostlink_exists(struct vmn_nl *nl, int ifindex, const char *ifname)
+{
+	unsigned i;
+	int rc;
+
+	if ((rc = dump_links(nl)) < 0)
+		return rc;
+	for (i = 0; i < linkdump.n; i++)
+		if (linkdump.l[i].index == ifindex)
+			return strcmp(linkdump.l[i].name, ifname) == 0;
+	return 0;
+}
+
+static int
+open_netns(const char *name)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (name[0] == '/')
+		snprintf(path, sizeof(path), "%s", name);
+	else
+		snprintf(path, sizeof(path), "/run/netns/%s", name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	return fd;
+}
+
+/*
+ * A veth pair: the host end gets the VM's host-side name and MAC, the
+ * other end is created directly inside the guest's namespace with the
+ * guest's MAC, under a temporary name that guest-netd replaces.
+ */
+int
+hostlink_create_veth(struct vmn_nl *nl, const struct vm *vm, uint32_t mtu)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+	struct nlattr *linkinfo, *data, *peer;
+	struct ifinfomsg *peer_ifi;
+	struct nlmsghdr *nlh;
+	char alias[64], peer_name[IFNAMSIZ];
+	int nsfd, rc;
+
+	if ((nsfd = open_netns(vm->conf.netns)) < 0)
+		return nsfd;
+	alias_for(vm, alias, sizeof(alias));
+	snprintf(peer_name, sizeof(peer_name), "vmg-%02x%02x%02x",
+	    vm->guest_mac[3], vm->guest_mac[4], vm->guest_mac[5]);
+
+	nlh = vmn_nl_new(nl, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifi,
+	    sizeof(ifi));
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, vm->conf.host_ifname);
+	mnl_attr_put(nlh, IFLA_ADDRESS, VMN_MAC_LEN, vm->host_mac);
+	if (mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	peer = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+	/* The peer nest starts with its own ifinfomsg. */
+	peer_ifi = (struct ifinfomsg *)((char *)nlh + nlh->nlmsg_len);
+	memset(peer_ifi, 0, sizeof(*peer_ifi));
+	peer_ifi->ifi_family = AF_UNSPEC;
+	nlh->nlmsg_len += MNL_ALIGN(sizeof(*peer_ifi));
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, peer_name);
+	mnl_attr_put(nlh, IFLA_ADDRESS, VMN_MAC_LEN, vm->guest_mac);
+	if (mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)nsfd);
+	mnl_attr_nest_end(nlh, peer);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, linkinfo);
+	rc = vmn_nl_request(nl, nlh);
+	close(nsfd);
+	if (rc < 0)
+		return rc;
+	return link_index(nl, vm->conf.host_ifname);
+}
+
+/*
+ * A persistent tap for QEMU to open by name. The VM's MAC is QEMU's
+ * business (-device virtio-net,mac=...); the tap gets the host-side MAC.
+ */
+int
+hostlink_create_tap(struct vmn_nl *nl, const struct vm *vm, uint32_t mtu)
+{
+	struct ifreq ifr;
+	int fd, rc = 0;
+
+	if ((fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC)) < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s",
+	    vm->conf.host_ifname);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETPERSIST, 1) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc < 0)
+		return rc;
+	return link_index(nl, vm->conf.host_ifname);
+}
+
+static int
+add_addr(struct vmn_nl *nl, int ifindex, const struct vmn_ip *ip,
+    uint8_t plen)
+{
+	struct ifaddrmsg ifa = {
+		.ifa_family = ip->family,
+		.ifa_prefixlen = plen,
+		.ifa_index = (unsigned)ifindex,
+	};
+	struct nlmsghdr *nlh;
+	size_t alen = vmn_ip_len(ip->family);
+
+	if (ip->family == AF_INET6)
+		ifa.ifa_flags = IFA_F_NODAD;
+	nlh = vmn_nl_new(nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, &ifa,
+	    sizeof(ifa));
+	mnl_attr_put(nlh, IFA_LOCAL, alen, &ip->u);
+	mnl_attr_put(nlh, IFA_ADDRESS, alen, &ip->u);
+	if (ip->family == AF_INET6)
+		mnl_attr_put_u32(nlh, IFA_FLAGS, IFA_F_NODAD);
+	mnl_attr_put_u8(nlh, IFA_PROTO, VMN_RTPROT);
+	return vmn_nl_request(nl, nlh);
+}
+
+int
+hostlink_set_mtu(struct vmn_nl *nl, int ifindex, uint32_t mtu)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
+	struct nlmsghdr *nlh = vmn_nl_new(nl, RTM_NEWLINK, 0, &ifi, sizeof(ifi));
+
+	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	return vmn_nl_request(nl, nlh);
+}
+
+/* Alias, MAC, MTU, gateway addresses, up. */
+int
+hostlink_configure(struct vmn_nl *nl, const struct vm *vm)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC,
+	    .ifi_index = vm->ifindex, .ifi_change = IFF_UP, .ifi_flags = IFF_UP };
+	struct nlmsghdr *nlh;
+	struct vmn_ip gw;
+	char alias[64];
+	int rc;
+
+	alias_for(vm, alias, sizeof(alias));
+	nlh = vmn_nl_new(nl, RTM_NEWLINK, 0, &ifi, sizeof(ifi));
+	mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
+	mnl_attr_put(nlh, IFLA_ADDRESS, VMN_MAC_LEN, vm->host_mac);
+	if (vm->mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, vm->mtu);
+	if ((rc = vmn_nl_request(nl, nlh)) < 0)
+		return rc;
+	vm_gateway4(vm, &gw);
+	if ((rc = add_addr(nl, vm->ifindex, &gw, vm->subnet4.plen)) < 0)
+		return rc;
+	if (vm->subnet6.ip.family) {
+		vm_gateway6(vm, &gw);
+		if ((rc = add_addr(nl, vm->ifindex, &gw, vm->subnet6.plen)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- routes and uplinks --------------------------------------------- */
+
+#define MAX_DUMP_ROUTES	4096
+
+struct route_entry {
+	struct vmn_prefix	dst;
+	int			oif[MAX_UPLINKS];
+	unsigned		noif;
+	uint8_t			type;
+};
+
+struct routedump {
+	unsigned		n;
+	struct route_entry	r[MAX_DUMP_ROUTES];
+};
+
+static struct routedump routedump;
+
+static int
+route_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct routedump *d = data;
+	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[TB_SIZE] = { 0 };
+	size_t alen = vmn_ip_len(rtm->rtm_family);
+	struct route_entry *r;
+
+	if (d->n >= MAX_DUMP_ROUTES || alen == 0 ||
+	    rtm->rtm_type == RTN_MULTICAST || rtm->rtm_type == RTN_BROADCAST)
+		return MNL_CB_OK;
+	mnl_attr_parse(nlh, sizeof(*rtm), attr_cb, tb);
+	r = &d->r[d->n];
+	memset(r, 0, sizeof(*r));
+	r->type = rtm->rtm_type;
+	r->dst.ip.family = rtm->rtm_family;
+	r->dst.plen = rtm->rtm_dst_len;
+	if (tb[RTA_DST]) {
+		if (mnl_attr_get_payload_len(tb[RTA_DST]) != alen)
+			return MNL_CB_OK;
+		memcpy(&r->dst.ip.u, mnl_attr_get_payload(tb[RTA_DST]), alen);
+	}
+	if (rtm->rtm_family == AF_INET6 &&
+	    (r->dst.ip.u.b[0] == 0xff ||
+	    (r->dst.ip.u.b[0] == 0xfe && (r->dst.ip.u.b[1] & 0xc0) == 0x80)))
+		return MNL_CB_OK;	/* multicast, link-local */
+	if (tb[RTA_OIF])
+		r->oif[r->noif++] = (int)mnl_attr_get_u32(tb[RTA_OIF]);
+	if (tb[RTA_MULTIPATH]) {
+		const struct rtnexthop *nh = mnl_attr_get_payload(tb[RTA_MULTIPATH]);
+		int left = (int)mnl_attr_get_payload_len(tb[RTA_MULTIPATH]);
+
+		while (left >= (int)sizeof(*nh) && nh->rtnh_len >= sizeof(*nh) &&
+		    nh->rtnh_len <= left && r->noif < MAX_UPLINKS) {
+			r->oif[r->noif++] = nh->rtnh_ifindex;
+			left -= RTNH_ALIGN(nh->rtnh_len);
+			nh = RTNH_NEXT(nh);
+		}
+	}
+	d->n++;
+	return MNL_CB_OK;
+}
+
+static void
+routedump_reset(void *data)
+{
+	((struct routedump *)data)->n = 0;
+}
+
+static int
+dump_routes(struct vmn_nl *nl)
+{
+	struct rtmsg rtm = { .rtm_family = AF_UNSPEC };
+
+	/* A route dump covers every table: VPN policy tables included. */
+	return vmn_nl_dump_retry(nl, RTM_GETROUTE, &rtm, sizeof(rtm), route_cb,
+	    routedump_reset, &routedump);
+}
+
+/* Every route destination on the host, with its first output interface. */
+int
+hostlink_routes(struct vmn_nl *nl, struct vmn_prefix *out, int *oifs,
+    size_t max)
+{
+	unsigned i, n = 0;
+	int rc;
+
+	if ((rc = dump_routes(nl)) < 0)
+		return rc;
+	for (i = 0; i < routedump.n && n < max; i++) {
+		out[n] = routedump.r[i].dst;
+		oifs[n] = routedump.r[i].noif ? routedump.r[i].oif[0] : 0;
+		n++;
+	}
+	return (int)n;
+}
+
+static void
+uplink_add(struct uplinks *up, const struct linkinfo *l)
+{
+	unsigned i;
+
+	for (i = 0; i < up->n; i++)
+		if (up->index[i] == l->index)
+			return;
+	if (up->n >= MAX_UPLINKS)
+		return;
+	up->index[up->n] = l->index;
+	snprintf(up->name[up->n], IFNAMSIZ, "%s", l->name);
+	up->n++;
+	if (l->mtu && (up->min_mtu == 0 || l->mtu < up->min_mtu))
+		up->min_mtu = l->mtu;
+}
+
+static const struct linkinfo *
+find_link_index(int index)
+{
+	unsigned i;
+
+	for (i = 0; i < linkdump.n; i++)
+		if (linkdump.l[i].index == index)
+			return &linkdump.l[i];
+	return NULL;
+}
+
+/*
+ * The uplinks are the configured ones, or else every interface that
+ * carries a default route or half of one (0/1, 128/1: how OpenVPN and
+ * others take over) in any table, so a VPN's tunnel counts. Our own VM
+ * links never do.
+ */
+int
+hostlink_uplinks(struct vmn_nl *nl, const struct hostd_conf *conf,
+    struct uplinks *up)
+{
+	const struct linkinfo *l;
+	unsigned i, j;
+	int rc;
+
+	memset(up, 0, sizeof(*up));
+	if ((rc = dump_links(nl)) < 0)
+		return rc;
+	if (conf->nuplinks) {
+		for (i = 0; i < conf->nuplinks; i++)
+			if ((l = find_link_name(conf->uplinks[i])))
+				uplink_add(up, l);
+		return 0;
+	}
+	if ((rc = dump_routes(nl)) < 0)
+		return rc;
+	for (i = 0; i < routedump.n; i++) {
+		const struct route_entry *r = &routedump.r[i];
+
+		if (r->dst.plen > 1 || r->type != RTN_UNICAST)
+			continue;
+		for (j = 0; j < r->noif; j++) {
+			l = find_link_index(r->oif[j]);
+			if (l && strncmp(l->alias, HOSTLINK_ALIAS_PREFIX,
+			    strlen(HOSTLINK_ALIAS_PREFIX)) != 0)
+				uplink_add(up, l);
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,248 @@
+/*
+ * nat.c - host-netd: the nftables table "inet vmnetd" and forwarding
+ *
+ * Theory of operation
+ *
+ * host-netd owns exactly one nftables table, inet vmnetd, and never
+ * touches anything else. The whole table is rendered as text from the
+ * current VMs and replaced in a single transaction ("add table; delete
+ * table; table { ... }" in one libnftables batch), so the kernel sees the
+ * old ruleset or the new one, never a mix, and a failure leaves the old one
+ * in force.
+ *
+ * forward chain, per VM link:
+ *   - packets from the VM must carry its own source addresses (a guest
+ *     cannot spoof another VM or the host's networks);
+ *   - VM to VM traffic is dropped unless the config allows it (allow-vm);
+ *   - traffic to a VM is only accepted as part of a connection it opened
+ *     (NAT semantics: the VM is not exposed);
+ * postrouting chain: anything from a VM link leaving through another
+ * interface is masqueraded, IPv4 and IPv6 (the VM's ULA) alike.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nftables/libnftables.h>
+
+#include "host-netd.h"
+#include "log.h"
+
+struct out {
+	char	*buf;
+	size_t	 len, off;
+	int	 err;
+};
+
+static void
+emit(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+emit(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->err)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->off, o->len - o->off, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->len - o->off)
+		o->err = -ENOBUFS;
+	else
+		o->off += (size_t)n;
+}
+
+static bool
+has_link(const struct vm *vm)
+{
+	return vm->conf.mode == VM_MODE_NAT && vm->ifindex > 0;
+}
+
+static bool
+allows(const struct vm *a, const struct vm *b)
+{
+	unsigned i;
+
+	for (i = 0; i < a->conf.nallow; i++)
+		if (strcmp(a->conf.allow[i], b->conf.name) == 0)
+			return true;
+	return false;
+}
+
+/* Renders the complete replacement batch for the table. */
+int
+nat_render(const struct vm_list *vms, char *buf, size_t len)
+{
+	struct out o = { .buf = buf, .len = len };
+	const struct vm *vm, *peer;
+	char pfx[VMN_PREFIX_STRLEN];
+	bool first = true;
+
+	emit(&o, "table inet " HOSTD_NFT_TABLE "\n"
+	    "delete table inet " HOSTD_NFT_TABLE "\n"
+	    "table inet " HOSTD_NFT_TABLE " {\n"
+	    "\tset vm_links {\n\t\ttype ifname\n");
+	TAILQ_FOREACH(vm, vms, entry) {
+		if (!has_link(vm))
+			continue;
+		emit(&o, "%s\"%s\"", first ? "\t\telements = { " : ", ",
+		    vm->conf.host_ifname);
+		first = false;
+	}
+	if (!first)
+		emit(&o, " }\n");
+	emit(&o, "\t}\n\n\tchain forward {\n"
+	    "\t\ttype filter hook forward priority filter; policy accept;\n");
+	TAILQ_FOREACH(vm, vms, entry) {
+		if (!has_link(vm))
+			continue;
+		emit(&o, "\t\tiifname \"%s\" ip saddr != %s drop\n",
+		    vm->conf.host_ifname,
+		    vmn_prefix_ntop(&vm->subnet4, pfx, sizeof(pfx)));
+		if (vm->subnet6.ip.family)
+			emit(&o, "\t\tiifname \"%s\" ip6 saddr != %s drop\n",
+			    vm->conf.host_ifname,
+			    vmn_prefix_ntop(&vm->subnet6, pfx, sizeof(pfx)));
+		else
+			emit(&o, "\t\tiifname \"%s\" meta nfproto ipv6 drop\n",
+			    vm->conf.host_ifname);
+		TAILQ_FOREACH(peer, vms, entry)
+			if (peer != vm && has_link(peer) && allows(vm, peer))
+				emit(&o, "\t\tiifname \"%s\" oifname \"%s\" "
+				    "accept\n", vm->conf.host_ifname,
+				    peer->conf.host_ifname);
+	}
+	emit(&o, "\t\toifname @vm_links ct state established,related accept\n"
+	    "\t\tiifname @vm_links oifname @vm_links drop\n"
+	    "\t\toifname @vm_links drop\n"
+	    "\t}\n\n\tchain postrouting {\n"
+	    "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+	    "\t\tiifname @vm_links oifname != @vm_links masquerade\n"
+	    "\t}\n}\n");
+	return o.err ? o.err : (int)o.off;
+}
+
+static int
+nft_run(const char *cmds)
+{
+	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	const char *err;
+	int rc;
+
+	if (!ctx)
+		return -ENOMEM;
+	nft_ctx_buffer_output(ctx);
+	nft_ctx_buffer_error(ctx);
+	rc = nft_run_cmd_from_buffer(ctx, cmds);
+	if (rc != 0) {
+		err = nft_ctx_get_error_buffer(ctx);
+		log_warnx("nftables: %s", err && *err ? err : "batch failed");
+	}
+	nft_ctx_free(ctx);
+	return rc == 0 ? 0 : -EINVAL;
+}
+
+int
+nat_apply(const struct vm_list *vms)
+{
+	static char buf[64 * 1024];
+	int rc;
+
+	if ((rc = nat_render(vms, buf, sizeof(buf))) < 0)
+		return rc;
+	log_debug("nftables batch:\n%s", buf);
+	return nft_run(buf);
+}
+
+int
+nat_remove(void)
+{
+	return nft_run("table inet " HOSTD_NFT_TABLE "\n"
+	    "delete table inet " HOSTD_NFT_TABLE "\n");
+}
+
+/* ---- forwarding ----------------------------------------------------- */
+
+static int
+read_sysctl(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+static int
+write_sysctl(const char *path, const char *value)
+{
+	ssize_t len = (ssize_t)strlen(value);
+	int fd, rc = 0;
+
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	if (write(fd, value, (size_t)len) != len)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/*
+ * IPv4 and IPv6 forwarding on. Turning on IPv6 forwarding makes the kernel
+ * ignore router advertisements on interfaces with accept_ra=1, which would
+ * silently cost the host its own SLAAC address and default route; such
+ * interfaces (and the default) are moved to accept_ra=2 first.
+ */
+int
+forwarding_enable(void)
+{
+	char path[PATH_MAX], val[32];
+	struct dirent *de;
+	DIR *d;
+	int rc;
+
+	if ((rc = write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")) < 0) {
+		log_warnx("cannot enable IPv4 forwarding: %s", strerror(-rc));
+		return rc;
+	}
+	if (read_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", val,
+	    sizeof(val)) < 0)
+		return 0;	/* no IPv6 on this host */
+	if (strcmp(val, "1") == 0)
+		return 0;
+	if ((d = opendir("/proc/sys/net/ipv6/conf"))) {
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.' || strcmp(de->d_name, "all") == 0)
+				continue;
+			snprintf(path, sizeof(path),
+			    "/proc/sys/net/ipv6/conf/%s/accept_ra", de->d_name);
+			if (read_sysctl(path, val, sizeof(val)) == 0 &&
+			    strcmp(val, "1") == 0 &&
+			    write_sysctl(path, "2") == 0)
+				log_info("%s: accept_ra 1 -> 2 so that it keeps "
+				    "its router advertisements with forwarding "
+				    "on", de->d_name);
+		}
+		closedir(d);
+	}
+	if ((rc = write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding",
+	    "1")) < 0)
+		log_warnx("cannot enable IPv6 forwarding: %s", strerror(-rc));
+	return rc;
+}

@@ -1,0 +1,857 @@
+/*
+ * parse.c - host-netd.conf(5): tokenizer, grammar and semantic checks
+ *
+ * The file is read whole and parsed into a fresh struct hostd_conf; a
+ * caller swaps it in only if parsing succeeded, so a bad file never
+ * disturbs the running configuration. Every error is reported as
+ * "file:line: message" and parsing goes on to the end of the statement, so
+ * one run shows all mistakes.
+ *
+ * Grammar: statements end at a newline or ';'. Words are unquoted runs of
+ * characters other than whitespace, quotes, braces, ';' and '#'; strings
+ * are double-quoted with \" and \\ escapes. '#' starts a comment.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "host-netd.h"
+#include "log.h"
+
+#define CONF_MAX_SIZE	(1024 * 1024)
+#define TOKEN_MAX	1024
+
+enum tok { T_EOF, T_EOS, T_WORD, T_STRING, T_LBRACE, T_RBRACE, T_ERROR };
+
+struct parser {
+	const char		*file;
+	const char		*buf;
+	size_t			 len, pos;
+	int			 line;
+	int			 tok_line;
+	enum tok		 tok;
+	char			 text[TOKEN_MAX];
+	int			 errors;
+	struct hostd_conf	*conf;
+};
+
+static const char *const mode_names[] = { "nat", "mirrored", "none" };
+static const char *const link_names[] = { "tap", "veth", "none" };
+static const char *const dns_names[] = { "tunnel", "host", "none" };
+static const char *const state_names[] = {
+	"down", "waiting", "configuring", "online", "failed" };
+_Static_assert(sizeof(mode_names) / sizeof(*mode_names) == VM_MODE__MAX, "modes");
+_Static_assert(sizeof(link_names) / sizeof(*link_names) == VM_LINK__MAX, "links");
+_Static_assert(sizeof(dns_names) / sizeof(*dns_names) == DNS_MODE__MAX, "dns");
+_Static_assert(sizeof(state_names) / sizeof(*state_names) == VM_S__MAX, "states");
+
+const char *
+vm_mode_name(enum vm_mode m)
+{
+	return (unsigned)m < VM_MODE__MAX ? mode_names[m] : "unknown";
+}
+
+const char *
+vm_link_name(enum vm_link_kind k)
+{
+	return (unsigned)k < VM_LINK__MAX ? link_names[k] : "unknown";
+}
+
+const char *
+dns_mode_name(enum dns_mode m)
+{
+	return (unsigned)m < DNS_MODE__MAX ? dns_names[m] : "unknown";
+}
+
+const char *
+vm_state_name(enum vm_state s)
+{
+	return (unsigned)s < VM_S__MAX ? state_names[s] : "unknown";
+}
+
+static void
+perr(struct parser *p, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+perr(struct parser *p, int line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("%s:%d: %s", p->file, line, msg);
+	p->errors++;
+}
+
+/* ---- tokenizer ------------------------------------------------------ */
+
+static bool
+word_char(int c)
+{
+	return c > ' ' && c != '"' && c != '{' && c != '}' && c != ';' &&
+	    c != '#' && c != 0x7f;
+}
+
+static enum tok
+next(struct parser *p)
+{
+	size_t n = 0;
+	int c;
+
+	for (;;) {
+		if (p->pos >= p->len) {
+			p->tok_line = p->line;
+			return p->tok = T_EOF;
+		}
+		c = (unsigned char)p->buf[p->pos];
+		if (c == '#') {
+			while (p->pos < p->len && p->buf[p->pos] != '\n')
+				p->pos++;
+			continue;
+		}
+		if (c == ' ' || c == '\t' || c == '\r') {
+			p->pos++;
+			continue;
+		}
+		break;
+	}
+	p->tok_line = p->line;
+	p->text[0] = '\0';
+	switch (c) {
+	case '\n':
+		p->pos++;
+		p->line++;
+		return p->tok = T_EOS;
+	case ';':
+		p->pos++;
+		return p->tok = T_EOS;
+	case '{':
+		p->pos++;
+		return p->tok = T_LBRACE;
+	case '}':
+		p->pos++;
+		return p->tok = T_RBRACE;
+	case '"':
+		p->pos++;
+		while (p->pos < p->len && p->buf[p->pos] != '"') {
+			c = (unsigned char)p->buf[p->pos++];
+			if (c == '\n') {
+				perr(p, p->line, "unterminated string");
+				p->line++;
+				return p->tok = T_ERROR;
+			}
+			if (c == '\\' && p->pos < p->len &&
+			    (p->buf[p->pos] == '"' || p->buf[p->pos] == '\\'))
+				c = (unsigned char)p->buf[p->pos++];
+			if (c < ' ' || c == 0x7f) {
+				perr(p, p->line, "control character in string");
+				return p->tok = T_ERROR;
+			}
+			if (n >= sizeof(p->text) - 1) {
+				perr(p, p->line, "string too long");
+				return p->tok = T_ERROR;
+			}
+			p->text[n++] = (char)c;
+		}
+		if (p->pos >= p->len) {
+			perr(p, p->line, "unterminated string");
+			return p->tok = T_ERROR;
+		}
+		p->pos++;
+		p->text[n] = '\0';
+		return p->tok = T_STRING;
+	default:
+		if (!word_char(c)) {
+			perr(p, p->line, "unexpected character 0x%02x", c);
+			p->pos++;
+			return p->tok = T_ERROR;
+		}
+		while (p->pos < p->len &&
+		    word_char((unsigned char)p->buf[p->pos])) {
+			if (n >= sizeof(p->text) - 1) {
+				perr(p, p->line, "word too long");
+				return p->tok = T_ERROR;
+			}
+			p->text[n++] = p->buf[p->pos++];
+		}
+		p->text[n] = '\0';
+		return p->tok = T_WORD;
+	}
+}
+
+/* Skips the rest of a bad statement, and a whole block if it opens one. */
+static void
+skip_statement(struct parser *p)
+{
+	int depth = 0;
+
+	for (;;) {
+		switch (p->tok) {
+		case T_EOF:
+			return;
+		case T_EOS:
+			if (depth == 0)
+				return;
+			break;
+		case T_LBRACE:
+			depth++;
+			break;
+		case T_RBRACE:
+			if (depth == 0)
+				return;	/* the enclosing block's end */
+			if (--depth == 0) {
+				next(p);
+				return;
+			}
+			break;
+		default:
+			break;
+		}
+		next(p);
+	}
+}
+
+/* ---- argument helpers ----------------------------------------------- */
+
+/* Takes the next token as an argument (word or string). */
+static bool
+arg(struct parser *p, const char *what)
+{
+	next(p);
+	if (p->tok == T_WORD || p->tok == T_STRING)
+		return true;
+	if (p->tok != T_ERROR)
+		perr(p, p->tok_line, "%s expected", what);
+	return false;
+}
+
+static bool
+end_of_statement(struct parser *p)
+{
+	next(p);
+	if (p->tok == T_EOS || p->tok == T_EOF || p->tok == T_RBRACE)
+		return true;
+	perr(p, p->tok_line, "unexpected \"%s\" at end of statement", p->text);
+	return false;
+}
+
+/* Converts the current token. */
+static bool
+tok_u32(struct parser *p, const char *what, uint32_t lo, uint32_t hi,
+    uint32_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(p->text, &end, 10);
+	if (!isdigit((unsigned char)p->text[0]) || *end || errno ||
+	    v < lo || v > hi) {
+		perr(p, p->tok_line, "%s must be a number from %u to %u",
+		    what, lo, hi);
+		return false;
+	}
+	*out = (uint32_t)v;
+	return true;
+}
+
+static bool
+arg_u32(struct parser *p, const char *what, uint32_t lo, uint32_t hi,
+    uint32_t *out)
+{
+	return arg(p, what) && tok_u32(p, what, lo, hi, out);
+}
+
+static int
+arg_keyword(struct parser *p, const char *what, const char *const *names,
+    unsigned n)
+{
+	unsigned i;
+
+	if (!arg(p, what))
+		return -1;
+	for (i = 0; i < n; i++)
+		if (strcmp(p->text, names[i]) == 0)
+			return (int)i;
+	perr(p, p->tok_line, "unknown %s \"%s\"", what, p->text);
+	return -1;
+}
+
+static bool
+arg_yesno(struct parser *p, const char *what, bool *out)
+{
+	static const char *const yn[] = { "no", "yes" };
+	int v = arg_keyword(p, what, yn, 2);
+
+	if (v < 0)
+		return false;
+	*out = v == 1;
+	return true;
+}
+
+static bool
+arg_path(struct parser *p, const char *what, char *dst, size_t size)
+{
+	if (!arg(p, what))
+		return false;
+	if (p->text[0] != '/') {
+		perr(p, p->tok_line, "%s must be an absolute path", what);
+		return false;
+	}
+	if (strlen(p->text) >= size) {
+		perr(p, p->tok_line, "%s is too long", what);
+		return false;
+	}
+	strcpy(dst, p->text);
+	return true;
+}
+
+static bool
+ifname_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len >= IFNAMSIZ || strcmp(s, ".") == 0 ||
+	    strcmp(s, "..") == 0)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' &&
+		    *s != '.')
+			return false;
+	return true;
+}
+
+static bool
+arg_ifname(struct parser *p, const char *what, char dst[IFNAMSIZ])
+{
+	if (!arg(p, what))
+		return false;
+	if (!ifname_ok(p->text)) {
+		perr(p, p->tok_line, "%s \"%s\" is not a valid interface name "
+		    "(1-15 letters, digits, '-', '_', '.')", what, p->text);
+		return false;
+	}
+	strcpy(dst, p->text);
+	return true;
+}
+
+static bool
+vm_name_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > VM_NAME_MAX || !isalnum((unsigned char)*s))
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' &&
+		    *s != '.')
+			return false;
+	return true;
+}
+
+static bool
+tok_prefix(struct parser *p, const char *what, int family,
+    struct vmn_prefix *out)
+{
+	char buf[VMN_PREFIX_STRLEN];
+	struct vmn_prefix norm;
+
+	if (vmn_prefix_parse(p->text, out) < 0 || !strchr(p->text, '/') ||
+	    (family && out->ip.family != family)) {
+		perr(p, p->tok_line, "%s: \"%s\" is not an %s prefix", what,
+		    p->text, family == AF_INET6 ? "IPv6" : "IPv4");
+		return false;
+	}
+	norm = *out;
+	vmn_prefix_normalize(&norm);
+	if (!vmn_ip_equal(&norm.ip, &out->ip)) {
+		perr(p, p->tok_line, "%s: %s has host bits set (did you mean "
+		    "%s?)", what, p->text,
+		    vmn_prefix_ntop(&norm, buf, sizeof(buf)));
+		return false;
+	}
+	return true;
+}
+
+static bool
+arg_prefix(struct parser *p, const char *what, int family,
+    struct vmn_prefix *out)
+{
+	return arg(p, what) && tok_prefix(p, what, family, out);
+}
+
+/* ---- statements ----------------------------------------------------- */
+
+static void
+vm_defaults(struct vm_conf *vc)
+{
+	vc->mode = VM_MODE_NAT;
+	vc->link = VM_LINK_TAP;
+	vc->dns = DNS_MODE_HOST;
+	vc->ipv6 = true;
+	strcpy(vc->guest_ifname, HOSTD_GUEST_IFNAME);
+}
+
+static bool
+parse_vm_option(struct parser *p, struct vm_conf *vc)
+{
+	const char *kw = p->text;
+	const char *why = NULL;
+	int v;
+
+	if (strcmp(kw, "mode") == 0) {
+		if ((v = arg_keyword(p, "mode", mode_names, VM_MODE__MAX)) < 0)
+			return false;
+		vc->mode = (enum vm_mode)v;
+	} else if (strcmp(kw, "link") == 0) {
+		if ((v = arg_keyword(p, "link type", link_names,
+		    VM_LINK__MAX)) < 0)
+			return false;
+		vc->link = (enum vm_link_kind)v;
+		vc->netns[0] = vc->tap_name[0] = '\0';
+		if (vc->link == VM_LINK_VETH) {
+			if (!arg(p, "\"netns\"") || strcmp(p->text, "netns")) {
+				perr(p, p->tok_line, "link veth needs "
+				    "netns \"NAME\"");
+				return false;
+			}
+			if (!arg(p, "namespace name"))
+				return false;
+			if (strlen(p->text) > NAME_MAX || strchr(p->text, '/') ||
+			    p->text[0] == '.') {
+				perr(p, p->tok_line, "bad namespace name \"%s\"",
+				    p->text);
+				return false;
+			}
+			strcpy(vc->netns, p->text);
+		} else if (vc->link == VM_LINK_TAP) {
+			/* Optional tap name. */
+			next(p);
+			if (p->tok == T_WORD || p->tok == T_STRING) {
+				if (!ifname_ok(p->text)) {
+					perr(p, p->tok_line, "bad tap name "
+					    "\"%s\"", p->text);
+					return false;
+				}
+				strcpy(vc->tap_name, p->text);
+			} else {
+				return p->tok == T_EOS || p->tok == T_EOF ||
+				    p->tok == T_RBRACE;
+			}
+		}
+	} else if (strcmp(kw, "host-ifname") == 0) {
+		if (!arg_ifname(p, "host-ifname", vc->host_ifname))
+			return false;
+	} else if (strcmp(kw, "guest-ifname") == 0) {
+		if (!arg_ifname(p, "guest-ifname", vc->guest_ifname))
+			return false;
+	} else if (strcmp(kw, "channel") == 0) {
+		if (!arg(p, "channel URI"))
+			return false;
+		if (vmn_endpoint_parse(p->text, &vc->channel, &why) < 0) {
+			perr(p, p->tok_line, "channel \"%s\": %s", p->text, why);
+			return false;
+		}
+		if (vc->channel.kind == VMN_TR_VSOCK &&
+		    (vc->channel.cid < 3 || vc->channel.port)) {
+			perr(p, p->tok_line, "channel \"%s\": a VM's vsock CID "
+			    "is 3 or more, without a port", p->text);
+			return false;
+		}
+	} else if (strcmp(kw, "dns") == 0) {
+		if ((v = arg_keyword(p, "dns mode", dns_names,
+		    DNS_MODE__MAX)) < 0)
+			return false;
+		vc->dns = (enum dns_mode)v;
+	} else if (strcmp(kw, "mtu") == 0) {
+		if (!arg(p, "mtu"))
+			return false;
+		if (strcmp(p->text, "auto") == 0) {
+			vc->mtu = 0;
+		} else if (!tok_u32(p, "mtu", 576, 65535, &vc->mtu)) {
+			return false;
+		}
+	} else if (strcmp(kw, "ipv6") == 0) {
+		if (!arg_yesno(p, "ipv6", &vc->ipv6))
+			return false;
+	} else if (strcmp(kw, "subnet") == 0) {
+		if (!arg(p, "subnet"))
+			return false;
+		if (strcmp(p->text, "auto") == 0) {
+			memset(&vc->subnet4, 0, sizeof(vc->subnet4));
+		} else {
+			if (!tok_prefix(p, "subnet", AF_INET, &vc->subnet4))
+				return false;
+			if (vc->subnet4.plen > 30) {
+				perr(p, p->tok_line, "subnet must be /30 or "
+				    "larger (gateway, guest)");
+				return false;
+			}
+		}
+	} else if (strcmp(kw, "allow-vm") == 0) {
+		if (!arg(p, "VM name"))
+			return false;
+		if (vc->nallow >= MAX_ALLOW) {
+			perr(p, p->tok_line, "too many allow-vm (at most %d)",
+			    MAX_ALLOW);
+			return false;
+		}
+		if (!vm_name_ok(p->text)) {
+			perr(p, p->tok_line, "bad VM name \"%s\"", p->text);
+			return false;
+		}
+		strcpy(vc->allow[vc->nallow++], p->text);
+	} else {
+		perr(p, p->tok_line, "unknown VM option \"%s\"", kw);
+		return false;
+	}
+	return end_of_statement(p);
+}
+
+static void
+parse_vm(struct parser *p)
+{
+	struct vm_conf *vc;
+	int line = p->tok_line;
+
+	if (!arg(p, "VM name")) {
+		skip_statement(p);
+		return;
+	}
+	if (!vm_name_ok(p->text)) {
+		perr(p, p->tok_line, "bad VM name \"%s\" (1-%d letters, "
+		    "digits, '-', '_', '.', starting with a letter or digit)",
+		    p->text, VM_NAME_MAX);
+		skip_statement(p);
+		return;
+	}
+	if (!(vc = calloc(1, sizeof(*vc))))
+		fatal("calloc");
+	vm_defaults(vc);
+	vc->line = line;
+	strcpy(vc->name, p->text);
+	TAILQ_INSERT_TAIL(&p->conf->vms, vc, entry);
+	p->conf->nvms++;
+
+	next(p);
+	if (p->tok != T_LBRACE) {
+		perr(p, p->tok_line, "'{' expected after vm \"%s\"", vc->name);
+		skip_statement(p);
+		return;
+	}
+	for (;;) {
+		next(p);
+		if (p->tok == T_EOS)
+			continue;
+		if (p->tok == T_RBRACE)
+			break;
+		if (p->tok == T_EOF) {
+			perr(p, p->tok_line, "vm \"%s\" (line %d) is missing "
+			    "its closing '}'", vc->name, line);
+			return;
+		}
+		if (p->tok != T_WORD) {
+			if (p->tok != T_ERROR)
+				perr(p, p->tok_line, "VM option expected");
+			skip_statement(p);
+			if (p->tok == T_RBRACE)
+				break;
+			continue;
+		}
+		if (!parse_vm_option(p, vc))
+			skip_statement(p);
+		if (p->tok == T_RBRACE)
+			break;
+		if (p->tok == T_EOF) {
+			perr(p, p->tok_line, "vm \"%s\" (line %d) is missing "
+			    "its closing '}'", vc->name, line);
+			return;
+		}
+	}
+	end_of_statement(p);
+}
+
+static bool
+parse_global(struct parser *p)
+{
+	struct hostd_conf *c = p->conf;
+	const char *kw = p->text;
+	uint32_t v;
+
+	if (strcmp(kw, "state-dir") == 0) {
+		if (!arg_path(p, "state-dir", c->state_dir,
+		    sizeof(c->state_dir)))
+			return false;
+	} else if (strcmp(kw, "control-socket") == 0) {
+		if (!arg_path(p, "control-socket", c->control_socket,
+		    VMN_PATH_MAX))
+			return false;
+	} else if (strcmp(kw, "host-port") == 0) {
+		if (!arg_u32(p, "host-port", 1, UINT32_MAX - 1, &c->host_port))
+			return false;
+	} else if (strcmp(kw, "guest-port") == 0) {
+		if (!arg_u32(p, "guest-port", 1, UINT32_MAX - 1, &c->guest_port))
+			return false;
+	} else if (strcmp(kw, "subnet-pool") == 0) {
+		if (!arg_prefix(p, "subnet-pool", AF_INET, &c->pool4))
+			return false;
+	} else if (strcmp(kw, "subnet-size") == 0) {
+		if (!arg_u32(p, "subnet-size", 8, 30, &v))
+			return false;
+		c->subnet_len4 = (uint8_t)v;
+	} else if (strcmp(kw, "ula-prefix") == 0) {
+		if (!arg(p, "ula-prefix"))
+			return false;
+		if (strcmp(p->text, "auto") == 0) {
+			memset(&c->ula, 0, sizeof(c->ula));
+		} else {
+			if (!tok_prefix(p, "ula-prefix", AF_INET6, &c->ula))
+				return false;
+			if (c->ula.plen != 48 || (c->ula.ip.u.b[0] & 0xfe) != 0xfc) {
+				perr(p, p->tok_line, "ula-prefix must be a /48 "
+				    "inside fc00::/7");
+				return false;
+			}
+		}
+	} else if (strcmp(kw, "uplink") == 0) {
+		if (c->nuplinks >= MAX_UPLINKS) {
+			perr(p, p->tok_line, "too many uplinks (at most %d)",
+			    MAX_UPLINKS);
+			return false;
+		}
+		if (!arg_ifname(p, "uplink", c->uplinks[c->nuplinks]))
+			return false;
+		c->nuplinks++;
+	} else if (strcmp(kw, "vm") == 0) {
+		parse_vm(p);
+		return true;
+	} else {
+		perr(p, p->tok_line, "unknown option \"%s\"", kw);
+		return false;
+	}
+	return end_of_statement(p);
+}
+
+/* ---- semantic checks ------------------------------------------------ */
+
+static struct vm_conf *
+find_vm(struct hostd_conf *c, const char *name)
+{
+	struct vm_conf *vc;
+
+	TAILQ_FOREACH(vc, &c->vms, entry)
+		if (strcmp(vc->name, name) == 0)
+			return vc;
+	return NULL;
+}
+
+static bool
+same_channel(const struct vmn_endpoint *a, const struct vmn_endpoint *b)
+{
+	if (a->kind == VMN_TR_VSOCK || b->kind == VMN_TR_VSOCK)
+		return a->kind == b->kind && a->cid == b->cid;
+	return a->kind != VMN_TR_NONE && b->kind != VMN_TR_NONE &&
+	    strcmp(a->path, b->path) == 0;
+}
+
+static void
+check_config(struct parser *p)
+{
+	struct hostd_conf *c = p->conf;
+	struct vm_conf *vc, *o;
+	unsigned i;
+
+	if (c->subnet_len4 <= c->pool4.plen)
+		perr(p, 1, "subnet-size /%u must be longer than the "
+		    "subnet-pool's /%u", c->subnet_len4, c->pool4.plen);
+	if (c->host_port == c->guest_port)
+		perr(p, 1, "host-port and guest-port must differ");
+	if (c->nvms > MAX_VMS)
+		perr(p, 1, "too many VMs (at most %d)", MAX_VMS);
+
+	TAILQ_FOREACH(vc, &c->vms, entry) {
+		if (!vc->host_ifname[0]) {
+			if (vc->link == VM_LINK_TAP && vc->tap_name[0])
+				strcpy(vc->host_ifname, vc->tap_name);
+			else
+				snprintf(vc->host_ifname, IFNAMSIZ, "vmn-%.11s",
+				    vc->name);
+		} else if (vc->link == VM_LINK_TAP && vc->tap_name[0] &&
+		    strcmp(vc->tap_name, vc->host_ifname) != 0) {
+			perr(p, vc->line, "vm \"%s\": tap name and "
+			    "host-ifname differ", vc->name);
+		}
+		if (vc->channel.kind == VMN_TR_NONE)
+			perr(p, vc->line, "vm \"%s\": no channel (add channel "
+			    "vsock:CID, hvsock:PATH or unix:PATH)", vc->name);
+		if (vc->mode == VM_MODE_MIRRORED)
+			perr(p, vc->line, "vm \"%s\": mirrored mode is not "
+			    "available in this version", vc->name);
+		if (vc->mode == VM_MODE_NAT && vc->link == VM_LINK_NONE)
+			perr(p, vc->line, "vm \"%s\": NAT mode needs a link "
+			    "(tap or veth)", vc->name);
+		if (vc->dns == DNS_MODE_TUNNEL)
+			perr(p, vc->line, "vm \"%s\": dns tunnel is not "
+			    "available in this version (use dns host)",
+			    vc->name);
+		if (vc->ipv6 && vc->mtu && vc->mtu < 1280)
+			perr(p, vc->line, "vm \"%s\": IPv6 needs an mtu of "
+			    "1280 or more", vc->name);
+		for (i = 0; i < vc->nallow; i++) {
+			if (strcmp(vc->allow[i], vc->name) == 0)
+				perr(p, vc->line, "vm \"%s\": allow-vm names "
+				    "itself", vc->name);
+			else if (!find_vm(c, vc->allow[i]))
+				perr(p, vc->line, "vm \"%s\": allow-vm \"%s\": "
+				    "no such VM", vc->name, vc->allow[i]);
+		}
+		for (o = TAILQ_NEXT(vc, entry); o; o = TAILQ_NEXT(o, entry)) {
+			if (strcmp(o->name, vc->name) == 0)
+				perr(p, o->line, "vm \"%s\" is defined twice "
+				    "(first on line %d)", o->name, vc->line);
+			if (same_channel(&o->channel, &vc->channel))
+				perr(p, o->line, "vm \"%s\": channel already "
+				    "used by vm \"%s\"", o->name, vc->name);
+			if (o->subnet4.ip.family && vc->subnet4.ip.family &&
+			    vmn_prefix_overlap(&o->subnet4, &vc->subnet4))
+				perr(p, o->line, "vm \"%s\": subnet overlaps "
+				    "vm \"%s\"", o->name, vc->name);
+		}
+	}
+	/* Host interface names are checked after defaults are filled in. */
+	TAILQ_FOREACH(vc, &c->vms, entry)
+		for (o = TAILQ_NEXT(vc, entry); o; o = TAILQ_NEXT(o, entry))
+			if (vc->link != VM_LINK_NONE && o->link != VM_LINK_NONE &&
+			    strcmp(o->host_ifname, vc->host_ifname) == 0)
+				perr(p, o->line, "vm \"%s\": host interface "
+				    "%s is also vm \"%s\"'s (set host-ifname)",
+				    o->name, o->host_ifname, vc->name);
+}
+
+/* ---- entry points --------------------------------------------------- */
+
+struct hostd_conf *
+conf_new(void)
+{
+	struct hostd_conf *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		fatal("calloc");
+	TAILQ_INIT(&c->vms);
+	strcpy(c->state_dir, HOSTD_STATE_DIR);
+	strcpy(c->control_socket, HOSTD_CONTROL_SOCKET);
+	c->host_port = VMN_PORT_HOST;
+	c->guest_port = VMN_PORT_GUEST;
+	vmn_prefix_parse(HOSTD_POOL4, &c->pool4);
+	c->subnet_len4 = HOSTD_SUBNET_LEN4;
+	return c;
+}
+
+void
+conf_free(struct hostd_conf *c)
+{
+	struct vm_conf *vc;
+
+	if (!c)
+		return;
+	while ((vc = TAILQ_FIRST(&c->vms))) {
+		TAILQ_REMOVE(&c->vms, vc, entry);
+		free(vc);
+	}
+	free(c);
+}
+
+static char *
+read_file(const char *path, size_t *lenp)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	size_t off = 0;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		log_warn("%s", path);
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > CONF_MAX_SIZE) {
+		log_warnx("%s: not a regular file of at most %d bytes", path,
+		    CONF_MAX_SIZE);
+		close(fd);
+		return NULL;
+	}
+	if (!(buf = malloc((size_t)st.st_size + 1)))
+		fatal("malloc");
+	while ((n = read(fd, buf + off, (size_t)st.st_size - off)) > 0)
+		off += (size_t)n;
+	close(fd);
+	if (n < 0) {
+		log_warn("%s", path);
+		free(buf);
+		return NULL;
+	}
+	buf[off] = '\0';
+	*lenp = off;
+	return buf;
+}
+
+/* Parses path into a new configuration; NULL (errors logged) on failure. */
+struct hostd_conf *
+parse_config(const char *path)
+{
+	struct parser p = { .file = path, .line = 1 };
+	char *buf;
+	size_t len;
+
+	if (!(buf = read_file(path, &len)))
+		return NULL;
+	if (memchr(buf, '\0', len)) {
+		log_warnx("%s: contains a NUL byte", path);
+		free(buf);
+		return NULL;
+	}
+	p.buf = buf;
+	p.len = len;
+	p.conf = conf_new();
+	snprintf(p.conf->file, sizeof(p.conf->file), "%s", path);
+
+	for (next(&p); p.tok != T_EOF; next(&p)) {
+		if (p.tok == T_EOS)
+			continue;
+		if (p.tok != T_WORD) {
+			if (p.tok == T_RBRACE)
+				perr(&p, p.tok_line, "unexpected '}'");
+			else if (p.tok != T_ERROR)
+				perr(&p, p.tok_line, "option expected");
+			skip_statement(&p);
+			if (p.tok == T_EOF)
+				break;
+			continue;
+		}
+		if (!parse_global(&p))
+			skip_statement(&p);
+		if (p.tok == T_EOF)
+			break;
+	}
+	if (p.errors == 0)
+		check_config(&p);
+	free(buf);
+	if (p.errors) {
+		conf_free(p.conf);
+		return NULL;
+	}
+	return p.conf;
+}

@@ -1,0 +1,371 @@
+/*
+ * session.c - host-netd: connections from guests
+ *
+ * Everything here reads bytes written by a guest, which is not trusted.
+ * Frames are parsed by vmn_msg_parse() (common/wire.c) before any handler
+ * sees them; a malformed frame, a frame of a type the session's role does
+ * not allow, a HELLO that claims another VM or none within
+ * HELLO_TIMEOUT_MS, or more than VM_MAX_SESSIONS connections at once ends
+ * that connection only. Nothing a guest sends can stop the daemon or touch
+ * another VM's sessions.
+ *
+ * Unix and hvsock channels have a listening socket per VM, so the VM is
+ * known at accept(). vsock has one listener for all VMs; the VM is the one
+ * whose CID the kernel reports for the peer (a guest cannot forge it).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/vm_sockets.h>
+
+#include <event2/event.h>
+
+#include "conn.h"
+#include "host-netd.h"
+#include "log.h"
+
+#define HOST_CAPS	(VMN_CAP_CONFIG)
+
+struct session {
+	LIST_ENTRY(session)	 entry;
+	struct vm		*vm;
+	struct vmn_conn		*conn;
+	enum vmn_role		 role;
+	uint32_t		 caps;
+	uint8_t			 txbuf[1024];
+};
+
+static void
+session_free(struct session *s)
+{
+	struct vm *vm = s->vm;
+
+	if (vm->control == s) {
+		vm->control = NULL;
+		vm->commit_pending = false;
+		if (vm->state == VM_S_CONFIGURING || vm->state == VM_S_ONLINE ||
+		    vm->state == VM_S_FAILED)
+			vm_set_state(vm, VM_S_WAITING, NULL);
+	}
+	LIST_REMOVE(s, entry);
+	vm->nsessions--;
+	vmn_conn_free(s->conn);
+	free(s);
+}
+
+static void
+session_close_cb(struct vmn_conn *c, int err, const char *why, void *arg)
+{
+	struct session *s = arg;
+	const char *vm = s->vm->conf.name;
+
+	if (err && err != -ECONNRESET && err != -EPIPE)
+		log_warnx("vm %s: dropping %s connection: %s", vm,
+		    vmn_role_name(s->role), why);
+	else if (s->role == VMN_ROLE_CONTROL)
+		log_info("vm %s: guest disconnected (%s)", vm, why);
+	else
+		log_debug("vm %s: %s connection closed: %s", vm,
+		    vmn_role_name(s->role), why);
+	session_free(s);
+}
+
+static int
+refuse(struct session *s, uint32_t seq, int err, const char *msg)
+{
+	struct vmn_buf b;
+	int len;
+
+	log_warnx("vm %s: refusing hello: %s", s->vm->conf.name, msg);
+	vmn_buf_init(&b, s->txbuf, sizeof(s->txbuf));
+	len = vmn_build_error(&b, VMN_MSG_HELLO, seq, err, msg);
+	if (len > 0)
+		vmn_conn_send(s->conn, b.data, (size_t)len);
+	vmn_conn_close_after_flush(s->conn, msg);
+	return 0;
+}
+
+static int
+handle_hello(struct session *s, const struct vmn_msg *m)
+{
+	struct vm *vm = s->vm;
+	char id[VM_NAME_MAX + 2];
+	struct vmn_buf b;
+	uint32_t version;
+	int role, len;
+
+	if (m->hdr.type != VMN_MSG_HELLO || !(m->hdr.flags & VMN_F_REQUEST)) {
+		log_warnx("vm %s: %s before hello", vm->conf.name,
+		    vmn_msg_name(m->hdr.type));
+		return -EPROTO;
+	}
+	version = vmn_attr_u32(&m->tb[VMN_A_VERSION]);
+	role = vmn_attr_u8(&m->tb[VMN_A_ROLE]);
+	if (version < VMN_WIRE_VERSION)
+		return refuse(s, m->hdr.seq, EPROTONOSUPPORT,
+		    "protocol version too old");
+	if (vmn_attr_present(&m->tb[VMN_A_VM_ID]) &&
+	    (vmn_attr_str(&m->tb[VMN_A_VM_ID], id, sizeof(id)) < 0 ||
+	    strcmp(id, vm->conf.name) != 0))
+		return refuse(s, m->hdr.seq, EPERM,
+		    "this channel belongs to another VM");
+	if (role != VMN_ROLE_CONTROL)
+		return refuse(s, m->hdr.seq, EOPNOTSUPP,
+		    "role not offered on this channel");
+
+	s->role = (enum vmn_role)role;
+	s->caps = vmn_attr_u32(&m->tb[VMN_A_CAPS]);
+	vmn_conn_set_idle_timeout(s->conn, 0);
+	vmn_buf_init(&b, s->txbuf, sizeof(s->txbuf));
+	len = vmn_build_hello(&b, VMN_F_REPLY, m->hdr.seq, s->role, HOST_CAPS,
+	    vm->conf.name);
+	if (len < 0 || vmn_conn_send(s->conn, b.data, (size_t)len) < 0)
+		return -EIO;
+
+	if (vm->control) {
+		/* A rebooted or restarted guest: the new session wins. */
+		log_info("vm %s: new control session replaces the old one",
+		    vm->conf.name);
+		session_free(vm->control);
+	}
+	vm->control = s;
+	log_info("vm %s: guest connected", vm->conf.name);
+	vm_push_config(vm);	/* now, or once its link is up */
+	return 0;
+}
+
+static int
+handle_commit_reply(struct session *s, const struct vmn_msg *m)
+{
+	struct vm *vm = s->vm;
+	char msg[VMN_MAX_STRING + 1] = "";
+
+	if (!vm->commit_pending || m->hdr.seq != vm->commit_seq) {
+		log_debug("vm %s: stale configuration reply", vm->conf.name);
+		return 0;
+	}
+	if (m->hdr.flags & VMN_F_ERROR) {
+		vmn_attr_str(&m->tb[VMN_A_ERRMSG], msg, sizeof(msg));
+		vm_config_failed(vm, (int)vmn_attr_u32(&m->tb[VMN_A_ERRNO]), msg);
+		return 0;
+	}
+	if (!vmn_attr_present(&m->tb[VMN_A_GEN]) ||
+	    vmn_attr_u32(&m->tb[VMN_A_GEN]) != vm->gen) {
+		log_warnx("vm %s: configuration reply for the wrong "
+		    "generation", vm->conf.name);
+		return -EPROTO;
+	}
+	vm_config_acked(vm, vm->gen);
+	return 0;
+}
+
+static int
+session_msg_cb(struct vmn_conn *c, const struct vmn_msg *m, void *arg)
+{
+	struct session *s = arg;
+	struct vmn_buf b;
+
+	if (s->role == VMN_ROLE_NONE)
+		return handle_hello(s, m);
+
+	switch (m->hdr.type) {
+	case VMN_MSG_CONFIG_COMMIT:
+		if (m->hdr.flags & VMN_F_REPLY)
+			return handle_commit_reply(s, m);
+		break;
+	case VMN_MSG_EVENT:
+		if (m->hdr.flags & (VMN_F_REQUEST | VMN_F_REPLY))
+			break;
+		log_debug("vm %s: event %s", s->vm->conf.name,
+		    vmn_event_name(vmn_attr_u8(&m->tb[VMN_A_EVENT])));
+		return 0;
+	case VMN_MSG_PING:
+		if (m->hdr.flags & VMN_F_REPLY)
+			return 0;
+		vmn_buf_init(&b, s->txbuf, sizeof(s->txbuf));
+		vmn_msg_begin(&b, VMN_MSG_PING, VMN_F_REPLY, m->hdr.seq);
+		return vmn_conn_send_buf(c, &b);
+	default:
+		break;
+	}
+	log_warnx("vm %s: unexpected %s (flags 0x%x) on the %s channel",
+	    s->vm->conf.name, vmn_msg_name(m->hdr.type), m->hdr.flags,
+	    vmn_role_name(s->role));
+	return -EPROTO;
+}
+
+static void
+session_new(struct vm *vm, int fd)
+{
+	struct session *s;
+	char name[64];
+
+	if (vm->nsessions >= VM_MAX_SESSIONS) {
+		if (vm->sessions_refused++ % 100 == 0)
+			log_warnx("vm %s: too many connections; refusing",
+			    vm->conf.name);
+		close(fd);
+		return;
+	}
+	if (!(s = calloc(1, sizeof(*s)))) {
+		close(fd);
+		return;
+	}
+	snprintf(name, sizeof(name), "vm %s", vm->conf.name);
+	s->vm = vm;
+	s->conn = vmn_conn_new(hostd->base, fd, name, session_msg_cb,
+	    session_close_cb, s);
+	if (!s->conn) {
+		free(s);
+		return;
+	}
+	vmn_conn_set_idle_timeout(s->conn, HELLO_TIMEOUT_MS);
+	LIST_INSERT_HEAD(&vm->sessions, s, entry);
+	vm->nsessions++;
+	log_debug("vm %s: connection accepted", vm->conf.name);
+}
+
+static void
+accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct vm *vm = arg;
+	int fd, n;
+
+	/* Bounded per wakeup so a flood cannot starve other VMs. */
+	for (n = 0; n < 32; n++) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("vm %s: accept", vm->conf.name);
+			return;
+		}
+		session_new(vm, fd);
+	}
+}
+
+int
+session_listen(struct vm *vm)
+{
+	int fd;
+
+	fd = vmn_listen(&vm->conf.channel, hostd->conf->host_port, 16);
+	if (fd < 0)
+		return fd;
+	vm->listen_fd = fd;
+	vm->listen_ev = event_new(hostd->base, fd, EV_READ | EV_PERSIST,
+	    accept_cb, vm);
+	if (!vm->listen_ev) {
+		close(fd);
+		vm->listen_fd = -1;
+		return -ENOMEM;
+	}
+	event_add(vm->listen_ev, NULL);
+	return 0;
+}
+
+void
+session_unlisten(struct vm *vm)
+{
+	if (vm->listen_ev) {
+		event_free(vm->listen_ev);
+		vm->listen_ev = NULL;
+	}
+	if (vm->listen_fd >= 0) {
+		close(vm->listen_fd);
+		vm->listen_fd = -1;
+		vmn_unlisten(&vm->conf.channel, hostd->conf->host_port);
+	}
+}
+
+void
+session_close_all(struct vm *vm)
+{
+	struct session *s;
+
+	while ((s = LIST_FIRST(&vm->sessions)))
+		session_free(s);
+}
+
+/* ---- vsock: one listener, VMs told apart by the peer's CID ----------- */
+
+static void
+vsock_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct sockaddr_vm svm;
+	socklen_t len;
+	struct vm *vm;
+	int fd, n;
+
+	for (n = 0; n < 32; n++) {
+		len = sizeof(svm);
+		fd = accept4(lfd, (struct sockaddr *)&svm, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("vsock accept");
+			return;
+		}
+		if (!(vm = vm_find_cid(svm.svm_cid))) {
+			log_debug("vsock connection from unknown CID %u",
+			    svm.svm_cid);
+			close(fd);
+			continue;
+		}
+		session_new(vm, fd);
+	}
+}
+
+int
+session_vsock_listen(void)
+{
+	struct vmn_endpoint any = { .kind = VMN_TR_VSOCK };
+	struct vm *vm;
+	bool needed = false;
+	int fd;
+
+	TAILQ_FOREACH(vm, &hostd->vms, entry)
+		if (vm->conf.channel.kind == VMN_TR_VSOCK)
+			needed = true;
+	if (!needed) {
+		session_vsock_unlisten();
+		return 0;
+	}
+	if (hostd->vsock_fd >= 0)
+		return 0;
+	if ((fd = vmn_listen(&any, hostd->conf->host_port, 64)) < 0)
+		return fd;
+	hostd->vsock_fd = fd;
+	hostd->vsock_ev = event_new(hostd->base, fd, EV_READ | EV_PERSIST,
+	    vsock_accept_cb, NULL);
+	event_add(hostd->vsock_ev, NULL);
+	return 0;
+}
+
+void
+session_vsock_unlisten(void)
+{
+	if (hostd->vsock_ev) {
+		event_free(hostd->vsock_ev);
+		hostd->vsock_ev = NULL;
+	}
+	if (hostd->vsock_fd >= 0) {
+		close(hostd->vsock_fd);
+		hostd->vsock_fd = -1;
+	}
+}
+
+/* Queues a whole configuration transaction; *seq is its COMMIT's. */
+int
+session_send_config(struct session *s, const struct vmn_netconf *nc,
+    uint32_t *seq)
+{
+	*seq = vmn_conn_next_seq(s->conn);
+	return vmn_netconf_encode(nc, *seq, vmn_conn_emit, s->conn);
+}

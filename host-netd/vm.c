@@ -1,0 +1,579 @@
+/*
+ * vm.c - host-netd: a VM's life: identity, link, configuration generations
+ *
+ * Theory of operation
+ *
+ * A VM has an identity that outlives host-netd: its IPv4 subnet, its IPv6
+ * /64 inside the host's ULA /48, its MAC and the host side's MAC. They are
+ * chosen once (the subnet so that it collides with no host route) and
+ * persisted in the state dir, so the guest keeps its address across
+ * restarts of either side.
+ *
+ * Starting a VM creates its link (a veth into the guest's namespace or a
+ * tap for QEMU) and listens on its channel. When its guest says HELLO on
+ * the control channel, the VM's whole desired state goes out as a
+ * configuration transaction with a new generation; the guest's reply moves
+ * the VM to online or failed. Anything that changes the desired state (MTU
+ * of the uplinks, the host's DNS, a reload) sends a new generation; one
+ * transaction is in flight at a time and a change made meanwhile is sent
+ * after the ack. Failures (a missing namespace, a guest that cannot apply)
+ * are retried with backoff, and the reason is kept for netctl.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+#include "host-netd.h"
+#include "log.h"
+
+#define DEFAULT_MTU	1500
+#define MAX_AVOID	(4096 + MAX_VMS)
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg);
+
+struct vm *
+vm_new(const struct vm_conf *vc)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+
+	if (!vm)
+		fatal("calloc");
+	vm->conf = *vc;
+	vm->listen_fd = -1;
+	LIST_INIT(&vm->sessions);
+	vm->retry_ev = evtimer_new(hostd->base, retry_cb, vm);
+	vm->retry_ms = VM_RETRY_MIN_MS;
+	vm->state = VM_S_DOWN;
+	vm->state_since = time(NULL);
+	if (!vm->retry_ev)
+		fatalx("evtimer_new");
+	return vm;
+}
+
+void
+vm_free(struct vm *vm)
+{
+	if (!vm)
+		return;
+	vm_stop(vm);
+	event_free(vm->retry_ev);
+	free(vm);
+}
+
+struct vm *
+vm_find(const char *name)
+{
+	struct vm *vm;
+
+	TAILQ_FOREACH(vm, &hostd->vms, entry)
+		if (strcmp(vm->conf.name, name) == 0)
+			return vm;
+	return NULL;
+}
+
+struct vm *
+vm_find_cid(uint32_t cid)
+{
+	struct vm *vm;
+
+	TAILQ_FOREACH(vm, &hostd->vms, entry)
+		if (vm->conf.channel.kind == VMN_TR_VSOCK &&
+		    vm->conf.channel.cid == cid)
+			return vm;
+	return NULL;
+}
+
+void
+vm_set_state(struct vm *vm, enum vm_state s, const char *error)
+{
+	if (vm->state != s) {
+		log_debug("vm %s: %s -> %s", vm->conf.name,
+		    vm_state_name(vm->state), vm_state_name(s));
+		vm->state = s;
+		vm->state_since = time(NULL);
+	}
+	snprintf(vm->error, sizeof(vm->error), "%s", error ? error : "");
+}
+
+static void
+schedule_retry(struct vm *vm)
+{
+	struct timeval tv = { vm->retry_ms / 1000, (vm->retry_ms % 1000) * 1000 };
+
+	evtimer_add(vm->retry_ev, &tv);
+	vm->retry_ms = vm->retry_ms * 2 > VM_RETRY_MAX_MS ? VM_RETRY_MAX_MS :
+	    vm->retry_ms * 2;
+}
+
+/* ---- addresses derived from the identity ----------------------------- */
+
+void
+vm_gateway4(const struct vm *vm, struct vmn_ip *ip)
+{
+	vmn_prefix_host(&vm->subnet4, 1, ip);
+}
+
+void
+vm_guest4(const struct vm *vm, struct vmn_ip *ip)
+{
+	vmn_prefix_host(&vm->subnet4, 2, ip);
+}
+
+void
+vm_gateway6(const struct vm *vm, struct vmn_ip *ip)
+{
+	vmn_prefix_host(&vm->subnet6, 1, ip);
+}
+
+void
+vm_guest6(const struct vm *vm, struct vmn_ip *ip)
+{
+	vmn_prefix_host(&vm->subnet6, 2, ip);
+}
+
+/* ---- identity ------------------------------------------------------- */
+
+static bool
+mac_unset(const uint8_t *mac)
+{
+	static const uint8_t zero[VMN_MAC_LEN];
+
+	return memcmp(mac, zero, VMN_MAC_LEN) == 0;
+}
+
+/*
+ * Host routes plus every other VM's subnet: what a subnet must not touch.
+ * Routes through the VM's own link are its own subnet, not a collision.
+ */
+static int
+collect_avoid(const struct vm *self, struct vmn_prefix *avoid, size_t max)
+{
+	static int oifs[MAX_AVOID];
+	const struct vm *vm;
+	int i, n, kept = 0;
+
+	n = hostlink_routes(&hostd->nl, avoid, oifs, max - MAX_VMS);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++)
+		if (self->ifindex <= 0 || oifs[i] != self->ifindex)
+			avoid[kept++] = avoid[i];
+	TAILQ_FOREACH(vm, &hostd->vms, entry)
+		if (vm != self && vm->subnet4.ip.family)
+			avoid[kept++] = vm->subnet4;
+	return kept;
+}
+
+static int
+pick_subnet4(struct vm *vm, char *err, size_t errlen)
+{
+	static struct vmn_prefix avoid[MAX_AVOID];
+	const struct hostd_conf *c = hostd->conf;
+	struct vmn_prefix old = vm->subnet4;
+	char a[VMN_PREFIX_STRLEN], b[VMN_PREFIX_STRLEN];
+	int n, rc;
+
+	if ((n = collect_avoid(vm, avoid, MAX_AVOID)) < 0) {
+		snprintf(err, errlen, "listing host routes: %s", strerror(-n));
+		return n;
+	}
+	if (vm->conf.subnet4.ip.family) {
+		if (subnet_collides(&vm->conf.subnet4, avoid, (size_t)n, NULL)) {
+			snprintf(err, errlen, "configured subnet %s collides "
+			    "with a host route or another VM",
+			    vmn_prefix_ntop(&vm->conf.subnet4, a, sizeof(a)));
+			return -EADDRINUSE;
+		}
+		vm->subnet4 = vm->conf.subnet4;
+		return 0;
+	}
+	if (old.ip.family == AF_INET && old.plen == c->subnet_len4 &&
+	    vmn_prefix_overlap(&old, &c->pool4) &&
+	    !subnet_collides(&old, avoid, (size_t)n, &c->pool4))
+		return 0;	/* the remembered subnet is still free */
+	rc = subnet_pick(&c->pool4, c->subnet_len4, avoid, (size_t)n,
+	    name_hash(vm->conf.name), &vm->subnet4);
+	if (rc < 0) {
+		snprintf(err, errlen, "no free /%u in subnet-pool %s",
+		    c->subnet_len4, vmn_prefix_ntop(&c->pool4, a, sizeof(a)));
+		return rc;
+	}
+	if (old.ip.family)
+		log_warnx("vm %s: subnet %s now collides with the host's "
+		    "routes; moved to %s", vm->conf.name,
+		    vmn_prefix_ntop(&old, a, sizeof(a)),
+		    vmn_prefix_ntop(&vm->subnet4, b, sizeof(b)));
+	return 0;
+}
+
+static void
+pick_subnet6(struct vm *vm)
+{
+	const struct vm *o;
+	uint32_t id;
+	unsigned tries;
+
+	if (!vm->conf.ipv6) {
+		memset(&vm->subnet6, 0, sizeof(vm->subnet6));
+		return;
+	}
+	if (vm->subnet6.ip.family == AF_INET6 &&
+	    vmn_prefix_overlap(&vm->subnet6, &hostd->ula48)) {
+		bool taken = false;
+
+		TAILQ_FOREACH(o, &hostd->vms, entry)
+			if (o != vm && o->subnet6.ip.family &&
+			    vmn_prefix_overlap(&o->subnet6, &vm->subnet6))
+				taken = true;
+		if (!taken)
+			return;
+	}
+	/* The /64's subnet ID comes from the name; probe past collisions. */
+	id = name_hash(vm->conf.name) & 0xffff;
+	for (tries = 0; tries < 0x10000; tries++, id = (id + 1) & 0xffff) {
+		struct vmn_prefix cand = hostd->ula48;
+		bool taken = false;
+
+		cand.ip.u.b[6] = (uint8_t)(id >> 8);
+		cand.ip.u.b[7] = (uint8_t)id;
+		cand.plen = 64;
+		TAILQ_FOREACH(o, &hostd->vms, entry)
+			if (o != vm && o->subnet6.ip.family &&
+			    vmn_prefix_overlap(&o->subnet6, &cand))
+				taken = true;
+		if (!taken) {
+			vm->subnet6 = cand;
+			return;
+		}
+	}
+}
+
+static int
+vm_identity(struct vm *vm, char *err, size_t errlen)
+{
+	const char *dir = hostd->conf->state_dir;
+	int rc;
+
+	rc = state_load_vm(dir, vm);
+	if (rc < 0 && rc != -ENOENT)
+		log_warnx("vm %s: state: %s; choosing a new identity",
+		    vm->conf.name, strerror(-rc));
+	if (mac_unset(vm->guest_mac))
+		random_mac(vm->guest_mac);
+	if (mac_unset(vm->host_mac))
+		random_mac(vm->host_mac);
+	if ((rc = pick_subnet4(vm, err, errlen)) < 0)
+		return rc;
+	pick_subnet6(vm);
+	if ((rc = state_save_vm(dir, vm)) < 0)
+		log_warnx("vm %s: cannot save state in %s: %s", vm->conf.name,
+		    dir, strerror(-rc));
+	return 0;
+}
+
+/* ---- the link ------------------------------------------------------- */
+
+static uint32_t
+wanted_mtu(const struct vm *vm)
+{
+	if (vm->conf.mtu)
+		return vm->conf.mtu;
+	return hostd->uplinks.min_mtu ? hostd->uplinks.min_mtu : DEFAULT_MTU;
+}
+
+static int
+link_up(struct vm *vm, char *err, size_t errlen)
+{
+	struct vmn_nl *nl = &hostd->nl;
+	const char *what;
+	int rc;
+
+	rc = hostlink_remove_stale(nl, vm->conf.host_ifname, vm->conf.name);
+	if (rc == -EEXIST) {
+		snprintf(err, errlen, "interface %s exists and is not ours "
+		    "(set host-ifname)", vm->conf.host_ifname);
+		return rc;
+	}
+	if ((rc = vm_identity(vm, err, errlen)) < 0)
+		return rc;
+	vm->mtu = wanted_mtu(vm);
+	if (vm->conf.link == VM_LINK_VETH) {
+		what = "creating veth into netns";
+		rc = hostlink_create_veth(nl, vm, vm->mtu);
+	} else {
+		what = "creating tap";
+		rc = hostlink_create_tap(nl, vm, vm->mtu);
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "%s %s: %s", what,
+		    vm->conf.link == VM_LINK_VETH ? vm->conf.netns :
+		    vm->conf.host_ifname, vmn_nl_strerror(nl, rc));
+		return rc;
+	}
+	vm->ifindex = rc;
+	if ((rc = hostlink_configure(nl, vm)) < 0) {
+		snprintf(err, errlen, "configuring %s: %s",
+		    vm->conf.host_ifname, vmn_nl_strerror(nl, rc));
+		hostlink_delete(nl, vm->ifindex);
+		vm->ifindex = 0;
+		return rc;
+	}
+	return 0;
+}
+
+/*
+ * Brings a VM up as far as it can go; on failure the reason is kept and
+ * the attempt repeated with backoff. The caller re-applies the nftables
+ * table afterwards.
+ */
+int
+vm_start(struct vm *vm)
+{
+	char err[256] = "", a[VMN_PREFIX_STRLEN], b[VMN_PREFIX_STRLEN];
+	int rc;
+
+	if (vm->listen_fd < 0 && vm->conf.channel.kind != VMN_TR_VSOCK &&
+	    (rc = session_listen(vm)) < 0) {
+		snprintf(err, sizeof(err), "listening on its channel: %s",
+		    strerror(-rc));
+		goto fail;
+	}
+	if (vm->conf.mode == VM_MODE_NAT && vm->ifindex <= 0) {
+		if ((rc = link_up(vm, err, sizeof(err))) < 0)
+			goto fail;
+		log_info("vm %s: %s %s, subnet %s%s%s, mtu %u", vm->conf.name,
+		    vm_link_name(vm->conf.link), vm->conf.host_ifname,
+		    vmn_prefix_ntop(&vm->subnet4, a, sizeof(a)),
+		    vm->subnet6.ip.family ? " and " : "",
+		    vm->subnet6.ip.family ?
+		    vmn_prefix_ntop(&vm->subnet6, b, sizeof(b)) : "", vm->mtu);
+	}
+	vm->retry_ms = VM_RETRY_MIN_MS;
+	vm_set_state(vm, vm->control ? VM_S_CONFIGURING : VM_S_WAITING, NULL);
+	vm_push_config(vm);
+	return 0;
+fail:
+	log_warnx("vm %s: %s; retrying", vm->conf.name, err);
+	vm_set_state(vm, VM_S_DOWN, err);
+	schedule_retry(vm);
+	return rc;
+}
+
+void
+vm_stop(struct vm *vm)
+{
+	evtimer_del(vm->retry_ev);
+	session_close_all(vm);
+	session_unlisten(vm);
+	if (vm->ifindex > 0) {
+		hostlink_delete(&hostd->nl, vm->ifindex);
+		vm->ifindex = 0;
+	}
+	vm->commit_pending = false;
+	vm->dirty = false;
+	vm_set_state(vm, VM_S_DOWN, NULL);
+}
+
+/* The host side of the link vanished (namespace deleted, ip link del). */
+void
+vm_link_lost(struct vm *vm)
+{
+	log_warnx("vm %s: link %s disappeared; recreating it", vm->conf.name,
+	    vm->conf.host_ifname);
+	vm->ifindex = 0;
+	vm->commit_pending = false;
+	vm_set_state(vm, VM_S_DOWN, "link disappeared");
+	vm->retry_ms = VM_RETRY_MIN_MS;
+	evtimer_del(vm->retry_ev);
+	schedule_retry(vm);
+}
+
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct vm *vm = arg;
+
+	if (vm->conf.mode == VM_MODE_NAT && vm->ifindex <= 0) {
+		if (vm_start(vm) == 0 && nat_apply(&hostd->vms) < 0)
+			log_warnx("vm %s: nftables table not updated",
+			    vm->conf.name);
+		return;
+	}
+	vm_push_config(vm);
+}
+
+/* ---- configuration -------------------------------------------------- */
+
+void
+vm_build_netconf(const struct vm *vm, struct vmn_netconf *nc)
+{
+	const char *ifname = vm->conf.guest_ifname;
+	const struct hostdns *dns = &hostd->dns;
+	struct vmn_ip gw;
+	unsigned i;
+
+	vmn_netconf_reset(nc, vm->gen);
+	if (vm->conf.mode == VM_MODE_NAT) {
+		struct vmn_nc_link *l = &nc->links[nc->nlinks++];
+
+		snprintf(l->name, sizeof(l->name), "%s", ifname);
+		memcpy(l->mac, vm->guest_mac, VMN_MAC_LEN);
+		l->mtu = vm->mtu;
+
+		/* IPv4: address, the gateway's MAC pinned, default route. */
+		snprintf(nc->addrs[0].ifname, IFNAMSIZ, "%s", ifname);
+		vm_guest4(vm, &nc->addrs[0].pfx.ip);
+		nc->addrs[0].pfx.plen = vm->subnet4.plen;
+		nc->naddrs = 1;
+		vm_gateway4(vm, &gw);
+		snprintf(nc->neighs[0].ifname, IFNAMSIZ, "%s", ifname);
+		nc->neighs[0].ip = gw;
+		memcpy(nc->neighs[0].lladdr, vm->host_mac, VMN_MAC_LEN);
+		nc->nneighs = 1;
+		snprintf(nc->routes[0].ifname, IFNAMSIZ, "%s", ifname);
+		nc->routes[0].dst.ip.family = AF_INET;
+		nc->routes[0].gw = gw;
+		nc->nroutes = 1;
+
+		if (vm->subnet6.ip.family) {
+			/* Static IPv6: no RA or SLAAC to wait for. */
+			snprintf(nc->sysctls[0].name, sizeof(nc->sysctls[0].name),
+			    "net.ipv6.conf.%s.accept_ra", ifname);
+			strcpy(nc->sysctls[0].value, "0");
+			snprintf(nc->sysctls[1].name, sizeof(nc->sysctls[1].name),
+			    "net.ipv6.conf.%s.autoconf", ifname);
+			strcpy(nc->sysctls[1].value, "0");
+			nc->nsysctls = 2;
+
+			snprintf(nc->addrs[1].ifname, IFNAMSIZ, "%s", ifname);
+			vm_guest6(vm, &nc->addrs[1].pfx.ip);
+			nc->addrs[1].pfx.plen = vm->subnet6.plen;
+			nc->naddrs = 2;
+			vm_gateway6(vm, &gw);
+			snprintf(nc->neighs[1].ifname, IFNAMSIZ, "%s", ifname);
+			nc->neighs[1].ip = gw;
+			memcpy(nc->neighs[1].lladdr, vm->host_mac, VMN_MAC_LEN);
+			nc->nneighs = 2;
+			snprintf(nc->routes[1].ifname, IFNAMSIZ, "%s", ifname);
+			nc->routes[1].dst.ip.family = AF_INET6;
+			nc->routes[1].gw = gw;
+			nc->nroutes = 2;
+		}
+	}
+	if (vm->conf.dns == DNS_MODE_HOST) {
+		nc->dns.present = true;
+		nc->dns.nservers = dns->nservers;
+		for (i = 0; i < dns->nservers; i++)
+			nc->dns.servers[i] = dns->servers[i];
+		nc->dns.nsearch = dns->nsearch;
+		for (i = 0; i < dns->nsearch; i++)
+			snprintf(nc->dns.search[i], VMN_NC_DOMAIN_MAX, "%s",
+			    dns->search[i]);
+		snprintf(nc->dns.options, sizeof(nc->dns.options), "%s",
+		    dns->options);
+	}
+}
+
+/* Sends the VM's desired state as a new generation, if it can go now. */
+void
+vm_push_config(struct vm *vm)
+{
+	static struct vmn_netconf nc;
+	uint32_t seq;
+	int rc;
+
+	if (!vm->control || (vm->conf.mode == VM_MODE_NAT && vm->ifindex <= 0))
+		return;
+	if (vm->commit_pending) {
+		vm->dirty = true;	/* after the ack of the one in flight */
+		return;
+	}
+	evtimer_del(vm->retry_ev);
+	vm->gen++;
+	vm_build_netconf(vm, &nc);
+	if ((rc = session_send_config(vm->control, &nc, &seq)) < 0) {
+		log_warnx("vm %s: cannot send configuration: %s",
+		    vm->conf.name, strerror(-rc));
+		return;
+	}
+	vm->commit_seq = seq;
+	vm->commit_pending = true;
+	vm->dirty = false;
+	log_debug("vm %s: sent configuration %u", vm->conf.name, vm->gen);
+	if (vm->state != VM_S_FAILED)
+		vm_set_state(vm, VM_S_CONFIGURING, NULL);
+}
+
+void
+vm_config_acked(struct vm *vm, uint32_t gen)
+{
+	char a[VMN_IP_STRLEN];
+	struct vmn_ip ip;
+
+	vm->commit_pending = false;
+	vm->gen_applied = gen;
+	vm->retry_ms = VM_RETRY_MIN_MS;
+	if (vm->state != VM_S_ONLINE) {
+		vm_guest4(vm, &ip);
+		log_info("vm %s: online at %s (configuration %u)",
+		    vm->conf.name, vm->conf.mode == VM_MODE_NAT ?
+		    vmn_ip_ntop(&ip, a, sizeof(a)) : "-", gen);
+	}
+	vm_set_state(vm, VM_S_ONLINE, NULL);
+	if (vm->dirty || gen != vm->gen)
+		vm_push_config(vm);
+}
+
+void
+vm_config_failed(struct vm *vm, int err, const char *msg)
+{
+	char text[256];
+
+	vm->commit_pending = false;
+	snprintf(text, sizeof(text), "guest could not apply configuration "
+	    "%u: %s", vm->gen, msg && *msg ? msg : strerror(err));
+	log_warnx("vm %s: %s", vm->conf.name, text);
+	vm_set_state(vm, VM_S_FAILED, text);
+	schedule_retry(vm);
+}
+
+/* The uplinks' MTU may have changed: follow it on every automatic VM. */
+void
+vms_update_mtu(void)
+{
+	struct vm *vm;
+	uint32_t mtu;
+	int rc;
+
+	if ((rc = hostlink_uplinks(&hostd->nl, hostd->conf, &hostd->uplinks)) < 0) {
+		log_warnx("listing uplinks: %s", strerror(-rc));
+		return;
+	}
+	TAILQ_FOREACH(vm, &hostd->vms, entry) {
+		if (vm->ifindex <= 0 || (mtu = wanted_mtu(vm)) == vm->mtu)
+			continue;
+		log_info("vm %s: mtu %u -> %u (uplinks)", vm->conf.name,
+		    vm->mtu, mtu);
+		if ((rc = hostlink_set_mtu(&hostd->nl, vm->ifindex, mtu)) < 0)
+			log_warnx("vm %s: setting mtu %u on %s: %s",
+			    vm->conf.name, mtu, vm->conf.host_ifname,
+			    vmn_nl_strerror(&hostd->nl, rc));
+		vm->mtu = mtu;
+		vm_push_config(vm);
+	}
+}
+
+void
+vms_push_all(void)
+{
+	struct vm *vm;
+
+	TAILQ_FOREACH(vm, &hostd->vms, entry)
+		vm_push_config(vm);
+}

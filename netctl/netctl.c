@@ -1,0 +1,416 @@
+/*
+ * netctl.c - control host-netd: status, VMs, reload
+ *
+ * A table of subcommands, each accepting any unambiguous prefix. Output is
+ * a table for people, --dump for scripts (tab-separated, one header line,
+ * stable columns) or --json.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "wire.h"
+
+#define DEFAULT_SOCKET	"/run/vmnetd/control.sock"
+
+enum output { OUT_PRETTY, OUT_DUMP, OUT_JSON };
+
+static enum output output = OUT_PRETTY;
+static int ctl_fd = -1;
+static uint32_t ctl_seq;
+static uint8_t rxbuf[VMN_MAX_FRAME];
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: netctl [-s socket] [--json | --dump] command\n"
+	    "commands (any unambiguous prefix):\n"
+	    "  status   host-netd's version, uptime and VMs online\n"
+	    "  vms      every VM: state, addresses, link, generation\n"
+	    "  reload   re-read host-netd.conf (refused if it has errors)\n");
+	exit(2);
+}
+
+static void
+die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "netctl: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void
+ctl_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		die("%s: path too long", path);
+	strcpy(sun.sun_path, path);
+	if ((ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(ctl_fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		die("cannot connect to host-netd at %s: %s", path,
+		    strerror(errno));
+}
+
+static void
+ctl_request(uint16_t type)
+{
+	uint8_t buf[64];
+	struct vmn_buf b;
+	int len;
+
+	vmn_buf_init(&b, buf, sizeof(buf));
+	vmn_msg_begin(&b, type, VMN_F_REQUEST, ++ctl_seq);
+	if ((len = vmn_msg_end(&b)) < 0 ||
+	    write(ctl_fd, b.data, (size_t)len) != len)
+		die("sending request: %s", strerror(errno));
+}
+
+static void
+read_full(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	ssize_t n;
+
+	while (len) {
+		if ((n = read(ctl_fd, p, len)) <= 0)
+			die("host-netd closed the connection");
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Reads one reply to our last request; dies on a protocol error. */
+static void
+ctl_reply(struct vmn_msg *m)
+{
+	const char *why = NULL;
+	struct vmn_hdr h;
+	char msg[VMN_MAX_STRING + 1];
+
+	read_full(rxbuf, VMN_HDR_LEN);
+	if (vmn_hdr_decode(rxbuf, VMN_HDR_LEN, &h, &why) < 0)
+		die("bad reply: %s", why);
+	read_full(rxbuf + VMN_HDR_LEN, h.length);
+	if (vmn_msg_parse(rxbuf, VMN_HDR_LEN + h.length, m, &why) < 0)
+		die("bad reply: %s", why);
+	if (m->hdr.seq != ctl_seq)
+		die("reply out of order");
+	if (m->hdr.flags & VMN_F_ERROR) {
+		vmn_attr_str(&m->tb[VMN_A_ERRMSG], msg, sizeof(msg));
+		die("%s", msg[0] ? msg :
+		    strerror((int)vmn_attr_u32(&m->tb[VMN_A_ERRNO])));
+	}
+}
+
+static void
+json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static const char *
+str_attr(const struct vmn_msg *m, int type, char *buf, size_t len)
+{
+	if (vmn_attr_str(&m->tb[type], buf, len) < 0)
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+static const char *
+ip_attr(const struct vmn_msg *m, int type, char *buf, size_t len)
+{
+	struct vmn_ip ip;
+
+	if (vmn_attr_ip(&m->tb[type], &ip) < 0)
+		snprintf(buf, len, "-");
+	else
+		vmn_ip_ntop(&ip, buf, len);
+	return buf;
+}
+
+static uint64_t
+num_attr(const struct vmn_msg *m, int type)
+{
+	const struct vmn_attr *a = &m->tb[type];
+
+	if (!a->data)
+		return 0;
+	switch (a->len) {
+	case 1:
+		return vmn_attr_u8(a);
+	case 2:
+		return vmn_attr_u16(a);
+	case 4:
+		return vmn_attr_u32(a);
+	default:
+		return vmn_attr_u64(a);
+	}
+}
+
+static const char *
+duration(uint64_t s, char *buf, size_t len)
+{
+	if (s < 120)
+		snprintf(buf, len, "%llus", (unsigned long long)s);
+	else if (s < 7200)
+		snprintf(buf, len, "%llum", (unsigned long long)s / 60);
+	else if (s < 172800)
+		snprintf(buf, len, "%lluh", (unsigned long long)s / 3600);
+	else
+		snprintf(buf, len, "%llud", (unsigned long long)s / 86400);
+	return buf;
+}
+
+static int
+cmd_status(void)
+{
+	struct vmn_msg m;
+	char ver[64], up[32];
+
+	ctl_request(VMN_MSG_CTL_STATUS);
+	ctl_reply(&m);
+	str_attr(&m, VMN_A_STATE, ver, sizeof(ver));
+	switch (output) {
+	case OUT_JSON:
+		printf("{\"version\":");
+		json_string(ver);
+		printf(",\"pid\":%llu,\"uptime\":%llu,\"vms_online\":%llu}\n",
+		    (unsigned long long)num_attr(&m, VMN_A_PID),
+		    (unsigned long long)num_attr(&m, VMN_A_UPTIME),
+		    (unsigned long long)num_attr(&m, VMN_A_COUNT));
+		break;
+	case OUT_DUMP:
+		printf("version\tpid\tuptime\tvms_online\n%s\t%llu\t%llu\t%llu\n",
+		    ver, (unsigned long long)num_attr(&m, VMN_A_PID),
+		    (unsigned long long)num_attr(&m, VMN_A_UPTIME),
+		    (unsigned long long)num_attr(&m, VMN_A_COUNT));
+		break;
+	default:
+		printf("host-netd %s, pid %llu, up %s, %llu VM(s) online\n", ver,
+		    (unsigned long long)num_attr(&m, VMN_A_PID),
+		    duration(num_attr(&m, VMN_A_UPTIME), up, sizeof(up)),
+		    (unsigned long long)num_attr(&m, VMN_A_COUNT));
+	}
+	return 0;
+}
+
+struct vm_row {
+	char name[80], mode[40], state[260], error[VMN_MAX_STRING + 1];
+	char channel[260], link[20], mac[VMN_MAC_STRLEN];
+	char addr[VMN_IP_STRLEN], gw[VMN_IP_STRLEN];
+	char addr6[VMN_IP_STRLEN], gw6[VMN_IP_STRLEN];
+	unsigned plen, mtu, gen, applied;
+	unsigned long long since;
+};
+
+static void
+row_from(const struct vmn_msg *m, struct vm_row *r)
+{
+	str_attr(m, VMN_A_VM_ID, r->name, sizeof(r->name));
+	str_attr(m, VMN_A_MODE, r->mode, sizeof(r->mode));
+	str_attr(m, VMN_A_STATE, r->state, sizeof(r->state));
+	if (vmn_attr_str(&m->tb[VMN_A_ERRMSG], r->error, sizeof(r->error)) < 0)
+		r->error[0] = '\0';
+	str_attr(m, VMN_A_CHANNEL, r->channel, sizeof(r->channel));
+	str_attr(m, VMN_A_IFNAME, r->link, sizeof(r->link));
+	if (m->tb[VMN_A_MAC].data)
+		vmn_mac_ntop(m->tb[VMN_A_MAC].data, r->mac, sizeof(r->mac));
+	else
+		strcpy(r->mac, "-");
+	ip_attr(m, VMN_A_ADDR, r->addr, sizeof(r->addr));
+	ip_attr(m, VMN_A_GATEWAY, r->gw, sizeof(r->gw));
+	ip_attr(m, VMN_A_ADDR6, r->addr6, sizeof(r->addr6));
+	ip_attr(m, VMN_A_GATEWAY6, r->gw6, sizeof(r->gw6));
+	r->plen = (unsigned)num_attr(m, VMN_A_PREFIXLEN);
+	r->mtu = (unsigned)num_attr(m, VMN_A_MTU);
+	r->gen = (unsigned)num_attr(m, VMN_A_GEN);
+	r->applied = (unsigned)num_attr(m, VMN_A_GEN_APPLIED);
+	r->since = num_attr(m, VMN_A_UPTIME);
+}
+
+static int
+cmd_vms(void)
+{
+	struct vmn_msg m;
+	struct vm_row r;
+	char buf[32];
+	int n = 0;
+
+	ctl_request(VMN_MSG_CTL_VMS);
+	if (output == OUT_DUMP)
+		printf("name\tmode\tstate\taddress\tgateway\taddress6\t"
+		    "gateway6\tlink\tmac\tmtu\tgen\tapplied\tsince\tchannel\t"
+		    "error\n");
+	else if (output == OUT_JSON)
+		printf("[");
+	else
+		printf("%-16s %-12s %-18s %-24s %-15s %-9s %s\n", "VM", "STATE",
+		    "ADDRESS", "IPV6", "LINK", "GEN", "SINCE");
+	for (;;) {
+		ctl_reply(&m);
+		if (m.hdr.flags & VMN_F_END)
+			break;
+		row_from(&m, &r);
+		switch (output) {
+		case OUT_DUMP:
+			printf("%s\t%s\t%s\t%s/%u\t%s\t%s\t%s\t%s\t%s\t%u\t%u\t"
+			    "%u\t%llu\t%s\t%s\n", r.name, r.mode, r.state,
+			    r.addr, r.plen, r.gw, r.addr6, r.gw6, r.link, r.mac,
+			    r.mtu, r.gen, r.applied, r.since, r.channel,
+			    r.error[0] ? r.error : "-");
+			break;
+		case OUT_JSON:
+			printf("%s{\"name\":", n ? "," : "");
+			json_string(r.name);
+			printf(",\"mode\":");
+			json_string(r.mode);
+			printf(",\"state\":");
+			json_string(r.state);
+			printf(",\"address\":");
+			json_string(r.addr);
+			printf(",\"prefixlen\":%u,\"gateway\":", r.plen);
+			json_string(r.gw);
+			printf(",\"address6\":");
+			json_string(r.addr6);
+			printf(",\"gateway6\":");
+			json_string(r.gw6);
+			printf(",\"link\":");
+			json_string(r.link);
+			printf(",\"mac\":");
+			json_string(r.mac);
+			printf(",\"mtu\":%u,\"gen\":%u,\"applied\":%u,"
+			    "\"since\":%llu,\"channel\":", r.mtu, r.gen,
+			    r.applied, r.since);
+			json_string(r.channel);
+			printf(",\"error\":");
+			if (r.error[0])
+				json_string(r.error);
+			else
+				printf("null");
+			printf("}");
+			break;
+		default:
+			snprintf(buf, sizeof(buf), "%u/%u", r.applied, r.gen);
+			printf("%-16s %-12s %-18s %-24s %-15s %-9s %s\n", r.name,
+			    r.state, r.addr, r.addr6, r.link, buf,
+			    duration(r.since, r.mac, sizeof(r.mac)));
+			if (r.error[0])
+				printf("  error: %s\n", r.error);
+		}
+		n++;
+	}
+	if (output == OUT_JSON)
+		printf("]\n");
+	return 0;
+}
+
+static int
+cmd_reload(void)
+{
+	struct vmn_msg m;
+
+	ctl_request(VMN_MSG_CTL_RELOAD);
+	ctl_reply(&m);
+	if (output == OUT_JSON)
+		printf("{\"reloaded\":true}\n");
+	else
+		printf("reloaded\n");
+	return 0;
+}
+
+static const struct command {
+	const char	*name;
+	int		(*fn)(void);
+} commands[] = {
+	{ "status", cmd_status },
+	{ "vms", cmd_vms },
+	{ "reload", cmd_reload },
+};
+
+static const struct command *
+find_command(const char *word)
+{
+	const struct command *found = NULL;
+	size_t i, len = strlen(word);
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(commands[i].name, word) == 0)
+			return &commands[i];
+		if (strncmp(commands[i].name, word, len) == 0) {
+			if (found)
+				die("\"%s\" is ambiguous", word);
+			found = &commands[i];
+		}
+	}
+	if (!found)
+		die("unknown command \"%s\" (try netctl -h)", word);
+	return found;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "dump", no_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sock = getenv("VMNETD_SOCKET");
+	const struct command *cmd;
+	int ch;
+
+	if (!sock)
+		sock = DEFAULT_SOCKET;
+	while ((ch = getopt_long(argc, argv, "+s:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			sock = optarg;
+			break;
+		case 'j':
+			output = OUT_JSON;
+			break;
+		case 'D':
+			output = OUT_DUMP;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind + 1 != argc)
+		usage();
+	cmd = find_command(argv[optind]);
+	ctl_connect(sock);
+	return cmd->fn();
+}
