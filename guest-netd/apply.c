@@ -12,7 +12,7 @@
  *
  * Links are found by MAC, the one identity the host controls, and renamed
  * to the name the host asks for; renaming needs the link down, so it is
- * brought down first and up again at the end.
+ * brought down first and up again after its sysctls are set.
  */
 #include "config.h"
 
@@ -32,6 +32,7 @@
 #include "apply.h"
 #include "log.h"
 #include "nl.h"
+#include "sysctl.h"
 
 #define MAX_KERNEL_LINKS	256
 
@@ -53,6 +54,7 @@ struct applier {
 	struct vmn_nl			*nl;
 	const struct vmn_netconf	*nc;
 	int				 ifindex[VMN_NC_MAX_LINKS];
+	bool				 was_up[VMN_NC_MAX_LINKS];
 	char				*err;
 	size_t				 errlen;
 	int				 rc;
@@ -191,13 +193,28 @@ apply_links(struct applier *a)
 			log_info("link %s renamed %s", k->name, want->name);
 			snprintf(k->name, sizeof(k->name), "%s", want->name);
 		}
-		if ((want->mtu && want->mtu != k->mtu) || !(k->flags & IFF_UP)) {
-			if ((rc = set_link(a, k->index, NULL,
-			    want->mtu != k->mtu ? want->mtu : 0, 1)) < 0)
-				return fail(a, rc, "setting %s mtu %u up",
-				    want->name, want->mtu);
-		}
+		if (want->mtu && want->mtu != k->mtu &&
+		    (rc = set_link(a, k->index, NULL, want->mtu,
+		    (k->flags & IFF_UP) != 0)) < 0)
+			return fail(a, rc, "setting %s mtu %u", want->name,
+			    want->mtu);
+		a->was_up[i] = (k->flags & IFF_UP) != 0;
 	}
+	return 0;
+}
+
+/* Up only after the sysctls: IPv6 settings must precede the link-local. */
+static int
+links_up(struct applier *a)
+{
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < a->nc->nlinks; i++)
+		if (!a->was_up[i] &&
+		    (rc = set_link(a, a->ifindex[i], NULL, 0, 1)) < 0)
+			return fail(a, rc, "bringing %s up",
+			    a->nc->links[i].name);
 	return 0;
 }
 
@@ -218,23 +235,14 @@ static int
 apply_sysctls(struct applier *a)
 {
 	unsigned i;
+	int rc;
 
 	for (i = 0; i < a->nc->nsysctls; i++) {
 		const struct vmn_nc_sysctl *s = &a->nc->sysctls[i];
-		char path[160], *p;
-		int fd, rc = 0;
-		ssize_t len = (ssize_t)strlen(s->value);
+		char path[160];
 
-		snprintf(path, sizeof(path), "/proc/sys/%s", s->name);
-		for (p = path + strlen("/proc/sys/"); *p; p++)
-			if (*p == '.')
-				*p = '/';
-		fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || write(fd, s->value, (size_t)len) != len)
-			rc = -errno;
-		if (fd >= 0)
-			close(fd);
-		if (rc < 0) {
+		if ((rc = vmn_sysctl_path(s->name, path, sizeof(path))) < 0 ||
+		    (rc = vmn_sysctl_write(path, s->value)) < 0) {
 			a->nl->errmsg[0] = '\0';
 			return fail(a, rc, "sysctl %s=%s", s->name, s->value);
 		}
@@ -663,7 +671,8 @@ apply_routes(struct applier *a)
 
 /*
  * Links first (everything else refers to them by index), then sysctls
- * (they name links and must precede IPv6 addresses), addresses (routes
+ * (they name links and must precede IPv6 addresses and the link-local
+ * address the kernel adds when the link comes up), up, addresses (routes
  * need their prefixes), neighbours (so the gateway resolves at once) and
  * routes. Each step sweeps its own stale objects.
  */
@@ -674,7 +683,7 @@ apply_netconf(struct vmn_nl *nl, const struct vmn_netconf *nc, char *err,
 	struct applier a = { .nl = nl, .nc = nc, .err = err, .errlen = errlen };
 
 	err[0] = '\0';
-	if (apply_links(&a) < 0 || apply_sysctls(&a) < 0 ||
+	if (apply_links(&a) < 0 || apply_sysctls(&a) < 0 || links_up(&a) < 0 ||
 	    apply_addrs(&a) < 0 || apply_neighs(&a) < 0 ||
 	    apply_routes(&a) < 0)
 		return a.rc;

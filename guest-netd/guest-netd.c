@@ -11,11 +11,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -31,6 +33,7 @@
 #define DEFAULT_HOST		"vsock:2:7700"
 #define DEFAULT_RESOLV_CONF	"/etc/resolv.conf"
 #define DEFAULT_PROXY_ENV	"/etc/profile.d/vmnetd-proxy.sh"
+#define DEFAULT_PIDFILE		"/run/guest-netd.pid"
 #define GUEST_CAPS		(VMN_CAP_CONFIG)
 
 struct guest {
@@ -58,15 +61,17 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: guest-netd [-dv] [--host URI] [--vm-id NAME]\n"
+	    "usage: guest-netd [-dv] [--host URI] [--vm-id NAME] [--pidfile PATH]\n"
 	    "                  [--resolv-conf PATH] [--proxy-env PATH]\n"
 	    "  --host URI          host-netd's channel (default %s)\n"
 	    "  --vm-id NAME        name to give in HELLO (optional)\n"
 	    "  --resolv-conf PATH  where DNS settings go (default %s)\n"
 	    "  --proxy-env PATH    where proxy settings go (default %s)\n"
+	    "  --pidfile PATH      lock held while running (default %s)\n"
 	    "  -d                  stay in the foreground, log to stderr\n"
 	    "  -v                  more verbose logging\n",
-	    DEFAULT_HOST, DEFAULT_RESOLV_CONF, DEFAULT_PROXY_ENV);
+	    DEFAULT_HOST, DEFAULT_RESOLV_CONF, DEFAULT_PROXY_ENV,
+	    DEFAULT_PIDFILE);
 	exit(2);
 }
 
@@ -268,6 +273,31 @@ connected(int fd, void *arg)
 		vmn_conn_fail(g->conn, -EIO, "cannot send hello");
 }
 
+/*
+ * One guest-netd per guest: two would take the control session from each
+ * other forever. The pidfile stays locked for as long as we run.
+ */
+static void
+lock_pidfile(const char *path)
+{
+	char buf[32];
+	int fd, n;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+		fatal("%s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		n = (int)read(fd, buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		fatalx("already running (pid %s holds %s)", buf[0] ? buf : "?",
+		    path);
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || write(fd, buf, (size_t)n) != n)
+		log_warn("%s", path);
+	/* fd stays open: the lock lives as long as the process. */
+}
+
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -286,12 +316,14 @@ main(int argc, char *argv[])
 		{ "vm-id", required_argument, NULL, 'i' },
 		{ "resolv-conf", required_argument, NULL, 'r' },
 		{ "proxy-env", required_argument, NULL, 'p' },
+		{ "pidfile", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct guest *g = &guest;
 	struct event *sigterm, *sigint;
-	const char *host_uri = DEFAULT_HOST, *why = NULL;
+	const char *host_uri = DEFAULT_HOST, *pidfile = DEFAULT_PIDFILE;
+	const char *why = NULL;
 	char uri[VMN_URI_MAX];
 	int ch, foreground = 0, verbose = 0, rc;
 
@@ -317,6 +349,9 @@ main(int argc, char *argv[])
 		case 'p':
 			g->proxy_env = optarg;
 			break;
+		case 'P':
+			pidfile = optarg;
+			break;
 		default:
 			usage();
 		}
@@ -329,6 +364,7 @@ main(int argc, char *argv[])
 	if (g->vm_id && (strlen(g->vm_id) == 0 || strlen(g->vm_id) > 64))
 		fatalx("--vm-id must be 1 to 64 characters");
 
+	lock_pidfile(pidfile);
 	signal(SIGPIPE, SIG_IGN);
 	if ((rc = vmn_nl_open(&g->nl, NETLINK_ROUTE, 0)) < 0)
 		fatalx("netlink: %s", strerror(-rc));

@@ -94,14 +94,23 @@ forwarding_if_needed(void)
 		}
 }
 
+/*
+ * Equal apart from what can change under a running VM: the firewall
+ * (allow-vm), its DNS mode and MTU are updated in place; anything else
+ * (link, channel, addressing) means recreating the VM.
+ */
 static bool
-vm_conf_equal(const struct vm_conf *a, const struct vm_conf *b)
+vm_conf_same_link(const struct vm_conf *a, const struct vm_conf *b)
 {
 	struct vm_conf x = *a, y = *b;
 
 	memset(&x.entry, 0, sizeof(x.entry));
 	memset(&y.entry, 0, sizeof(y.entry));
 	x.line = y.line = 0;
+	y.dns = x.dns;
+	y.mtu = x.mtu;
+	y.nallow = x.nallow;
+	memcpy(y.allow, x.allow, sizeof(y.allow));
 	return memcmp(&x, &y, sizeof(x)) == 0;
 }
 
@@ -127,9 +136,10 @@ conf_find_vm(struct hostd_conf *c, const char *name)
 }
 
 /*
- * Re-reads the configuration file. VMs whose block is unchanged keep
- * running untouched; removed or changed ones are stopped (and changed ones
- * started again with their remembered identity); new ones are started.
+ * Re-reads the configuration file. VMs whose link and addressing are
+ * unchanged keep running (allow-vm, dns and mtu apply in place); removed
+ * ones are stopped, ones whose link changed are recreated with their
+ * remembered identity, new ones are started.
  */
 int
 hostd_reload(const char *why, char *err, size_t errlen)
@@ -151,8 +161,11 @@ hostd_reload(const char *why, char *err, size_t errlen)
 	for (vm = TAILQ_FIRST(&hostd->vms); vm; vm = tmp) {
 		tmp = TAILQ_NEXT(vm, entry);
 		vc = conf_find_vm(newc, vm->conf.name);
-		if (vc && globals && vm_conf_equal(&vm->conf, vc))
+		if (vc && globals && vm_conf_same_link(&vm->conf, vc)) {
+			/* Pushed below, with the MTU recomputed. */
+			vm->conf = *vc;
 			continue;
+		}
 		log_info("vm %s: %s", vm->conf.name, vc ? "configuration "
 		    "changed, restarting" : "removed");
 		TAILQ_REMOVE(&hostd->vms, vm, entry);

@@ -22,6 +22,7 @@
 
 #include "host-netd.h"
 #include "log.h"
+#include "sysctl.h"
 
 #define MAX_DUMP_LINKS	512
 
@@ -306,6 +307,11 @@ hostlink_configure(struct vmn_nl *nl, const struct vm *vm)
 	char alias[64];
 	int rc;
 
+	/*
+	 * A point-to-point link whose MACs we chose: duplicate address
+	 * detection only delays IPv6 by a second or two. Off before it is up.
+	 */
+	vmn_sysctl_link("ipv6", vm->conf.host_ifname, "accept_dad", "0");
 	alias_for(vm, alias, sizeof(alias));
 	nlh = vmn_nl_new(nl, RTM_NEWLINK, 0, &ifi, sizeof(ifi));
 	mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);

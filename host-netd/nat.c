@@ -34,6 +34,7 @@
 
 #include "host-netd.h"
 #include "log.h"
+#include "sysctl.h"
 
 struct out {
 	char	*buf;
@@ -172,37 +173,6 @@ nat_remove(void)
 
 /* ---- forwarding ----------------------------------------------------- */
 
-static int
-read_sysctl(const char *path, char *buf, size_t len)
-{
-	ssize_t n;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
-static int
-write_sysctl(const char *path, const char *value)
-{
-	ssize_t len = (ssize_t)strlen(value);
-	int fd, rc = 0;
-
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-		return -errno;
-	if (write(fd, value, (size_t)len) != len)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 /*
  * IPv4 and IPv6 forwarding on. Turning on IPv6 forwarding makes the kernel
  * ignore router advertisements on interfaces with accept_ra=1, which would
@@ -217,11 +187,11 @@ forwarding_enable(void)
 	DIR *d;
 	int rc;
 
-	if ((rc = write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")) < 0) {
+	if ((rc = vmn_sysctl_write("/proc/sys/net/ipv4/ip_forward", "1")) < 0) {
 		log_warnx("cannot enable IPv4 forwarding: %s", strerror(-rc));
 		return rc;
 	}
-	if (read_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", val,
+	if (vmn_sysctl_read("/proc/sys/net/ipv6/conf/all/forwarding", val,
 	    sizeof(val)) < 0)
 		return 0;	/* no IPv6 on this host */
 	if (strcmp(val, "1") == 0)
@@ -232,16 +202,16 @@ forwarding_enable(void)
 				continue;
 			snprintf(path, sizeof(path),
 			    "/proc/sys/net/ipv6/conf/%s/accept_ra", de->d_name);
-			if (read_sysctl(path, val, sizeof(val)) == 0 &&
+			if (vmn_sysctl_read(path, val, sizeof(val)) == 0 &&
 			    strcmp(val, "1") == 0 &&
-			    write_sysctl(path, "2") == 0)
+			    vmn_sysctl_write(path, "2") == 0)
 				log_info("%s: accept_ra 1 -> 2 so that it keeps "
 				    "its router advertisements with forwarding "
 				    "on", de->d_name);
 		}
 		closedir(d);
 	}
-	if ((rc = write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding",
+	if ((rc = vmn_sysctl_write("/proc/sys/net/ipv6/conf/all/forwarding",
 	    "1")) < 0)
 		log_warnx("cannot enable IPv6 forwarding: %s", strerror(-rc));
 	return rc;

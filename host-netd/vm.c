@@ -442,14 +442,17 @@ vm_build_netconf(const struct vm *vm, struct vmn_netconf *nc)
 		nc->nroutes = 1;
 
 		if (vm->subnet6.ip.family) {
-			/* Static IPv6: no RA or SLAAC to wait for. */
-			snprintf(nc->sysctls[0].name, sizeof(nc->sysctls[0].name),
-			    "net.ipv6.conf.%s.accept_ra", ifname);
-			strcpy(nc->sysctls[0].value, "0");
-			snprintf(nc->sysctls[1].name, sizeof(nc->sysctls[1].name),
-			    "net.ipv6.conf.%s.autoconf", ifname);
-			strcpy(nc->sysctls[1].value, "0");
-			nc->nsysctls = 2;
+			/* Static IPv6: no RA, SLAAC or DAD to wait for. */
+			static const char *const off[] = {
+				"accept_ra", "autoconf", "accept_dad" };
+
+			for (i = 0; i < 3; i++) {
+				snprintf(nc->sysctls[i].name,
+				    sizeof(nc->sysctls[i].name),
+				    "net.ipv6.conf.%s.%s", ifname, off[i]);
+				strcpy(nc->sysctls[i].value, "0");
+			}
+			nc->nsysctls = 3;
 
 			snprintf(nc->addrs[1].ifname, IFNAMSIZ, "%s", ifname);
 			vm_guest6(vm, &nc->addrs[1].pfx.ip);

@@ -1,0 +1,15 @@
+/*
+ * sysctl.h - reading and writing /proc/sys
+ */
+#ifndef VMN_SYSCTL_H
+#define VMN_SYSCTL_H
+
+#include <stddef.h>
+
+int	vmn_sysctl_read(const char *path, char *buf, size_t len);
+int	vmn_sysctl_write(const char *path, const char *value);
+int	vmn_sysctl_path(const char *name, char *buf, size_t len);
+int	vmn_sysctl_link(const char *family, const char *ifname,
+	    const char *key, const char *value);
+
+#endif

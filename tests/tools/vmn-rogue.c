@@ -1,0 +1,276 @@
+/*
+ * vmn-rogue.c - a hostile guest, for tests: misbehaves on a channel and
+ * reports whether host-netd hung up on it
+ *
+ *   vmn-rogue [-t SECONDS] [-i VMID] URI MODE
+ *
+ * Modes (each a separate connection):
+ *   garbage     random bytes
+ *   magic       a header with a bad magic
+ *   huge        a header announcing a payload past the 64 KiB cap
+ *   version     a header of an unknown protocol version
+ *   badattr     a HELLO whose attribute length runs past the frame
+ *   deepnest    a HELLO with attributes nested too deeply
+ *   unknown     a valid HELLO, then a frame of an unknown type
+ *   notallowed  a valid HELLO, then a frame the guest may not send
+ *   nohello     a configuration frame before any HELLO
+ *   wrongvm     a HELLO naming another VM (-i); expects an error reply
+ *   silent      connects and says nothing (host must time it out)
+ *   flood       opens 64 connections at once and holds them
+ *   good        a valid HELLO; prints the reply (control: must stay open)
+ *
+ * Prints "closed" when the host ended the connection within the timeout,
+ * "open" otherwise; for flood, how many of the connections were refused.
+ * Exit status: 0 closed, 1 open, 2 usage or connection failure.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "transport.h"
+#include "wire.h"
+
+static int timeout_s = 8;
+static const char *vm_id;
+
+static int
+dial(const struct vmn_endpoint *ep)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (ep->kind != VMN_TR_UNIX) {
+		fprintf(stderr, "vmn-rogue: only unix: channels\n");
+		exit(2);
+	}
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s_%u", ep->path,
+	    VMN_PORT_HOST);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		fprintf(stderr, "vmn-rogue: connect %s: %s\n", sun.sun_path,
+		    strerror(errno));
+		exit(2);
+	}
+	return fd;
+}
+
+static void
+send_all(int fd, const void *buf, size_t len)
+{
+	if (write(fd, buf, len) != (ssize_t)len)
+		fprintf(stderr, "vmn-rogue: short write: %s\n", strerror(errno));
+}
+
+static void
+send_hello(int fd, const char *id)
+{
+	uint8_t buf[256];
+	struct vmn_buf b;
+	int len;
+
+	vmn_buf_init(&b, buf, sizeof(buf));
+	len = vmn_build_hello(&b, VMN_F_REQUEST, 1, VMN_ROLE_CONTROL,
+	    VMN_CAP_CONFIG, id);
+	send_all(fd, buf, (size_t)len);
+}
+
+/* Names the first frame of a read (the one that answers us). */
+static void
+print_first_frame(const uint8_t *buf, size_t n)
+{
+	char msg[VMN_MAX_STRING + 1];
+	struct vmn_msg m;
+	struct vmn_hdr h;
+	const char *why;
+
+	if (vmn_hdr_decode(buf, n, &h, &why) < 0 ||
+	    n < VMN_HDR_LEN + (size_t)h.length ||
+	    vmn_msg_parse(buf, VMN_HDR_LEN + h.length, &m, &why) < 0)
+		return;
+	if ((m.hdr.flags & VMN_F_ERROR) &&
+	    vmn_attr_str(&m.tb[VMN_A_ERRMSG], msg, sizeof(msg)) == 0)
+		printf("error reply: %s\n", msg);
+	else
+		printf("reply: %s\n", vmn_msg_name(m.hdr.type));
+}
+
+/* Reads until EOF or the timeout; 1 if the host closed. Prints replies. */
+static int
+wait_closed(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	time_t deadline = time(NULL) + timeout_s;
+	uint8_t buf[4096];
+	ssize_t n;
+
+	while (time(NULL) < deadline) {
+		if (poll(&pfd, 1, 200) <= 0)
+			continue;
+		n = read(fd, buf, sizeof(buf));
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return 1;
+		if (n < 0)
+			return 1;
+		if (n >= VMN_HDR_LEN)
+			print_first_frame(buf, (size_t)n);
+	}
+	return 0;
+}
+
+static void
+put_hdr(uint8_t *p, uint16_t magic, uint8_t version, uint8_t flags,
+    uint16_t type, uint32_t length, uint32_t seq)
+{
+	p[0] = magic >> 8;
+	p[1] = magic & 0xff;
+	p[2] = version;
+	p[3] = flags;
+	p[4] = type >> 8;
+	p[5] = type & 0xff;
+	p[6] = p[7] = 0;
+	p[8] = length >> 24;
+	p[9] = (length >> 16) & 0xff;
+	p[10] = (length >> 8) & 0xff;
+	p[11] = length & 0xff;
+	p[12] = seq >> 24;
+	p[13] = (seq >> 16) & 0xff;
+	p[14] = (seq >> 8) & 0xff;
+	p[15] = seq & 0xff;
+}
+
+static int
+run_flood(const struct vmn_endpoint *ep)
+{
+	int fds[64], i, refused = 0;
+	struct pollfd pfd;
+	char c;
+
+	for (i = 0; i < 64; i++)
+		fds[i] = dial(ep);
+	sleep(1);
+	for (i = 0; i < 64; i++) {
+		pfd.fd = fds[i];
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 0) > 0 && read(fds[i], &c, 1) <= 0)
+			refused++;
+	}
+	printf("refused %d of 64\n", refused);
+	for (i = 0; i < 64; i++)
+		close(fds[i]);
+	return refused > 0 ? 0 : 1;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct vmn_endpoint ep;
+	const char *why, *mode;
+	uint8_t buf[512];
+	struct vmn_buf b;
+	int ch, fd, len, i, closed;
+
+	while ((ch = getopt(argc, argv, "t:i:")) != -1) {
+		switch (ch) {
+		case 't':
+			timeout_s = atoi(optarg);
+			break;
+		case 'i':
+			vm_id = optarg;
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (argc - optind != 2 ||
+	    vmn_endpoint_parse(argv[optind], &ep, &why) < 0) {
+		fprintf(stderr, "usage: vmn-rogue [-t secs] [-i vmid] unix:PATH "
+		    "MODE\n");
+		return 2;
+	}
+	mode = argv[optind + 1];
+	if (strcmp(mode, "flood") == 0)
+		return run_flood(&ep);
+
+	fd = dial(&ep);
+	if (strcmp(mode, "garbage") == 0) {
+		srand(1234);
+		for (i = 0; i < 64; i++)
+			buf[i] = (uint8_t)rand();
+		send_all(fd, buf, 64);
+	} else if (strcmp(mode, "magic") == 0) {
+		put_hdr(buf, 0xdead, VMN_WIRE_VERSION, VMN_F_REQUEST,
+		    VMN_MSG_HELLO, 0, 1);
+		send_all(fd, buf, VMN_HDR_LEN);
+	} else if (strcmp(mode, "huge") == 0) {
+		put_hdr(buf, VMN_WIRE_MAGIC, VMN_WIRE_VERSION, VMN_F_REQUEST,
+		    VMN_MSG_HELLO, 0xfffffff0u, 1);
+		send_all(fd, buf, VMN_HDR_LEN);
+	} else if (strcmp(mode, "version") == 0) {
+		put_hdr(buf, VMN_WIRE_MAGIC, 99, VMN_F_REQUEST, VMN_MSG_HELLO,
+		    0, 1);
+		send_all(fd, buf, VMN_HDR_LEN);
+	} else if (strcmp(mode, "badattr") == 0) {
+		put_hdr(buf, VMN_WIRE_MAGIC, VMN_WIRE_VERSION, VMN_F_REQUEST,
+		    VMN_MSG_HELLO, 8, 1);
+		/* attribute claims 200 bytes in an 8-byte payload */
+		buf[16] = 0; buf[17] = 200; buf[18] = 0; buf[19] = VMN_A_VERSION;
+		memset(buf + 20, 0, 4);
+		send_all(fd, buf, 24);
+	} else if (strcmp(mode, "deepnest") == 0) {
+		vmn_buf_init(&b, buf, sizeof(buf));
+		vmn_msg_begin(&b, VMN_MSG_HELLO, VMN_F_REQUEST, 1);
+		/* The encoder refuses depth > VMN_MAX_NEST; build one by hand. */
+		b.len = VMN_HDR_LEN;
+		for (i = 0; i < VMN_MAX_NEST + 2; i++) {
+			size_t left = (size_t)(VMN_MAX_NEST + 2 - i) * 4;
+
+			buf[b.len] = 0;
+			buf[b.len + 1] = (uint8_t)left;
+			buf[b.len + 2] = 0x80;
+			buf[b.len + 3] = VMN_A_SERVERS;
+			b.len += 4;
+		}
+		len = (int)b.len;
+		put_hdr(buf, VMN_WIRE_MAGIC, VMN_WIRE_VERSION, VMN_F_REQUEST,
+		    VMN_MSG_HELLO, (uint32_t)(len - VMN_HDR_LEN), 1);
+		send_all(fd, buf, (size_t)len);
+	} else if (strcmp(mode, "unknown") == 0) {
+		send_hello(fd, vm_id);
+		put_hdr(buf, VMN_WIRE_MAGIC, VMN_WIRE_VERSION, 0, 999, 0, 2);
+		send_all(fd, buf, VMN_HDR_LEN);
+	} else if (strcmp(mode, "notallowed") == 0) {
+		send_hello(fd, vm_id);
+		vmn_buf_init(&b, buf, sizeof(buf));
+		vmn_msg_begin(&b, VMN_MSG_CONFIG_BEGIN, 0, 2);
+		vmn_put_u32(&b, VMN_A_GEN, 7);
+		len = vmn_msg_end(&b);
+		send_all(fd, buf, (size_t)len);
+	} else if (strcmp(mode, "nohello") == 0) {
+		vmn_buf_init(&b, buf, sizeof(buf));
+		vmn_msg_begin(&b, VMN_MSG_EVENT, 0, 1);
+		vmn_put_u8(&b, VMN_A_EVENT, VMN_EV_APPLIED);
+		len = vmn_msg_end(&b);
+		send_all(fd, buf, (size_t)len);
+	} else if (strcmp(mode, "wrongvm") == 0) {
+		send_hello(fd, vm_id ? vm_id : "someone-else");
+	} else if (strcmp(mode, "silent") == 0) {
+		/* nothing */
+	} else if (strcmp(mode, "good") == 0) {
+		send_hello(fd, vm_id);
+	} else {
+		fprintf(stderr, "vmn-rogue: unknown mode %s\n", mode);
+		return 2;
+	}
+	closed = wait_closed(fd);
+	printf("%s\n", closed ? "closed" : "open");
+	close(fd);
+	return closed ? 0 : 1;
+}
