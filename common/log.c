@@ -46,7 +46,10 @@ vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 	int saved = errno;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (log_foreground) {
+	if (log_foreground == LOG_PLAIN) {
+		fprintf(stderr, "%s%s%s\n", msg, suffix ? ": " : "",
+		    suffix ? suffix : "");
+	} else if (log_foreground) {
 		struct timespec ts;
 		struct tm tm;
 

@@ -10,6 +10,10 @@
 
 #include <stdarg.h>
 
+/* foreground: 0 syslog, 1 stderr with time and name, 2 stderr plain */
+#define LOG_TO_SYSLOG	0
+#define LOG_TO_STDERR	1
+#define LOG_PLAIN	2
 void	log_init(const char *progname, int foreground, int verbosity);
 void	log_setverbose(int verbosity);
 int	log_getverbose(void);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -200,6 +201,23 @@ ctl_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	}
 	LIST_INSERT_HEAD(&ctl.clients, c, entry);
 	ctl.nclients++;
+}
+
+/* Is another host-netd answering on path? */
+bool
+control_in_use(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	bool used;
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path) ||
+	    (fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return false;
+	strcpy(sun.sun_path, path);
+	used = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	close(fd);
+	return used;
 }
 
 int

@@ -259,7 +259,9 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
-	log_init("host-netd", foreground || check, verbose);
+	/* -n reports "file:line: message" lines, nothing else. */
+	log_init("host-netd", check ? LOG_PLAIN : foreground ? LOG_TO_STDERR :
+	    LOG_TO_SYSLOG, verbose);
 
 	if (!(conf = parse_config(file)))
 		exit(1);
@@ -270,6 +272,13 @@ main(int argc, char *argv[])
 		conf_free(conf);
 		exit(0);
 	}
+	/*
+	 * A second host-netd would take the first one's links for leftovers
+	 * and delete them: refuse to start while the control socket answers.
+	 */
+	if (control_in_use(conf->control_socket))
+		fatalx("another host-netd is running (%s answers)",
+		    conf->control_socket);
 	if (!foreground && daemon(0, 0) < 0)
 		fatal("daemon");
 

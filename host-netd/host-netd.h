@@ -32,6 +32,7 @@
 #define MAX_ALLOW		16
 #define VM_MAX_SESSIONS		16	/* a guest's connections at once */
 #define HELLO_TIMEOUT_MS	5000
+#define COMMIT_TIMEOUT_MS	10000	/* a guest must answer a COMMIT */
 #define VM_RETRY_MIN_MS		500
 #define VM_RETRY_MAX_MS		30000
 
@@ -114,6 +115,7 @@ struct vm {
 	char			error[256];
 	struct event		*retry_ev;
 	unsigned		retry_ms;
+	struct event		*commit_ev;	/* COMMIT_TIMEOUT_MS deadline */
 	uint64_t		sessions_refused;
 };
 TAILQ_HEAD(vm_list, vm);
@@ -234,12 +236,14 @@ void	session_vsock_unlisten(void);
 void	session_close_all(struct vm *vm);
 int	session_send_config(struct session *s, const struct vmn_netconf *nc,
 	    uint32_t *seq);
+void	session_drop(struct session *s, int err, const char *why);
 
 /* monitor.c */
 int	monitor_start(void);
 void	monitor_stop(void);
 
 /* control.c */
+bool	control_in_use(const char *path);
 int	control_listen(const char *path);
 void	control_close(void);
 

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/param.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,6 +42,8 @@ struct parser {
 	enum tok		 tok;
 	char			 text[TOKEN_MAX];
 	int			 errors;
+	int			 line_pool, line_size;	/* 0: default */
+	int			 line_host_port, line_guest_port;
 	struct hostd_conf	*conf;
 };
 
@@ -112,7 +115,9 @@ next(struct parser *p)
 
 	for (;;) {
 		if (p->pos >= p->len) {
-			p->tok_line = p->line;
+			p->tok_line = p->len && p->buf[p->len - 1] == '\n' ?
+			    p->line - 1 : p->line;
+			p->text[0] = '\0';
 			return p->tok = T_EOF;
 		}
 		c = (unsigned char)p->buf[p->pos];
@@ -143,35 +148,38 @@ next(struct parser *p)
 	case '}':
 		p->pos++;
 		return p->tok = T_RBRACE;
-	case '"':
+	case '"': {
+		bool bad = false;
+
 		p->pos++;
 		while (p->pos < p->len && p->buf[p->pos] != '"') {
+			if (p->buf[p->pos] == '\n')
+				break;	/* left for the end of the statement */
 			c = (unsigned char)p->buf[p->pos++];
-			if (c == '\n') {
-				perr(p, p->line, "unterminated string");
-				p->line++;
-				return p->tok = T_ERROR;
-			}
 			if (c == '\\' && p->pos < p->len &&
 			    (p->buf[p->pos] == '"' || p->buf[p->pos] == '\\'))
 				c = (unsigned char)p->buf[p->pos++];
+			if (bad)
+				continue;
 			if (c < ' ' || c == 0x7f) {
 				perr(p, p->line, "control character in string");
-				return p->tok = T_ERROR;
-			}
-			if (n >= sizeof(p->text) - 1) {
+				bad = true;
+			} else if (n >= sizeof(p->text) - 1) {
 				perr(p, p->line, "string too long");
-				return p->tok = T_ERROR;
+				bad = true;
+			} else {
+				p->text[n++] = (char)c;
 			}
-			p->text[n++] = (char)c;
 		}
-		if (p->pos >= p->len) {
-			perr(p, p->line, "unterminated string");
+		p->text[bad ? 0 : n] = '\0';
+		if (p->pos >= p->len || p->buf[p->pos] == '\n') {
+			if (!bad)
+				perr(p, p->line, "unterminated string");
 			return p->tok = T_ERROR;
 		}
 		p->pos++;
-		p->text[n] = '\0';
-		return p->tok = T_STRING;
+		return p->tok = bad ? T_ERROR : T_STRING;
+	}
 	default:
 		if (!word_char(c)) {
 			perr(p, p->line, "unexpected character 0x%02x", c);
@@ -233,7 +241,21 @@ arg(struct parser *p, const char *what)
 	if (p->tok == T_WORD || p->tok == T_STRING)
 		return true;
 	if (p->tok != T_ERROR)
-		perr(p, p->tok_line, "%s expected", what);
+		perr(p, p->tok_line, "missing %s", what);
+	return false;
+}
+
+/* The current token must end the statement. */
+static bool
+at_end(struct parser *p)
+{
+	if (p->tok == T_EOS || p->tok == T_EOF || p->tok == T_RBRACE)
+		return true;
+	if (p->tok == T_LBRACE)
+		perr(p, p->tok_line, "unexpected '{' at end of statement");
+	else if (p->tok != T_ERROR)
+		perr(p, p->tok_line, "unexpected \"%s\" at end of statement",
+		    p->text);
 	return false;
 }
 
@@ -241,16 +263,13 @@ static bool
 end_of_statement(struct parser *p)
 {
 	next(p);
-	if (p->tok == T_EOS || p->tok == T_EOF || p->tok == T_RBRACE)
-		return true;
-	perr(p, p->tok_line, "unexpected \"%s\" at end of statement", p->text);
-	return false;
+	return at_end(p);
 }
 
 /* Converts the current token. */
 static bool
-tok_u32(struct parser *p, const char *what, uint32_t lo, uint32_t hi,
-    uint32_t *out)
+tok_u32_or(struct parser *p, const char *what, const char *alt, uint32_t lo,
+    uint32_t hi, uint32_t *out)
 {
 	unsigned long long v;
 	char *end;
@@ -259,8 +278,8 @@ tok_u32(struct parser *p, const char *what, uint32_t lo, uint32_t hi,
 	v = strtoull(p->text, &end, 10);
 	if (!isdigit((unsigned char)p->text[0]) || *end || errno ||
 	    v < lo || v > hi) {
-		perr(p, p->tok_line, "%s must be a number from %u to %u",
-		    what, lo, hi);
+		perr(p, p->tok_line, "%s must be %s%sa number from %u to %u",
+		    what, alt ? alt : "", alt ? " or " : "", lo, hi);
 		return false;
 	}
 	*out = (uint32_t)v;
@@ -271,7 +290,7 @@ static bool
 arg_u32(struct parser *p, const char *what, uint32_t lo, uint32_t hi,
     uint32_t *out)
 {
-	return arg(p, what) && tok_u32(p, what, lo, hi, out);
+	return arg(p, what) && tok_u32_or(p, what, NULL, lo, hi, out);
 }
 
 static int
@@ -292,13 +311,15 @@ arg_keyword(struct parser *p, const char *what, const char *const *names,
 static bool
 arg_yesno(struct parser *p, const char *what, bool *out)
 {
-	static const char *const yn[] = { "no", "yes" };
-	int v = arg_keyword(p, what, yn, 2);
-
-	if (v < 0)
+	if (!arg(p, what))
 		return false;
-	*out = v == 1;
-	return true;
+	if (strcmp(p->text, "yes") == 0 || strcmp(p->text, "no") == 0) {
+		*out = strcmp(p->text, "yes") == 0;
+		return true;
+	}
+	perr(p, p->tok_line, "%s must be yes or no, not \"%s\"", what,
+	    p->text);
+	return false;
 }
 
 static bool
@@ -392,6 +413,20 @@ arg_prefix(struct parser *p, const char *what, int family,
 	return arg(p, what) && tok_prefix(p, what, family, out);
 }
 
+/* A VM subnet or pool must be ordinary unicast space. */
+static bool
+unicast4_ok(struct parser *p, const char *what, const struct vmn_prefix *pf)
+{
+	uint8_t first = pf->ip.u.b[0];
+
+	if (pf->plen < 8 || first == 0 || first == 127 || first >= 224) {
+		perr(p, p->tok_line, "%s must be unicast space (not 0/8, "
+		    "127/8, multicast or reserved, and /8 or longer)", what);
+		return false;
+	}
+	return true;
+}
+
 /* ---- statements ----------------------------------------------------- */
 
 static void
@@ -422,16 +457,22 @@ parse_vm_option(struct parser *p, struct vm_conf *vc)
 		vc->link = (enum vm_link_kind)v;
 		vc->netns[0] = vc->tap_name[0] = '\0';
 		if (vc->link == VM_LINK_VETH) {
-			if (!arg(p, "\"netns\"") || strcmp(p->text, "netns")) {
-				perr(p, p->tok_line, "link veth needs "
-				    "netns \"NAME\"");
+			next(p);
+			if ((p->tok != T_WORD && p->tok != T_STRING) ||
+			    strcmp(p->text, "netns")) {
+				if (p->tok != T_ERROR)
+					perr(p, p->tok_line, "link veth needs "
+					    "netns \"NAME\"");
 				return false;
 			}
 			if (!arg(p, "namespace name"))
 				return false;
-			if (strlen(p->text) > NAME_MAX || strchr(p->text, '/') ||
-			    p->text[0] == '.') {
-				perr(p, p->tok_line, "bad namespace name \"%s\"",
+			/* A name in /run/netns, or a path (/proc/PID/ns/net). */
+			if (!p->text[0] || strlen(p->text) > NAME_MAX ||
+			    (p->text[0] != '/' && (strchr(p->text, '/') ||
+			    p->text[0] == '.'))) {
+				perr(p, p->tok_line, "bad namespace name \"%s\" "
+				    "(a name in /run/netns or an absolute path)",
 				    p->text);
 				return false;
 			}
@@ -447,8 +488,7 @@ parse_vm_option(struct parser *p, struct vm_conf *vc)
 				}
 				strcpy(vc->tap_name, p->text);
 			} else {
-				return p->tok == T_EOS || p->tok == T_EOF ||
-				    p->tok == T_RBRACE;
+				return at_end(p);
 			}
 		}
 	} else if (strcmp(kw, "host-ifname") == 0) {
@@ -465,9 +505,10 @@ parse_vm_option(struct parser *p, struct vm_conf *vc)
 			return false;
 		}
 		if (vc->channel.kind == VMN_TR_VSOCK &&
-		    (vc->channel.cid < 3 || vc->channel.port)) {
+		    (vc->channel.cid < 3 || vc->channel.cid == UINT32_MAX ||
+		    vc->channel.port)) {
 			perr(p, p->tok_line, "channel \"%s\": a VM's vsock CID "
-			    "is 3 or more, without a port", p->text);
+			    "is from 3 to 4294967294, without a port", p->text);
 			return false;
 		}
 	} else if (strcmp(kw, "dns") == 0) {
@@ -480,7 +521,7 @@ parse_vm_option(struct parser *p, struct vm_conf *vc)
 			return false;
 		if (strcmp(p->text, "auto") == 0) {
 			vc->mtu = 0;
-		} else if (!tok_u32(p, "mtu", 576, 65535, &vc->mtu)) {
+		} else if (!tok_u32_or(p, "mtu", "auto", 576, 65535, &vc->mtu)) {
 			return false;
 		}
 	} else if (strcmp(kw, "ipv6") == 0) {
@@ -492,7 +533,8 @@ parse_vm_option(struct parser *p, struct vm_conf *vc)
 		if (strcmp(p->text, "auto") == 0) {
 			memset(&vc->subnet4, 0, sizeof(vc->subnet4));
 		} else {
-			if (!tok_prefix(p, "subnet", AF_INET, &vc->subnet4))
+			if (!tok_prefix(p, "subnet", AF_INET, &vc->subnet4) ||
+			    !unicast4_ok(p, "subnet", &vc->subnet4))
 				return false;
 			if (vc->subnet4.plen > 30) {
 				perr(p, p->tok_line, "subnet must be /30 or "
@@ -601,16 +643,21 @@ parse_global(struct parser *p)
 	} else if (strcmp(kw, "host-port") == 0) {
 		if (!arg_u32(p, "host-port", 1, UINT32_MAX - 1, &c->host_port))
 			return false;
+		p->line_host_port = p->tok_line;
 	} else if (strcmp(kw, "guest-port") == 0) {
 		if (!arg_u32(p, "guest-port", 1, UINT32_MAX - 1, &c->guest_port))
 			return false;
+		p->line_guest_port = p->tok_line;
 	} else if (strcmp(kw, "subnet-pool") == 0) {
-		if (!arg_prefix(p, "subnet-pool", AF_INET, &c->pool4))
+		if (!arg_prefix(p, "subnet-pool", AF_INET, &c->pool4) ||
+		    !unicast4_ok(p, "subnet-pool", &c->pool4))
 			return false;
+		p->line_pool = p->tok_line;
 	} else if (strcmp(kw, "subnet-size") == 0) {
 		if (!arg_u32(p, "subnet-size", 8, 30, &v))
 			return false;
 		c->subnet_len4 = (uint8_t)v;
+		p->line_size = p->tok_line;
 	} else if (strcmp(kw, "ula-prefix") == 0) {
 		if (!arg(p, "ula-prefix"))
 			return false;
@@ -674,15 +721,19 @@ check_config(struct parser *p)
 	unsigned i;
 
 	if (c->subnet_len4 <= c->pool4.plen)
-		perr(p, 1, "subnet-size /%u must be longer than the "
-		    "subnet-pool's /%u", c->subnet_len4, c->pool4.plen);
+		perr(p, MAX(p->line_pool, p->line_size), "subnet-size /%u must "
+		    "be longer than the subnet-pool's /%u", c->subnet_len4,
+		    c->pool4.plen);
 	if (c->host_port == c->guest_port)
-		perr(p, 1, "host-port and guest-port must differ");
+		perr(p, MAX(p->line_host_port, p->line_guest_port),
+		    "host-port and guest-port must differ");
 	if (c->nvms > MAX_VMS)
 		perr(p, 1, "too many VMs (at most %d)", MAX_VMS);
 
 	TAILQ_FOREACH(vc, &c->vms, entry) {
-		if (!vc->host_ifname[0]) {
+		if (vc->mode == VM_MODE_NONE)
+			vc->link = VM_LINK_NONE;	/* channels only */
+		if (!vc->host_ifname[0] && vc->link != VM_LINK_NONE) {
 			if (vc->link == VM_LINK_TAP && vc->tap_name[0])
 				strcpy(vc->host_ifname, vc->tap_name);
 			else
@@ -693,6 +744,10 @@ check_config(struct parser *p)
 			perr(p, vc->line, "vm \"%s\": tap name and "
 			    "host-ifname differ", vc->name);
 		}
+		for (i = 0; i < c->nuplinks && vc->link != VM_LINK_NONE; i++)
+			if (strcmp(c->uplinks[i], vc->host_ifname) == 0)
+				perr(p, vc->line, "vm \"%s\": host interface %s "
+				    "is an uplink", vc->name, vc->host_ifname);
 		if (vc->channel.kind == VMN_TR_NONE)
 			perr(p, vc->line, "vm \"%s\": no channel (add channel "
 			    "vsock:CID, hvsock:PATH or unix:PATH)", vc->name);
@@ -718,9 +773,11 @@ check_config(struct parser *p)
 				    "no such VM", vc->name, vc->allow[i]);
 		}
 		for (o = TAILQ_NEXT(vc, entry); o; o = TAILQ_NEXT(o, entry)) {
-			if (strcmp(o->name, vc->name) == 0)
+			if (strcmp(o->name, vc->name) == 0) {
 				perr(p, o->line, "vm \"%s\" is defined twice "
 				    "(first on line %d)", o->name, vc->line);
+				continue;	/* nothing more to say about it */
+			}
 			if (same_channel(&o->channel, &vc->channel))
 				perr(p, o->line, "vm \"%s\": channel already "
 				    "used by vm \"%s\"", o->name, vc->name);
@@ -734,6 +791,7 @@ check_config(struct parser *p)
 	TAILQ_FOREACH(vc, &c->vms, entry)
 		for (o = TAILQ_NEXT(vc, entry); o; o = TAILQ_NEXT(o, entry))
 			if (vc->link != VM_LINK_NONE && o->link != VM_LINK_NONE &&
+			    strcmp(o->name, vc->name) != 0 &&
 			    strcmp(o->host_ifname, vc->host_ifname) == 0)
 				perr(p, o->line, "vm \"%s\": host interface "
 				    "%s is also vm \"%s\"'s (set host-ifname)",

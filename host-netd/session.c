@@ -361,6 +361,13 @@ session_vsock_unlisten(void)
 	}
 }
 
+/* Ends a session from outside its callbacks; its close callback frees it. */
+void
+session_drop(struct session *s, int err, const char *why)
+{
+	vmn_conn_fail(s->conn, err, why);
+}
+
 /* Queues a whole configuration transaction; *seq is its COMMIT's. */
 int
 session_send_config(struct session *s, const struct vmn_netconf *nc,

@@ -36,6 +36,7 @@
 #define MAX_AVOID	(4096 + MAX_VMS)
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg);
+static void commit_timeout_cb(evutil_socket_t fd, short what, void *arg);
 
 struct vm *
 vm_new(const struct vm_conf *vc)
@@ -48,10 +49,11 @@ vm_new(const struct vm_conf *vc)
 	vm->listen_fd = -1;
 	LIST_INIT(&vm->sessions);
 	vm->retry_ev = evtimer_new(hostd->base, retry_cb, vm);
+	vm->commit_ev = evtimer_new(hostd->base, commit_timeout_cb, vm);
 	vm->retry_ms = VM_RETRY_MIN_MS;
 	vm->state = VM_S_DOWN;
 	vm->state_since = time(NULL);
-	if (!vm->retry_ev)
+	if (!vm->retry_ev || !vm->commit_ev)
 		fatalx("evtimer_new");
 	return vm;
 }
@@ -63,6 +65,7 @@ vm_free(struct vm *vm)
 		return;
 	vm_stop(vm);
 	event_free(vm->retry_ev);
+	event_free(vm->commit_ev);
 	free(vm);
 }
 
@@ -369,6 +372,7 @@ void
 vm_stop(struct vm *vm)
 {
 	evtimer_del(vm->retry_ev);
+	evtimer_del(vm->commit_ev);
 	session_close_all(vm);
 	session_unlisten(vm);
 	if (vm->ifindex > 0) {
@@ -508,9 +512,34 @@ vm_push_config(struct vm *vm)
 	vm->commit_seq = seq;
 	vm->commit_pending = true;
 	vm->dirty = false;
+	{
+		struct timeval tv = { COMMIT_TIMEOUT_MS / 1000,
+		    (COMMIT_TIMEOUT_MS % 1000) * 1000 };
+
+		evtimer_add(vm->commit_ev, &tv);
+	}
 	log_debug("vm %s: sent configuration %u", vm->conf.name, vm->gen);
 	if (vm->state != VM_S_FAILED)
 		vm_set_state(vm, VM_S_CONFIGURING, NULL);
+}
+
+/*
+ * A guest that never answers would hold every later change back; it is
+ * broken or hostile, so its session goes (a working guest reconnects and
+ * gets the whole state again).
+ */
+static void
+commit_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct vm *vm = arg;
+
+	if (!vm->commit_pending || !vm->control)
+		return;
+	log_warnx("vm %s: no answer to configuration %u within %d s; "
+	    "dropping its session", vm->conf.name, vm->gen,
+	    COMMIT_TIMEOUT_MS / 1000);
+	vm_set_state(vm, VM_S_FAILED, "guest did not answer its configuration");
+	session_drop(vm->control, -ETIMEDOUT, "configuration not answered");
 }
 
 void
@@ -519,6 +548,7 @@ vm_config_acked(struct vm *vm, uint32_t gen)
 	char a[VMN_IP_STRLEN];
 	struct vmn_ip ip;
 
+	evtimer_del(vm->commit_ev);
 	vm->commit_pending = false;
 	vm->gen_applied = gen;
 	vm->retry_ms = VM_RETRY_MIN_MS;
@@ -538,6 +568,7 @@ vm_config_failed(struct vm *vm, int err, const char *msg)
 {
 	char text[256];
 
+	evtimer_del(vm->commit_ev);
 	vm->commit_pending = false;
 	snprintf(text, sizeof(text), "guest could not apply configuration "
 	    "%u: %s", vm->gen, msg && *msg ? msg : strerror(err));
