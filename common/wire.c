@@ -570,6 +570,21 @@ vmn_attr_str(const struct vmn_attr *a, char *buf, size_t size)
 	return 0;
 }
 
+/*
+ * Replaces control characters (newlines, escapes) in text a peer sent, so
+ * that it cannot forge log lines or drive a terminal through netctl.
+ */
+char *
+vmn_str_printable(char *s)
+{
+	unsigned char *p;
+
+	for (p = (unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return s;
+}
+
 int
 vmn_attr_ip(const struct vmn_attr *a, struct vmn_ip *ip)
 {

@@ -247,6 +247,7 @@ uint32_t	vmn_attr_u32(const struct vmn_attr *a);
 uint64_t	vmn_attr_u64(const struct vmn_attr *a);
 int		vmn_attr_str(const struct vmn_attr *a, char *buf, size_t size);
 int		vmn_attr_ip(const struct vmn_attr *a, struct vmn_ip *ip);
+char		*vmn_str_printable(char *s);
 
 /* Encoding. Errors are sticky in b->err and reported by vmn_msg_end(). */
 void	vmn_buf_init(struct vmn_buf *b, uint8_t *storage, size_t cap);

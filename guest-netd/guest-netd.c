@@ -69,6 +69,7 @@ usage(void)
 	    "  --proxy-env PATH    where proxy settings go (default %s)\n"
 	    "  --pidfile PATH      lock held while running (default %s)\n"
 	    "  -d                  stay in the foreground, log to stderr\n"
+	    "                      (otherwise: detach, log to syslog)\n"
 	    "  -v                  more verbose logging\n",
 	    DEFAULT_HOST, DEFAULT_RESOLV_CONF, DEFAULT_PROXY_ENV,
 	    DEFAULT_PIDFILE);
@@ -277,7 +278,7 @@ connected(int fd, void *arg)
  * One guest-netd per guest: two would take the control session from each
  * other forever. The pidfile stays locked for as long as we run.
  */
-static void
+static int
 lock_pidfile(const char *path)
 {
 	char buf[32];
@@ -292,10 +293,19 @@ lock_pidfile(const char *path)
 		fatalx("already running (pid %s holds %s)", buf[0] ? buf : "?",
 		    path);
 	}
-	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (ftruncate(fd, 0) < 0 || write(fd, buf, (size_t)n) != n)
-		log_warn("%s", path);
 	/* fd stays open: the lock lives as long as the process. */
+	return fd;
+}
+
+/* After daemon(): the pid that holds the lock now. */
+static void
+write_pidfile(int fd, const char *path)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+		log_warn("%s", path);
 }
 
 static void
@@ -303,6 +313,11 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct guest *g = arg;
 
+	if (sig == SIGHUP) {
+		log_info("SIGHUP: nothing to reload (the host sends the "
+		    "configuration)");
+		return;
+	}
 	log_info("exiting on signal %d; configuration stays in place",
 	    (int)sig);
 	event_base_loopbreak(g->base);
@@ -321,11 +336,11 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	struct guest *g = &guest;
-	struct event *sigterm, *sigint;
+	struct event *sigterm, *sigint, *sighup;
 	const char *host_uri = DEFAULT_HOST, *pidfile = DEFAULT_PIDFILE;
 	const char *why = NULL;
 	char uri[VMN_URI_MAX];
-	int ch, foreground = 0, verbose = 0, rc;
+	int ch, foreground = 0, verbose = 0, rc, pidfd;
 
 	g->resolv_conf = DEFAULT_RESOLV_CONF;
 	g->proxy_env = DEFAULT_PROXY_ENV;
@@ -358,13 +373,14 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
-	log_init("guest-netd", foreground, verbose);
+	log_init("guest-netd", foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG,
+	    verbose);
 	if (vmn_endpoint_parse(host_uri, &g->host, &why) < 0)
 		fatalx("--host %s: %s", host_uri, why);
 	if (g->vm_id && (strlen(g->vm_id) == 0 || strlen(g->vm_id) > 64))
 		fatalx("--vm-id must be 1 to 64 characters");
 
-	lock_pidfile(pidfile);
+	pidfd = lock_pidfile(pidfile);
 	signal(SIGPIPE, SIG_IGN);
 	if ((rc = vmn_nl_open(&g->nl, NETLINK_ROUTE, 0)) < 0)
 		fatalx("netlink: %s", strerror(-rc));
@@ -376,8 +392,17 @@ main(int argc, char *argv[])
 		fatalx("cannot start connecting");
 	sigterm = evsignal_new(g->base, SIGTERM, signal_cb, g);
 	sigint = evsignal_new(g->base, SIGINT, signal_cb, g);
+	sighup = evsignal_new(g->base, SIGHUP, signal_cb, g);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
+	evsignal_add(sighup, NULL);
+	if (!foreground) {
+		if (daemon(0, 0) < 0)
+			fatal("daemon");
+		if (event_reinit(g->base) < 0)
+			fatalx("event_reinit failed");
+	}
+	write_pidfile(pidfd, pidfile);
 
 	log_info("starting; host %s",
 	    vmn_endpoint_str(&g->host, uri, sizeof(uri)));
@@ -388,6 +413,7 @@ main(int argc, char *argv[])
 	vmn_connector_free(g->connector);
 	event_free(sigterm);
 	event_free(sigint);
+	event_free(sighup);
 	event_base_free(g->base);
 	vmn_nl_close(&g->nl);
 	return 0;

@@ -3,8 +3,9 @@
  *
  * Same framing as the guest channels. The socket is 0660 root:vmnetd (the
  * group if it exists); anyone who can connect may read status, and only
- * root or members of vmnetd (by the peer's credentials) may change
- * anything. Multi-record answers end with a frame flagged END.
+ * root or members of vmnetd (by the peer's credentials, supplementary
+ * groups included) may change anything. Multi-record answers end with a
+ * frame flagged END.
  */
 #include "config.h"
 
@@ -32,7 +33,7 @@ struct ctl_client {
 	LIST_ENTRY(ctl_client)	 entry;
 	struct vmn_conn		*conn;
 	uid_t			 uid;
-	gid_t			 gid;
+	bool			 in_group;	/* vmnetd, primary or not */
 	uint8_t			 txbuf[2048];
 };
 
@@ -48,7 +49,38 @@ static struct {
 static bool
 may_change(const struct ctl_client *c)
 {
-	return c->uid == 0 || (ctl.gid != (gid_t)-1 && c->gid == ctl.gid);
+	return c->uid == 0 || c->in_group;
+}
+
+/*
+ * Whether the peer belongs to the vmnetd group. SO_PEERCRED gives only the
+ * primary group; the supplementary ones are read from /proc for the pid
+ * the kernel reported at connect time.
+ */
+static bool
+peer_in_group(const struct ucred *cred)
+{
+	char path[64], line[1024], *tok, *save = NULL;
+	bool found = false;
+	FILE *f;
+
+	if (ctl.gid == (gid_t)-1)
+		return false;
+	if (cred->gid == ctl.gid)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)cred->pid);
+	if (!(f = fopen(path, "re")))
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		for (tok = strtok_r(line + 7, " \t\n", &save); tok;
+		    tok = strtok_r(NULL, " \t\n", &save))
+			if ((gid_t)strtoul(tok, NULL, 10) == ctl.gid)
+				found = true;
+	}
+	fclose(f);
+	return found;
 }
 
 static int
@@ -192,7 +224,7 @@ ctl_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		return;
 	}
 	c->uid = cred.uid;
-	c->gid = cred.gid;
+	c->in_group = peer_in_group(&cred);
 	c->conn = vmn_conn_new(hostd->base, fd, "netctl", ctl_msg_cb,
 	    ctl_close_cb, c);
 	if (!c->conn) {

@@ -172,11 +172,13 @@ hostd_reload(const char *why, char *err, size_t errlen)
 		vm_free(vm);
 	}
 	if (strcmp(old->control_socket, newc->control_socket) != 0) {
-		control_close();
-		if ((rc = control_listen(newc->control_socket)) < 0)
-			log_warnx("control socket %s: %s",
-			    newc->control_socket, strerror(-rc));
+		/* Its group ownership needs a privilege dropped at start. */
+		log_warnx("control-socket changes take effect at restart; "
+		    "still serving %s", old->control_socket);
+		strcpy(newc->control_socket, old->control_socket);
 	}
+	if (old->host_port != newc->host_port)
+		session_vsock_unlisten();	/* re-bound below */
 	hostd->conf = newc;
 	conf_free(old);
 	if (!globals) {
@@ -279,8 +281,6 @@ main(int argc, char *argv[])
 	if (control_in_use(conf->control_socket))
 		fatalx("another host-netd is running (%s answers)",
 		    conf->control_socket);
-	if (!foreground && daemon(0, 0) < 0)
-		fatal("daemon");
 
 	hostd = &the_hostd;
 	hostd->conf = conf;
@@ -325,6 +325,13 @@ main(int argc, char *argv[])
 	for (i = 0; i < 3; i++) {
 		sigs[i] = evsignal_new(hostd->base, signums[i], signal_cb, NULL);
 		evsignal_add(sigs[i], NULL);
+	}
+	/* Detach only now, so a failed start shows in the exit status. */
+	if (!foreground) {
+		if (daemon(0, 0) < 0)
+			fatal("daemon");
+		if (event_reinit(hostd->base) < 0)
+			fatalx("event_reinit failed");
 	}
 	log_info("ready: %u VM%s, uplinks mtu %u", hostd->conf->nvms,
 	    hostd->conf->nvms == 1 ? "" : "s", hostd->uplinks.min_mtu);

@@ -18,7 +18,10 @@
 #include "transport.h"
 #include "wire.h"
 
-#define HOSTD_CONF_FILE		"/etc/vmnetd/host-netd.conf"
+#ifndef SYSCONFDIR
+#define SYSCONFDIR		"/etc"
+#endif
+#define HOSTD_CONF_FILE		SYSCONFDIR "/vmnetd/host-netd.conf"
 #define HOSTD_STATE_DIR		"/var/lib/vmnetd"
 #define HOSTD_CONTROL_SOCKET	"/run/vmnetd/control.sock"
 #define HOSTD_POOL4		"172.16.0.0/12"
@@ -110,6 +113,7 @@ struct vm {
 	uint32_t		commit_seq;
 	bool			commit_pending;
 	bool			dirty;		/* push again once acked */
+	bool			announced;	/* "online" logged this session */
 	enum vm_state		state;
 	time_t			state_since;
 	char			error[256];
@@ -206,6 +210,7 @@ int	hostdns_load(struct hostdns *dns);
 int	nat_render(const struct vm_list *vms, char *buf, size_t len);
 int	nat_apply(const struct vm_list *vms);
 int	nat_remove(void);
+bool	nat_present(void);
 int	forwarding_enable(void);
 
 /* vm.c */

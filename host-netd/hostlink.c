@@ -296,7 +296,45 @@ hostlink_set_mtu(struct vmn_nl *nl, int ifindex, uint32_t mtu)
 	return vmn_nl_request(nl, nlh);
 }
 
-/* Alias, MAC, MTU, gateway addresses, up. */
+/*
+ * The host side of a VM link, set before it comes up. The guest is
+ * untrusted: the host must take nothing from it that configures the host.
+ * A router advertisement would give the host a default route through the
+ * VM (and "default" may say accept_ra=2, see forwarding_enable()); a
+ * redirect would steer the host's traffic. Duplicate address detection on
+ * a point-to-point link whose MACs we chose only delays IPv6.
+ */
+static int
+harden_link(const char *ifname)
+{
+	static const struct {
+		const char *family, *key, *value;
+	} settings[] = {
+		{ "ipv6", "accept_ra", "0" },
+		{ "ipv6", "autoconf", "0" },
+		{ "ipv6", "accept_redirects", "0" },
+		{ "ipv6", "accept_dad", "0" },
+		{ "ipv4", "accept_redirects", "0" },
+		{ "ipv4", "send_redirects", "0" },
+	};
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+		rc = vmn_sysctl_link(settings[i].family, ifname,
+		    settings[i].key, settings[i].value);
+		/* No IPv6 on this host is fine; anything else is not. */
+		if (rc < 0 && !(rc == -ENOENT &&
+		    strcmp(settings[i].family, "ipv6") == 0)) {
+			log_warnx("%s: %s.%s: %s", ifname, settings[i].family,
+			    settings[i].key, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Hardening, alias, MAC, MTU, gateway addresses, up. */
 int
 hostlink_configure(struct vmn_nl *nl, const struct vm *vm)
 {
@@ -307,11 +345,8 @@ hostlink_configure(struct vmn_nl *nl, const struct vm *vm)
 	char alias[64];
 	int rc;
 
-	/*
-	 * A point-to-point link whose MACs we chose: duplicate address
-	 * detection only delays IPv6 by a second or two. Off before it is up.
-	 */
-	vmn_sysctl_link("ipv6", vm->conf.host_ifname, "accept_dad", "0");
+	if ((rc = harden_link(vm->conf.host_ifname)) < 0)
+		return rc;
 	alias_for(vm, alias, sizeof(alias));
 	nlh = vmn_nl_new(nl, RTM_NEWLINK, 0, &ifi, sizeof(ifi));
 	mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);

@@ -48,20 +48,25 @@ last_cap(void)
 	return last;
 }
 
+/*
+ * The bounding set needs CAP_SETPCAP to shrink; without it (a unit that
+ * withholds it) the effective and permitted sets are still reduced and
+ * no_new_privs still set, and the partial result is reported.
+ */
 int
 isolation_drop_caps(void)
 {
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2];
-	int cap, last = last_cap();
+	int cap, last = last_cap(), bset_err = 0;
 
 	if (geteuid() != 0)
 		return 0;	/* nothing to drop; running unprivileged */
-	for (cap = 0; cap <= last; cap++)
+	for (cap = 0; cap <= last && !bset_err; cap++)
 		if (!kept(cap) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
 		    errno != EINVAL)
-			return -errno;
+			bset_err = -errno;
 	memset(data, 0, sizeof(data));
 	for (cap = 0; cap <= last && cap < 64; cap++)
 		if (kept(cap)) {
@@ -72,5 +77,8 @@ isolation_drop_caps(void)
 		return -errno;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
+	if (bset_err)
+		log_warnx("capabilities dropped, but not from the bounding set "
+		    "(%s)", strerror(-bset_err));
 	return 0;
 }

@@ -9,6 +9,10 @@
  * interpreted one by one: a burst of them (a VPN connecting) costs one
  * re-read.
  *
+ * nftables changes are watched too: when somebody deletes our table (an
+ * "nft flush ruleset", a firewall service restarting) every VM would lose
+ * its NAT without a word, so the table is put back.
+ *
  * The host's resolv.conf is watched with inotify (the file itself, for
  * in-place rewrites and bind mounts, and its directory, for the rename
  * that most tools do) and, as a fallback for what inotify cannot see, by a
@@ -22,6 +26,8 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/rtnetlink.h>
 
 #include <event2/event.h>
@@ -37,6 +43,9 @@ static struct {
 	struct vmn_nl	 nl;
 	struct event	*nl_ev;
 	struct event	*debounce_ev;
+	struct vmn_nl	 nft;
+	struct event	*nft_ev;
+	struct event	*nft_check_ev;
 	int		 ino_fd;
 	int		 ino_file_wd;
 	int		 ino_dir_wd;
@@ -126,6 +135,45 @@ nl_cb(evutil_socket_t fd, short what, void *arg)
 		drained++;
 	if (drained)
 		arm(mon.debounce_ev, DEBOUNCE_MS);
+}
+
+/* ---- our nftables table --------------------------------------------- */
+
+static void
+nft_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (hostd->shutting_down || nat_present())
+		return;
+	log_warnx("table inet %s was removed by someone else (nft flush "
+	    "ruleset?); restoring it", HOSTD_NFT_TABLE);
+	if (nat_apply(&hostd->vms) < 0)
+		log_warnx("could not restore table inet %s", HOSTD_NFT_TABLE);
+}
+
+static void
+nft_cb(evutil_socket_t fd, short what, void *arg)
+{
+	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+	const struct nlmsghdr *nlh;
+	bool deleted = false;
+	ssize_t n;
+
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0 ||
+	    (n < 0 && errno == ENOBUFS)) {
+		if (n < 0) {
+			deleted = true;	/* overrun: check to be sure */
+			continue;
+		}
+		for (nlh = (const struct nlmsghdr *)buf;
+		    mnl_nlmsg_ok(nlh, (int)n); nlh = mnl_nlmsg_next(nlh, (int *)&n))
+			if (NFNL_SUBSYS_ID(nlh->nlmsg_type) ==
+			    NFNL_SUBSYS_NFTABLES &&
+			    NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_DELTABLE)
+				deleted = true;
+	}
+	/* Our own replacement batches delete it too: check once it settles. */
+	if (deleted)
+		arm(mon.nft_check_ev, DEBOUNCE_MS);
 }
 
 /* ---- resolv.conf ---------------------------------------------------- */
@@ -248,6 +296,17 @@ monitor_start(void)
 		return -ENOMEM;
 	event_add(mon.nl_ev, NULL);
 
+	mon.nft_check_ev = evtimer_new(hostd->base, nft_check_cb, NULL);
+	if (vmn_nl_open(&mon.nft, NETLINK_NETFILTER,
+	    1u << (NFNLGRP_NFTABLES - 1)) == 0) {
+		mon.nft_ev = event_new(hostd->base, vmn_nl_fd(&mon.nft),
+		    EV_READ | EV_PERSIST, nft_cb, NULL);
+		event_add(mon.nft_ev, NULL);
+	} else {
+		log_warn("cannot watch nftables; a flushed ruleset will not "
+		    "be noticed");
+	}
+
 	stat(HOST_RESOLV_CONF, &mon.resolv_st);
 	mon.ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (mon.ino_fd >= 0) {
@@ -271,6 +330,12 @@ monitor_stop(void)
 		event_free(mon.nl_ev);
 	if (mon.debounce_ev)
 		event_free(mon.debounce_ev);
+	if (mon.nft_ev)
+		event_free(mon.nft_ev);
+	if (mon.nft_check_ev)
+		event_free(mon.nft_check_ev);
+	if (mon.nft.sock)
+		vmn_nl_close(&mon.nft);
 	if (mon.dns_ev)
 		event_free(mon.dns_ev);
 	if (mon.ino_ev)

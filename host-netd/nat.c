@@ -133,7 +133,7 @@ nat_render(const struct vm_list *vms, char *buf, size_t len)
 }
 
 static int
-nft_run(const char *cmds)
+nft_run(const char *cmds, bool quiet)
 {
 	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
 	const char *err;
@@ -144,12 +144,19 @@ nft_run(const char *cmds)
 	nft_ctx_buffer_output(ctx);
 	nft_ctx_buffer_error(ctx);
 	rc = nft_run_cmd_from_buffer(ctx, cmds);
-	if (rc != 0) {
+	if (rc != 0 && !quiet) {
 		err = nft_ctx_get_error_buffer(ctx);
 		log_warnx("nftables: %s", err && *err ? err : "batch failed");
 	}
 	nft_ctx_free(ctx);
 	return rc == 0 ? 0 : -EINVAL;
+}
+
+/* Is our table in the kernel? (Someone may have flushed the ruleset.) */
+bool
+nat_present(void)
+{
+	return nft_run("list table inet " HOSTD_NFT_TABLE "\n", true) == 0;
 }
 
 int
@@ -161,14 +168,14 @@ nat_apply(const struct vm_list *vms)
 	if ((rc = nat_render(vms, buf, sizeof(buf))) < 0)
 		return rc;
 	log_debug("nftables batch:\n%s", buf);
-	return nft_run(buf);
+	return nft_run(buf, false);
 }
 
 int
 nat_remove(void)
 {
 	return nft_run("table inet " HOSTD_NFT_TABLE "\n"
-	    "delete table inet " HOSTD_NFT_TABLE "\n");
+	    "delete table inet " HOSTD_NFT_TABLE "\n", false);
 }
 
 /* ---- forwarding ----------------------------------------------------- */

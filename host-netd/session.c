@@ -48,6 +48,7 @@ session_free(struct session *s)
 	if (vm->control == s) {
 		vm->control = NULL;
 		vm->commit_pending = false;
+		vm->announced = false;
 		if (vm->state == VM_S_CONFIGURING || vm->state == VM_S_ONLINE ||
 		    vm->state == VM_S_FAILED)
 			vm_set_state(vm, VM_S_WAITING, NULL);
@@ -151,7 +152,8 @@ handle_commit_reply(struct session *s, const struct vmn_msg *m)
 	}
 	if (m->hdr.flags & VMN_F_ERROR) {
 		vmn_attr_str(&m->tb[VMN_A_ERRMSG], msg, sizeof(msg));
-		vm_config_failed(vm, (int)vmn_attr_u32(&m->tb[VMN_A_ERRNO]), msg);
+		vm_config_failed(vm, (int)vmn_attr_u32(&m->tb[VMN_A_ERRNO]),
+		    vmn_str_printable(msg));
 		return 0;
 	}
 	if (!vmn_attr_present(&m->tb[VMN_A_GEN]) ||

@@ -552,11 +552,14 @@ vm_config_acked(struct vm *vm, uint32_t gen)
 	vm->commit_pending = false;
 	vm->gen_applied = gen;
 	vm->retry_ms = VM_RETRY_MIN_MS;
-	if (vm->state != VM_S_ONLINE) {
+	if (!vm->announced) {
 		vm_guest4(vm, &ip);
 		log_info("vm %s: online at %s (configuration %u)",
 		    vm->conf.name, vm->conf.mode == VM_MODE_NAT ?
 		    vmn_ip_ntop(&ip, a, sizeof(a)) : "-", gen);
+		vm->announced = true;
+	} else {
+		log_debug("vm %s: configuration %u applied", vm->conf.name, gen);
 	}
 	vm_set_state(vm, VM_S_ONLINE, NULL);
 	if (vm->dirty || gen != vm->gen)

@@ -138,12 +138,13 @@ json_string(const char *s)
 	putchar('"');
 }
 
+/* Strings for tables and --dump: no control characters, ever. */
 static const char *
 str_attr(const struct vmn_msg *m, int type, char *buf, size_t len)
 {
 	if (vmn_attr_str(&m->tb[type], buf, len) < 0)
 		snprintf(buf, len, "-");
-	return buf;
+	return vmn_str_printable(buf);
 }
 
 static const char *
@@ -241,6 +242,7 @@ row_from(const struct vmn_msg *m, struct vm_row *r)
 	str_attr(m, VMN_A_STATE, r->state, sizeof(r->state));
 	if (vmn_attr_str(&m->tb[VMN_A_ERRMSG], r->error, sizeof(r->error)) < 0)
 		r->error[0] = '\0';
+	vmn_str_printable(r->error);
 	str_attr(m, VMN_A_CHANNEL, r->channel, sizeof(r->channel));
 	str_attr(m, VMN_A_IFNAME, r->link, sizeof(r->link));
 	if (m->tb[VMN_A_MAC].data)
@@ -263,7 +265,7 @@ cmd_vms(void)
 {
 	struct vmn_msg m;
 	struct vm_row r;
-	char buf[32];
+	char buf[VMN_IP_STRLEN + 8];
 	int n = 0;
 
 	ctl_request(VMN_MSG_CTL_VMS);
@@ -274,8 +276,8 @@ cmd_vms(void)
 	else if (output == OUT_JSON)
 		printf("[");
 	else
-		printf("%-16s %-12s %-18s %-24s %-15s %-9s %s\n", "VM", "STATE",
-		    "ADDRESS", "IPV6", "LINK", "GEN", "SINCE");
+		printf("%-12s %-11s %-15s %-12s %-17s %-7s %s\n", "VM", "STATE",
+		    "ADDRESS", "LINK", "MAC", "GEN", "SINCE");
 	for (;;) {
 		ctl_reply(&m);
 		if (m.hdr.flags & VMN_F_END)
@@ -283,9 +285,14 @@ cmd_vms(void)
 		row_from(&m, &r);
 		switch (output) {
 		case OUT_DUMP:
-			printf("%s\t%s\t%s\t%s/%u\t%s\t%s\t%s\t%s\t%s\t%u\t%u\t"
+			if (r.plen)
+				snprintf(buf, sizeof(buf), "%s/%u", r.addr,
+				    r.plen);
+			else
+				snprintf(buf, sizeof(buf), "-");
+			printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%u\t%u\t"
 			    "%u\t%llu\t%s\t%s\n", r.name, r.mode, r.state,
-			    r.addr, r.plen, r.gw, r.addr6, r.gw6, r.link, r.mac,
+			    buf, r.gw, r.addr6, r.gw6, r.link, r.mac,
 			    r.mtu, r.gen, r.applied, r.since, r.channel,
 			    r.error[0] ? r.error : "-");
 			break;
@@ -320,10 +327,17 @@ cmd_vms(void)
 			printf("}");
 			break;
 		default:
-			snprintf(buf, sizeof(buf), "%u/%u", r.applied, r.gen);
-			printf("%-16s %-12s %-18s %-24s %-15s %-9s %s\n", r.name,
-			    r.state, r.addr, r.addr6, r.link, buf,
-			    duration(r.since, r.mac, sizeof(r.mac)));
+			{
+				char gen[24], since[16];
+
+				snprintf(gen, sizeof(gen), "%u/%u", r.applied,
+				    r.gen);
+				printf("%-12s %-11s %-15s %-12s %-17s %-7s %s\n",
+				    r.name, r.state, r.addr, r.link, r.mac, gen,
+				    duration(r.since, since, sizeof(since)));
+			}
+			if (strcmp(r.addr6, "-") != 0)
+				printf("%-12s %-11s %s\n", "", "", r.addr6);
 			if (r.error[0])
 				printf("  error: %s\n", r.error);
 		}

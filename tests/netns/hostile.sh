@@ -60,6 +60,20 @@ echo "$out" | grep -q "reply: hello" || fail "g2's channel no longer answers: $o
 echo "$out" | grep -qx open || fail "a good HELLO was disconnected: $out"
 pass "g2's channel still serves a good guest"
 
+# A guest that plays router: the host must take no route or address from it
+# (VM links get accept_ra=0 whatever the host's defaults say).
+in_host sysctl -qw net.ipv6.conf.default.accept_ra=2
+in_guest g1 "$ROGUE" ra eth0 >/dev/null || fail "could not send router advertisements"
+sleep 0.5
+if in_host ip -6 route | grep -q "proto ra\|2001:db8:bad"; then
+	fail "the host took a route from a guest's RA: $(in_host ip -6 route | grep 'ra\|bad')"
+fi
+if in_host ip -6 addr | grep -q "2001:db8:bad"; then
+	fail "the host configured an address from a guest's RA"
+fi
+healthy "router advertisements"
+pass "router advertisements from a guest are ignored by the host"
+
 n=$(grep -c "vm g2: dropping" "$TMP/host-netd.log")
 [ "$n" -ge 9 ] || fail "only $n rogue disconnects logged"
 pass "$n rogue sessions dropped and logged"

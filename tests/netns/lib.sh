@@ -77,6 +77,14 @@ bed_cleanup() {
 		ip netns del "$ns" 2>/dev/null
 		rm -rf "/etc/netns/$ns"
 	done
+	# A sanitizer report in any daemon's log fails the test (check.sh
+	# runs the suite a second time with ASan/UBSan builds).
+	if [ -n "$TMP" ] && grep -lE "AddressSanitizer|LeakSanitizer|runtime error:" \
+	    "$TMP"/*.log >/dev/null 2>&1; then
+		log "FAIL: sanitizer report in $(grep -lE "AddressSanitizer|LeakSanitizer|runtime error:" "$TMP"/*.log | xargs -n1 basename | tr '\n' ' ')"
+		grep -hE -A30 "AddressSanitizer|LeakSanitizer|runtime error:" "$TMP"/*.log | head -60
+		rc=1
+	fi
 	if [ "$rc" != 0 ] && [ "$FAILED" = 0 ]; then
 		bed_dump_logs
 	fi

@@ -116,6 +116,15 @@ in_host nft list table inet vmnetd >"$TMP/table"
 grep -q 'iifname "vmn-g1" ip saddr != '"$subnet"' drop' "$TMP/table" ||
 	fail "anti-spoofing rule missing"
 grep -q "masquerade" "$TMP/table" || fail "masquerade rule missing"
+# Somebody flushes the whole ruleset (a firewall restarting): the table
+# comes back by itself and the guest keeps its way out.
+in_host nft flush ruleset
+wait_for 5 "table inet vmnetd restored" in_host nft list table inet vmnetd
+grep -q "restoring it" "$TMP/host-netd.log" || fail "restoration not logged"
+[ "$(in_guest g1 curl -sS -m 5 http://$LAN4:8080/)" = "$HOST4" ] ||
+	fail "no NAT after the table was restored"
+pass "a flushed ruleset is restored"
+
 kill -TERM "$HOST_NETD_PID"
 wait_for 5 "host-netd exits" sh -c "! kill -0 $HOST_NETD_PID"
 if in_host nft list table inet vmnetd >/dev/null 2>&1; then

@@ -19,6 +19,10 @@
  *   flood       opens 64 connections at once and holds them
  *   good        a valid HELLO; prints the reply (control: must stay open)
  *
+ *   vmn-rogue ra IFNAME
+ *               sends router advertisements for 2001:db8:bad::/64 out of
+ *               IFNAME, as a guest trying to become the host's router
+ *
  * Prints "closed" when the host ended the connection within the timeout,
  * "open" otherwise; for flood, how many of the connections were refused.
  * Exit status: 0 closed, 1 open, 2 usage or connection failure.
@@ -26,6 +30,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +174,52 @@ run_flood(const struct vmn_endpoint *ep)
 	return refused > 0 ? 0 : 1;
 }
 
+/* Three RAs offering a default route and a SLAAC prefix. */
+static int
+send_ra(const char *ifname)
+{
+	struct sockaddr_in6 dst = { .sin6_family = AF_INET6 };
+	uint8_t ra[16 + 32];
+	int fd, hops = 255, i;
+
+	memset(ra, 0, sizeof(ra));
+	ra[0] = 134;			/* ND_ROUTER_ADVERT */
+	ra[4] = 64;			/* cur hop limit */
+	ra[6] = 0x07; ra[7] = 0x08;	/* router lifetime 1800 s */
+	ra[16] = 3; ra[17] = 4;		/* prefix information, 32 bytes */
+	ra[18] = 64;			/* prefix length */
+	ra[19] = 0xc0;			/* on-link, autonomous */
+	memset(ra + 20, 0xff, 8);	/* valid and preferred: infinite */
+	ra[32] = 0x20; ra[33] = 0x01; ra[34] = 0x0d; ra[35] = 0xb8;
+	ra[36] = 0x0b; ra[37] = 0xad;	/* 2001:db8:bad::/64 */
+	if ((fd = socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
+	    (socklen_t)strlen(ifname)) < 0 ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops,
+	    sizeof(hops)) < 0 ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops,
+	    sizeof(hops)) < 0) {
+		fprintf(stderr, "vmn-rogue: raw socket: %s\n", strerror(errno));
+		return 2;
+	}
+	dst.sin6_addr.s6_addr[0] = 0xff;
+	dst.sin6_addr.s6_addr[1] = 0x02;
+	dst.sin6_addr.s6_addr[15] = 1;	/* ff02::1 */
+	dst.sin6_scope_id = if_nametoindex(ifname);
+	for (i = 0; i < 3; i++) {
+		if (sendto(fd, ra, sizeof(ra), 0, (struct sockaddr *)&dst,
+		    sizeof(dst)) < 0) {
+			fprintf(stderr, "vmn-rogue: sendto: %s\n",
+			    strerror(errno));
+			return 2;
+		}
+		usleep(100000);
+	}
+	close(fd);
+	printf("sent 3 router advertisements on %s\n", ifname);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -177,6 +229,8 @@ main(int argc, char *argv[])
 	struct vmn_buf b;
 	int ch, fd, len, i, closed;
 
+	if (argc == 3 && strcmp(argv[1], "ra") == 0)
+		return send_ra(argv[2]);
 	while ((ch = getopt(argc, argv, "t:i:")) != -1) {
 		switch (ch) {
 		case 't':
