@@ -474,7 +474,7 @@ vmn_msg_parse(const uint8_t *frame, size_t len, struct vmn_msg *m,
 	static char whybuf[96];
 	const struct vmn_attr_policy *pol;
 	struct vmn_attr_iter it;
-	struct vmn_attr whole, a;
+	struct vmn_attr a;
 	unsigned i;
 	int rc;
 
@@ -499,9 +499,10 @@ vmn_msg_parse(const uint8_t *frame, size_t len, struct vmn_msg *m,
 
 	pol = (m->hdr.flags & VMN_F_ERROR) ? error_policy
 	    : msg_policies[m->hdr.type];
-	whole.data = m->payload;
-	whole.len = m->hdr.length;
-	vmn_attr_for_each(&a, &it, &whole) {
+	/* Not vmn_attr_iter_init(): a 64 KiB payload overflows attr.len. */
+	it.pos = m->payload;
+	it.end = m->payload + m->hdr.length;
+	while (vmn_attr_next(&it, &a)) {
 		uint16_t type = a.type & VMN_ATTR_TYPE_MASK;
 
 		if (type >= VMN_A__MAX || pol[type].kind == VMN_AK_NONE)

@@ -55,7 +55,8 @@ proxyenv_render(const struct vmn_nc_proxy *p, char *buf, size_t len)
 	size_t off;
 
 	if (!p->http[0] && !p->https[0] && !p->no_proxy[0]) {
-		buf[0] = '\0';
+		if (len)
+			buf[0] = '\0';
 		return 0;
 	}
 	if (len <= sizeof(header))
@@ -75,7 +76,8 @@ proxyenv_render(const struct vmn_nc_proxy *p, char *buf, size_t len)
 int
 proxyenv_write(const char *path, const struct vmn_nc_proxy *p)
 {
-	char buf[8192];
+	/* Every value twice, each ' as '\'' (4 bytes): 2 * 4 * 1535 + slack. */
+	char buf[16384];
 	int rc;
 
 	if ((rc = proxyenv_render(p, buf, sizeof(buf))) < 0)

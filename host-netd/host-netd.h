@@ -173,8 +173,7 @@ int	subnet_pick(const struct vmn_prefix *pool, uint8_t plen,
 	    const struct vmn_prefix *avoid, size_t navoid, uint32_t hint,
 	    struct vmn_prefix *out);
 bool	subnet_collides(const struct vmn_prefix *p,
-	    const struct vmn_prefix *avoid, size_t navoid,
-	    const struct vmn_prefix *pool);
+	    const struct vmn_prefix *avoid, size_t navoid);
 void	random_mac(uint8_t mac[VMN_MAC_LEN]);
 void	random_ula48(struct vmn_prefix *p);
 

@@ -86,7 +86,7 @@ check_collisions(void)
 		for (i = 0; i < n && vm->ifindex > 0; i++) {
 			if (oifs[i] == vm->ifindex ||
 			    routes[i].ip.family != AF_INET ||
-			    routes[i].plen < hostd->conf->pool4.plen ||
+			    routes[i].plen <= 1 ||
 			    routes[i].plen == 32 ||
 			    !vmn_prefix_overlap(&routes[i], &vm->subnet4))
 				continue;

@@ -5,8 +5,10 @@
  * /24s) so that it overlaps no host route and no other VM. The search
  * starts at a slot derived from the VM's name, so a VM tends to land on the
  * same subnet even on a fresh host; once chosen it is persisted and reused.
- * Routes that cover the whole pool (default routes, a VPN's 0/1 + 128/1)
- * are not collisions: more specific routes win over them.
+ * Default routes and split defaults (a VPN's 0/1 + 128/1) are not
+ * collisions: more specific routes win over them. Any narrower route,
+ * however wide (a VPN's 172.16.0.0/11), is a network the host reaches and
+ * is avoided.
  */
 #include "config.h"
 
@@ -16,6 +18,8 @@
 #include <sys/socket.h>
 
 #include "host-netd.h"
+
+#define SUBNET_CATCH_ALL_PLEN	1	/* 0/0, 0/1, 128/1 */
 
 /* FNV-1a: stable across runs and builds. */
 uint32_t
@@ -32,16 +36,15 @@ name_hash(const char *s)
 
 bool
 subnet_collides(const struct vmn_prefix *p, const struct vmn_prefix *avoid,
-    size_t navoid, const struct vmn_prefix *pool)
+    size_t navoid)
 {
 	size_t i;
 
 	for (i = 0; i < navoid; i++) {
 		if (avoid[i].ip.family != p->ip.family)
 			continue;
-		if (pool && avoid[i].plen < pool->plen &&
-		    vmn_prefix_overlap(&avoid[i], pool))
-			continue;	/* a catch-all route */
+		if (avoid[i].plen <= SUBNET_CATCH_ALL_PLEN)
+			continue;	/* a default route */
 		if (vmn_prefix_overlap(&avoid[i], p))
 			return true;
 	}
@@ -73,7 +76,7 @@ subnet_pick(const struct vmn_prefix *pool, uint8_t plen,
 		if (vmn_prefix_host(&net, slot << shift, &cand.ip) < 0)
 			return -EINVAL;
 		cand.plen = plen;
-		if (!subnet_collides(&cand, avoid, navoid, pool)) {
+		if (!subnet_collides(&cand, avoid, navoid)) {
 			*out = cand;
 			return 0;
 		}

@@ -187,7 +187,7 @@ pick_subnet4(struct vm *vm, char *err, size_t errlen)
 		return n;
 	}
 	if (vm->conf.subnet4.ip.family) {
-		if (subnet_collides(&vm->conf.subnet4, avoid, (size_t)n, NULL)) {
+		if (subnet_collides(&vm->conf.subnet4, avoid, (size_t)n)) {
 			snprintf(err, errlen, "configured subnet %s collides "
 			    "with a host route or another VM",
 			    vmn_prefix_ntop(&vm->conf.subnet4, a, sizeof(a)));
@@ -198,7 +198,7 @@ pick_subnet4(struct vm *vm, char *err, size_t errlen)
 	}
 	if (old.ip.family == AF_INET && old.plen == c->subnet_len4 &&
 	    vmn_prefix_overlap(&old, &c->pool4) &&
-	    !subnet_collides(&old, avoid, (size_t)n, &c->pool4))
+	    !subnet_collides(&old, avoid, (size_t)n))
 		return 0;	/* the remembered subnet is still free */
 	rc = subnet_pick(&c->pool4, c->subnet_len4, avoid, (size_t)n,
 	    name_hash(vm->conf.name), &vm->subnet4);

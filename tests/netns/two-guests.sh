@@ -1,7 +1,8 @@
 #!/bin/bash
 # tests/netns/two-guests.sh - two guests at once, each its own, isolated
 #
-# Checks: two guests come online with distinct subnets and both reach the
+# Checks: two guests come online with distinct subnets (one picked, one
+# configured) and both reach the
 # lan; neither can open a connection to the other; allow-vm, added by a
 # reload through netctl, lets g1 reach g2 but still not g2 reach g1, and
 # leaves g1 and g2 running untouched; a reload of a broken file is refused
@@ -14,6 +15,8 @@ bed_up
 bed_guest g1
 bed_guest g2
 bed_write_conf g1 g2 >/dev/null
+# g2 has a fixed subnet; g1's is picked.
+sed -i '/^vm "g2" {/a \	subnet 10.99.7.0/24' "$TMP/host-netd.conf"
 bed_host_netd
 bed_guest_netd g1
 bed_guest_netd g2
@@ -22,6 +25,7 @@ wait_online g1 g2
 a1=$(vm_field g1 address); a1=${a1%/*}
 a2=$(vm_field g2 address); a2=${a2%/*}
 [ "${a1%.*}" != "${a2%.*}" ] || fail "g1 ($a1) and g2 ($a2) share a subnet"
+[ "$a2" = 10.99.7.2 ] || fail "g2 did not get its configured subnet: $a2"
 log "g1 $a1, g2 $a2"
 for g in g1 g2; do
 	[ "$(in_guest $g curl -sS -m 3 http://$LAN4:8080/)" = "$HOST4" ] ||
@@ -43,7 +47,6 @@ reach g1 "$a2" && fail "g1 reached g2 while isolated"
 reach g2 "$a1" && fail "g2 reached g1 while isolated"
 pass "isolated from each other by default"
 
-VM_EXTRA='' bed_write_conf g1 g2 >/dev/null
 sed -i '/^vm "g1" {/a \	allow-vm "g2"' "$TMP/host-netd.conf"
 connects=$(grep -c "vm g1: guest connected" "$TMP/host-netd.log")
 netctl reload >/dev/null || fail "reload refused"
