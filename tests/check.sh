@@ -1,0 +1,25 @@
+#!/bin/bash
+# tests/check.sh - install dependencies, build with -Werror, run every test
+#
+# Runs the whole suite twice: a normal -Werror build, then a build with
+# AddressSanitizer and UBSan (every daemon the namespace tests start is the
+# instrumented one, and a sanitizer report anywhere fails the run). Needs
+# root for the namespace tests; without root they are skipped.
+set -euo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+
+run_suite() {
+	local builddir=$1
+	shift
+	echo "=== build in $builddir ($*)"
+	"$src/tests/build.sh" "$builddir" "$@" >/dev/null
+	echo "=== make check in $builddir"
+	if ! make -C "$builddir" check; then
+		cat "$builddir"/test-suite.log || true
+		exit 1
+	fi
+}
+
+run_suite "$src/build" --enable-werror
+run_suite "$src/build-sanitizers" --enable-werror --enable-sanitizers
+echo "=== all tests passed"

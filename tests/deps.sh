@@ -1,0 +1,27 @@
+#!/bin/bash
+# tests/deps.sh - install what vmnetd's build, tests and demo need (Debian 12)
+#
+# Idempotent: packages already present are skipped, so a second run costs
+# one dpkg query.
+set -euo pipefail
+
+BUILD_PKGS="build-essential autoconf automake libtool pkg-config
+	libmnl-dev libnftables-dev libc-ares-dev libevent-dev libcmocka-dev"
+TEST_PKGS="iproute2 nftables dnsmasq-base socat dnsutils curl procps
+	cppcheck"
+
+missing=()
+for p in $BUILD_PKGS $TEST_PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps.sh: need root to install: ${missing[*]}" >&2
+		exit 1
+	fi
+	echo "deps.sh: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
