@@ -49,8 +49,8 @@
 #define VMN_MAX_STRING		1024	/* longest string attribute */
 
 /* Default ports (vsock ports; suffixes of unix and hvsock paths). */
-#define VMN_PORT_HOST		7700	/* guest -> host: control, dns, rfwd */
-#define VMN_PORT_GUEST		7701	/* host -> guest: fwd */
+#define VMN_PORT_HOST		7700u	/* guest -> host: control, dns, rfwd */
+#define VMN_PORT_GUEST		7701u	/* host -> guest: fwd */
 
 enum vmn_flags {
 	VMN_F_REQUEST	= 0x01,	/* the sender expects a reply with this seq */
