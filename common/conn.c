@@ -195,6 +195,21 @@ vmn_conn_send_buf(struct vmn_conn *c, struct vmn_buf *b)
 	return vmn_conn_send(c, b->data, (size_t)len);
 }
 
+/* Answers request seq of the given type with an error (errno and text). */
+int
+vmn_conn_send_error(struct vmn_conn *c, uint16_t type, uint32_t seq, int err,
+    const char *msg)
+{
+	uint8_t storage[VMN_HDR_LEN + VMN_MAX_STRING + 64];
+	struct vmn_buf b;
+	int len;
+
+	vmn_buf_init(&b, storage, sizeof(storage));
+	if ((len = vmn_build_error(&b, type, seq, err, msg)) < 0)
+		return len;
+	return vmn_conn_send(c, b.data, (size_t)len);
+}
+
 /* vmn_emit_fn adapter: conn is a struct vmn_conn. */
 int
 vmn_conn_emit(void *conn, const uint8_t *frame, size_t len)

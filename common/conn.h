@@ -35,6 +35,8 @@ void		 vmn_conn_set_arg(struct vmn_conn *c, void *arg);
 int		 vmn_conn_send(struct vmn_conn *c, const uint8_t *frame,
 		    size_t len);
 int		 vmn_conn_send_buf(struct vmn_conn *c, struct vmn_buf *b);
+int		 vmn_conn_send_error(struct vmn_conn *c, uint16_t type,
+		    uint32_t seq, int err, const char *msg);
 int		 vmn_conn_emit(void *conn, const uint8_t *frame, size_t len);
 void		 vmn_conn_fail(struct vmn_conn *c, int err, const char *why);
 void		 vmn_conn_close_after_flush(struct vmn_conn *c, const char *why);

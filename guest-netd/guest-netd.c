@@ -77,19 +77,6 @@ usage(void)
 }
 
 static int
-reply_error(struct guest *g, uint16_t type, uint32_t seq, int err,
-    const char *msg)
-{
-	struct vmn_buf b;
-	int len;
-
-	vmn_buf_init(&b, g->txbuf, sizeof(g->txbuf));
-	if ((len = vmn_build_error(&b, type, seq, err, msg)) < 0)
-		return len;
-	return vmn_conn_send(g->conn, b.data, (size_t)len);
-}
-
-static int
 reply_gen(struct guest *g, uint16_t type, uint32_t seq, uint32_t gen)
 {
 	struct vmn_buf b;
@@ -126,14 +113,14 @@ handle_commit(struct guest *g, const struct vmn_msg *m)
 	int rc;
 
 	if (!g->in_txn || gen != nc->gen)
-		return reply_error(g, VMN_MSG_CONFIG_COMMIT, m->hdr.seq,
+		return vmn_conn_send_error(g->conn, VMN_MSG_CONFIG_COMMIT, m->hdr.seq,
 		    EPROTO, "commit without a matching begin");
 	g->in_txn = 0;
 	if (g->txn_err)
-		return reply_error(g, VMN_MSG_CONFIG_COMMIT, m->hdr.seq,
+		return vmn_conn_send_error(g->conn, VMN_MSG_CONFIG_COMMIT, m->hdr.seq,
 		    -g->txn_err, g->txn_why);
 	if ((rc = vmn_netconf_check(nc, &why)) < 0)
-		return reply_error(g, VMN_MSG_CONFIG_COMMIT, m->hdr.seq, rc,
+		return vmn_conn_send_error(g->conn, VMN_MSG_CONFIG_COMMIT, m->hdr.seq, rc,
 		    why);
 
 	rc = apply_netconf(&g->nl, nc, err, sizeof(err));
@@ -147,7 +134,7 @@ handle_commit(struct guest *g, const struct vmn_msg *m)
 		    strerror(-rc));
 	if (rc < 0) {
 		log_warnx("configuration %u failed: %s", gen, err);
-		return reply_error(g, VMN_MSG_CONFIG_COMMIT, m->hdr.seq, rc,
+		return vmn_conn_send_error(g->conn, VMN_MSG_CONFIG_COMMIT, m->hdr.seq, rc,
 		    err);
 	}
 	g->applied_gen = gen;

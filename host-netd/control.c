@@ -153,19 +153,6 @@ send_vms(struct ctl_client *c, uint32_t seq)
 }
 
 static int
-reply_error(struct ctl_client *c, uint16_t type, uint32_t seq, int err,
-    const char *msg)
-{
-	struct vmn_buf b;
-	int len;
-
-	vmn_buf_init(&b, c->txbuf, sizeof(c->txbuf));
-	if ((len = vmn_build_error(&b, type, seq, err, msg)) < 0)
-		return len;
-	return vmn_conn_send(c->conn, b.data, (size_t)len);
-}
-
-static int
 ctl_msg_cb(struct vmn_conn *conn, const struct vmn_msg *m, void *arg)
 {
 	struct ctl_client *c = arg;
@@ -181,16 +168,16 @@ ctl_msg_cb(struct vmn_conn *conn, const struct vmn_msg *m, void *arg)
 		return send_vms(c, m->hdr.seq);
 	case VMN_MSG_CTL_RELOAD:
 		if (!may_change(c))
-			return reply_error(c, m->hdr.type, m->hdr.seq, EPERM,
+			return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq, EPERM,
 			    "reload needs root or the vmnetd group");
 		if (hostd_reload("netctl", err, sizeof(err)) < 0)
-			return reply_error(c, m->hdr.type, m->hdr.seq, EINVAL,
+			return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq, EINVAL,
 			    err);
 		vmn_buf_init(&b, c->txbuf, sizeof(c->txbuf));
 		vmn_msg_begin(&b, m->hdr.type, VMN_F_REPLY, m->hdr.seq);
 		return vmn_conn_send_buf(conn, &b);
 	default:
-		return reply_error(c, m->hdr.type, m->hdr.seq, EOPNOTSUPP,
+		return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq, EOPNOTSUPP,
 		    "not a control request");
 	}
 }

@@ -79,14 +79,8 @@ session_close_cb(struct vmn_conn *c, int err, const char *why, void *arg)
 static int
 refuse(struct session *s, uint32_t seq, int err, const char *msg)
 {
-	struct vmn_buf b;
-	int len;
-
 	log_warnx("vm %s: refusing hello: %s", s->vm->conf.name, msg);
-	vmn_buf_init(&b, s->txbuf, sizeof(s->txbuf));
-	len = vmn_build_error(&b, VMN_MSG_HELLO, seq, err, msg);
-	if (len > 0)
-		vmn_conn_send(s->conn, b.data, (size_t)len);
+	vmn_conn_send_error(s->conn, VMN_MSG_HELLO, seq, err, msg);
 	vmn_conn_close_after_flush(s->conn, msg);
 	return 0;
 }

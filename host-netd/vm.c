@@ -414,12 +414,36 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- configuration -------------------------------------------------- */
 
+/* One family on the guest's link: address, gateway's MAC pinned, default. */
+static void
+add_family(struct vmn_netconf *nc, const char *ifname,
+    const struct vmn_prefix *subnet, const struct vmn_ip *guest,
+    const struct vmn_ip *gw, const uint8_t *gw_mac)
+{
+	struct vmn_nc_addr *a = &nc->addrs[nc->naddrs++];
+	struct vmn_nc_neigh *n = &nc->neighs[nc->nneighs++];
+	struct vmn_nc_route *r = &nc->routes[nc->nroutes++];
+
+	snprintf(a->ifname, IFNAMSIZ, "%s", ifname);
+	a->pfx.ip = *guest;
+	a->pfx.plen = subnet->plen;
+	snprintf(n->ifname, IFNAMSIZ, "%s", ifname);
+	n->ip = *gw;
+	memcpy(n->lladdr, gw_mac, VMN_MAC_LEN);
+	snprintf(r->ifname, IFNAMSIZ, "%s", ifname);
+	r->dst.ip.family = gw->family;	/* the default route */
+	r->gw = *gw;
+}
+
 void
 vm_build_netconf(const struct vm *vm, struct vmn_netconf *nc)
 {
+	/* Static IPv6: no RA, SLAAC or DAD to wait for. */
+	static const char *const ipv6_off[] = {
+		"accept_ra", "autoconf", "accept_dad" };
 	const char *ifname = vm->conf.guest_ifname;
 	const struct hostdns *dns = &hostd->dns;
-	struct vmn_ip gw;
+	struct vmn_ip guest, gw;
 	unsigned i;
 
 	vmn_netconf_reset(nc, vm->gen);
@@ -430,47 +454,21 @@ vm_build_netconf(const struct vm *vm, struct vmn_netconf *nc)
 		memcpy(l->mac, vm->guest_mac, VMN_MAC_LEN);
 		l->mtu = vm->mtu;
 
-		/* IPv4: address, the gateway's MAC pinned, default route. */
-		snprintf(nc->addrs[0].ifname, IFNAMSIZ, "%s", ifname);
-		vm_guest4(vm, &nc->addrs[0].pfx.ip);
-		nc->addrs[0].pfx.plen = vm->subnet4.plen;
-		nc->naddrs = 1;
+		vm_guest4(vm, &guest);
 		vm_gateway4(vm, &gw);
-		snprintf(nc->neighs[0].ifname, IFNAMSIZ, "%s", ifname);
-		nc->neighs[0].ip = gw;
-		memcpy(nc->neighs[0].lladdr, vm->host_mac, VMN_MAC_LEN);
-		nc->nneighs = 1;
-		snprintf(nc->routes[0].ifname, IFNAMSIZ, "%s", ifname);
-		nc->routes[0].dst.ip.family = AF_INET;
-		nc->routes[0].gw = gw;
-		nc->nroutes = 1;
-
+		add_family(nc, ifname, &vm->subnet4, &guest, &gw, vm->host_mac);
 		if (vm->subnet6.ip.family) {
-			/* Static IPv6: no RA, SLAAC or DAD to wait for. */
-			static const char *const off[] = {
-				"accept_ra", "autoconf", "accept_dad" };
-
 			for (i = 0; i < 3; i++) {
 				snprintf(nc->sysctls[i].name,
 				    sizeof(nc->sysctls[i].name),
-				    "net.ipv6.conf.%s.%s", ifname, off[i]);
+				    "net.ipv6.conf.%s.%s", ifname, ipv6_off[i]);
 				strcpy(nc->sysctls[i].value, "0");
 			}
 			nc->nsysctls = 3;
-
-			snprintf(nc->addrs[1].ifname, IFNAMSIZ, "%s", ifname);
-			vm_guest6(vm, &nc->addrs[1].pfx.ip);
-			nc->addrs[1].pfx.plen = vm->subnet6.plen;
-			nc->naddrs = 2;
+			vm_guest6(vm, &guest);
 			vm_gateway6(vm, &gw);
-			snprintf(nc->neighs[1].ifname, IFNAMSIZ, "%s", ifname);
-			nc->neighs[1].ip = gw;
-			memcpy(nc->neighs[1].lladdr, vm->host_mac, VMN_MAC_LEN);
-			nc->nneighs = 2;
-			snprintf(nc->routes[1].ifname, IFNAMSIZ, "%s", ifname);
-			nc->routes[1].dst.ip.family = AF_INET6;
-			nc->routes[1].gw = gw;
-			nc->nroutes = 2;
+			add_family(nc, ifname, &vm->subnet6, &guest, &gw,
+			    vm->host_mac);
 		}
 	}
 	if (vm->conf.dns == DNS_MODE_HOST) {

@@ -12,30 +12,15 @@
  */
 #include "config.h"
 
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "testutil.h"
 #include "netconf.h"
 #include "wire.h"
-
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-
-#define assert_rc(expr, want) do {					\
-	int rc_ = (expr), want_ = (want);				\
-	if (rc_ != want_)						\
-		fail_msg("%s = %d (%s), expected %d (%s)", #expr, rc_,	\
-		    rc_ < 0 ? strerror(-rc_) : "ok", want_,		\
-		    want_ < 0 ? strerror(-want_) : "ok");		\
-} while (0)
 
 /* ---- collecting frames ------------------------------------------------ */
 

@@ -15,12 +15,6 @@
  */
 #include "config.h"
 
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -37,18 +31,10 @@
 
 #include <event2/event.h>
 
+#include "testutil.h"
 #include "transport.h"
 
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define LOOP_LIMIT_MS	2000	/* no test needs more than a fraction */
-
-#define assert_rc(expr, want) do {					\
-	int rc_ = (expr), want_ = (want);				\
-	if (rc_ != want_)						\
-		fail_msg("%s = %d (%s), expected %d (%s)", #expr, rc_,	\
-		    rc_ < 0 ? strerror(-rc_) : "ok", want_,		\
-		    want_ < 0 ? strerror(-want_) : "ok");		\
-} while (0)
 
 /* ---- URIs -------------------------------------------------------------- */
 

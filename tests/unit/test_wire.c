@@ -11,12 +11,6 @@
  */
 #include "config.h"
 
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <cmocka.h>
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -24,19 +18,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "testutil.h"
 #include "wire.h"
 
 #define ALIGN4(x)	(((x) + 3u) & ~3u)
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-
-/* Fails with both errno values spelled out. */
-#define assert_rc(expr, want) do {					\
-	int rc_ = (expr), want_ = (want);				\
-	if (rc_ != want_)						\
-		fail_msg("%s = %d (%s), expected %d (%s)", #expr, rc_,	\
-		    rc_ < 0 ? strerror(-rc_) : "ok", want_,		\
-		    want_ < 0 ? strerror(-want_) : "ok");		\
-} while (0)
 
 /* Big enough for the largest frame plus slack for over-long tests. */
 static uint8_t big[VMN_MAX_FRAME + 256];
