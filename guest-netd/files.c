@@ -54,9 +54,13 @@ file_replace(const char *path, const char *content, mode_t mode)
 	    basename(base));
 	if ((fd = mkstemp(tmp)) < 0)
 		return -errno;
+	/*
+	 * No fsync(): readers see the old file or the new one either way, and
+	 * guest-netd rewrites these files after every connect, so there is
+	 * nothing a crash could lose. It would only stall the event loop.
+	 */
 	if ((rc = write_all(fd, content, len)) < 0 ||
-	    (fchmod(fd, mode) < 0 && (rc = -errno)) ||
-	    (fsync(fd) < 0 && (rc = -errno))) {
+	    (fchmod(fd, mode) < 0 && (rc = -errno))) {
 		close(fd);
 		unlink(tmp);
 		return rc;

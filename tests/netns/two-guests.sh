@@ -70,8 +70,19 @@ grep -q "host-netd.conf:[0-9]*: unknown link type \"bogus\"" "$TMP/host-netd.log
 	fail "the log does not say where the error is"
 reach g1 "$a2" || fail "a refused reload changed the running state"
 [ "$(netctl --dump vms | tail -n +2 | wc -l)" = 2 ] || fail "VM list changed"
+# The same through SIGHUP.
+kill -HUP "$HOST_NETD_PID"
+wait_for 5 "SIGHUP reload refused" sh -c \
+	"[ \$(grep -c 'has errors; the running configuration stays' $TMP/host-netd.log) -ge 2 ]"
+kill -0 "$HOST_NETD_PID" || fail "host-netd died on SIGHUP with a broken file"
+reach g1 "$a2" || fail "a refused SIGHUP reload changed the running state"
 cp "$TMP/good.conf" "$TMP/host-netd.conf"
-pass "a broken file is refused; nothing changes"
+# And a good file through SIGHUP: g1 loses allow-vm again.
+sed -i '/allow-vm "g2"/d' "$TMP/host-netd.conf"
+kill -HUP "$HOST_NETD_PID"
+wait_for 5 "SIGHUP reload applied" sh -c "! ip netns exec $NS_HOST nft list table inet vmnetd | grep -q 'oifname \"vmn-g2\" accept'"
+reach g1 "$a2" && fail "allow-vm removed by SIGHUP, but g1 still reaches g2"
+pass "a broken file is refused (netctl and SIGHUP); a good one applies"
 
 kill -TERM "$HOST_NETD_PID"
 wait_for 5 "host-netd exits" sh -c "! kill -0 $HOST_NETD_PID"
