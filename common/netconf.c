@@ -180,11 +180,13 @@ vmn_sysctl_name_ok(const char *name)
 	if (strncmp(name, "net.", 4) != 0 || strstr(name, "..") ||
 	    name[strlen(name) - 1] == '.')
 		return false;
+	/* '/' is sysctl(8)'s stand-in for a dot in an interface name. */
 	for (p = name; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' &&
-		    *p != '-')
+		    *p != '-' && *p != '/')
 			return false;
-	return true;
+	return !strstr(name, "/.") && !strstr(name, "./") &&
+	    !strstr(name, "//");
 }
 
 static int

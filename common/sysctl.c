@@ -45,8 +45,8 @@ vmn_sysctl_write(const char *path, const char *value)
 
 /*
  * "net.ipv6.conf.eth0.accept_ra" -> "/proc/sys/net/ipv6/conf/eth0/accept_ra".
- * Names with dots inside a component (an interface "eth0.100") cannot be
- * written this way; vmn_sysctl_link() handles interfaces.
+ * As in sysctl(8), a '/' in the name stands for a '.' inside a component:
+ * "net.ipv6.conf.eth0/100.accept_ra" is the interface eth0.100.
  */
 int
 vmn_sysctl_path(const char *name, char *buf, size_t len)
@@ -57,12 +57,11 @@ vmn_sysctl_path(const char *name, char *buf, size_t len)
 	if (n < 0 || (size_t)n >= len)
 		return -ENAMETOOLONG;
 	for (p = buf + strlen("/proc/sys/"); *p; p++)
-		if (*p == '.')
-			*p = '/';
+		*p = *p == '.' ? '/' : *p == '/' ? '.' : *p;
 	return 0;
 }
 
-/* net.<family>.conf.<ifname>.<key> = value */
+/* net.<family>.conf.<ifname>.<key> = value (ifname may contain dots) */
 int
 vmn_sysctl_link(const char *family, const char *ifname, const char *key,
     const char *value)
@@ -74,4 +73,23 @@ vmn_sysctl_link(const char *family, const char *ifname, const char *key,
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return -ENAMETOOLONG;
 	return vmn_sysctl_write(path, value);
+}
+
+/* The sysctl(8) name of an interface setting, dots in ifname as '/'. */
+int
+vmn_sysctl_link_name(char *buf, size_t len, const char *family,
+    const char *ifname, const char *key)
+{
+	char *p;
+	int n = snprintf(buf, len, "net.%s.conf.", family), start = n;
+
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	n += snprintf(buf + n, len - (size_t)n, "%s.%s", ifname, key);
+	if ((size_t)n >= len)
+		return -ENAMETOOLONG;
+	for (p = buf + start; *p && p < buf + start + strlen(ifname); p++)
+		if (*p == '.')
+			*p = '/';
+	return 0;
 }

@@ -11,5 +11,7 @@ int	vmn_sysctl_write(const char *path, const char *value);
 int	vmn_sysctl_path(const char *name, char *buf, size_t len);
 int	vmn_sysctl_link(const char *family, const char *ifname,
 	    const char *key, const char *value);
+int	vmn_sysctl_link_name(char *buf, size_t len, const char *family,
+	    const char *ifname, const char *key);
 
 #endif

@@ -192,6 +192,7 @@ apply_links(struct applier *a)
 				    k->name, want->name);
 			log_info("link %s renamed %s", k->name, want->name);
 			snprintf(k->name, sizeof(k->name), "%s", want->name);
+			k->flags &= ~IFF_UP;	/* renaming took it down */
 		}
 		if (want->mtu && want->mtu != k->mtu &&
 		    (rc = set_link(a, k->index, NULL, want->mtu,

@@ -360,8 +360,8 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
-	log_init("guest-netd", foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG,
-	    verbose);
+	/* stderr until we detach, so that a failed start is seen */
+	log_init("guest-netd", LOG_TO_STDERR, verbose);
 	if (vmn_endpoint_parse(host_uri, &g->host, &why) < 0)
 		fatalx("--host %s: %s", host_uri, why);
 	if (g->vm_id && (strlen(g->vm_id) == 0 || strlen(g->vm_id) > 64))
@@ -386,6 +386,7 @@ main(int argc, char *argv[])
 	if (!foreground) {
 		if (daemon(0, 0) < 0)
 			fatal("daemon");
+		log_init("guest-netd", LOG_TO_SYSLOG, verbose);
 		if (event_reinit(g->base) < 0)
 			fatalx("event_reinit failed");
 	}

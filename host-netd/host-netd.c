@@ -261,9 +261,11 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
-	/* -n reports "file:line: message" lines, nothing else. */
-	log_init("host-netd", check ? LOG_PLAIN : foreground ? LOG_TO_STDERR :
-	    LOG_TO_SYSLOG, verbose);
+	/*
+	 * -n reports "file:line: message" lines, nothing else. Otherwise
+	 * stderr until we detach, so that a failed start is seen.
+	 */
+	log_init("host-netd", check ? LOG_PLAIN : LOG_TO_STDERR, verbose);
 
 	if (!(conf = parse_config(file)))
 		exit(1);
@@ -330,6 +332,7 @@ main(int argc, char *argv[])
 	if (!foreground) {
 		if (daemon(0, 0) < 0)
 			fatal("daemon");
+		log_init("host-netd", LOG_TO_SYSLOG, verbose);
 		if (event_reinit(hostd->base) < 0)
 			fatalx("event_reinit failed");
 	}

@@ -34,7 +34,7 @@
 #define MAX_UPLINKS		8
 #define MAX_ALLOW		16
 #define VM_MAX_SESSIONS		16	/* a guest's connections at once */
-#define HELLO_TIMEOUT_MS	5000
+#define HELLO_TIMEOUT_MS	5000	/* from connect to HELLO, at most */
 #define COMMIT_TIMEOUT_MS	10000	/* a guest must answer a COMMIT */
 #define VM_RETRY_MIN_MS		500
 #define VM_RETRY_MAX_MS		30000
@@ -101,6 +101,7 @@ struct vm {
 	uint8_t			guest_mac[VMN_MAC_LEN];
 	uint8_t			host_mac[VMN_MAC_LEN];
 	/* run time */
+	int			netns_fd;	/* veth into a netns given by path */
 	int			ifindex;	/* host side of its link */
 	uint32_t		mtu;
 	int			listen_fd;
@@ -186,8 +187,7 @@ int	mkdir_p(const char *path, mode_t mode);
 
 /* hostlink.c */
 #define HOSTLINK_ALIAS_PREFIX	"vmnetd:"
-int	hostlink_create_veth(struct vmn_nl *nl, const struct vm *vm,
-	    uint32_t mtu);
+int	hostlink_create_veth(struct vmn_nl *nl, struct vm *vm, uint32_t mtu);
 int	hostlink_create_tap(struct vmn_nl *nl, const struct vm *vm,
 	    uint32_t mtu);
 int	hostlink_delete(struct vmn_nl *nl, int ifindex);

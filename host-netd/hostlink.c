@@ -172,18 +172,30 @@ hostlink_exists(struct vmn_nl *nl, int ifindex, const char *ifname)
 	return 0;
 }
 
+/*
+ * The guest's namespace. A name in /run/netns is opened afresh every time
+ * (the namespace may have been deleted and made again). A path such as
+ * /proc/PID/ns/net is opened once and kept: after host-netd drops its
+ * capabilities, opening another process's namespace is no longer allowed.
+ */
 static int
-open_netns(const char *name)
+open_netns(struct vm *vm)
 {
 	char path[PATH_MAX];
 	int fd;
 
-	if (name[0] == '/')
-		snprintf(path, sizeof(path), "%s", name);
+	if (vm->conf.netns[0] == '/' && vm->netns_fd >= 0) {
+		fd = fcntl(vm->netns_fd, F_DUPFD_CLOEXEC, 0);
+		return fd < 0 ? -errno : fd;
+	}
+	if (vm->conf.netns[0] == '/')
+		snprintf(path, sizeof(path), "%s", vm->conf.netns);
 	else
-		snprintf(path, sizeof(path), "/run/netns/%s", name);
+		snprintf(path, sizeof(path), "/run/netns/%s", vm->conf.netns);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return -errno;
+	if (vm->conf.netns[0] == '/')
+		vm->netns_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	return fd;
 }
 
@@ -193,7 +205,7 @@ open_netns(const char *name)
  * guest's MAC, under a temporary name that guest-netd replaces.
  */
 int
-hostlink_create_veth(struct vmn_nl *nl, const struct vm *vm, uint32_t mtu)
+hostlink_create_veth(struct vmn_nl *nl, struct vm *vm, uint32_t mtu)
 {
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
 	struct nlattr *linkinfo, *data, *peer;
@@ -202,7 +214,7 @@ hostlink_create_veth(struct vmn_nl *nl, const struct vm *vm, uint32_t mtu)
 	char alias[64], peer_name[IFNAMSIZ];
 	int nsfd, rc;
 
-	if ((nsfd = open_netns(vm->conf.netns)) < 0)
+	if ((nsfd = open_netns(vm)) < 0)
 		return nsfd;
 	alias_for(vm, alias, sizeof(alias));
 	snprintf(peer_name, sizeof(peer_name), "vmg-%02x%02x%02x",

@@ -35,6 +35,7 @@ struct session {
 	LIST_ENTRY(session)	 entry;
 	struct vm		*vm;
 	struct vmn_conn		*conn;
+	struct event		*hello_ev;	/* HELLO_TIMEOUT_MS deadline */
 	enum vmn_role		 role;
 	uint32_t		 caps;
 	uint8_t			 txbuf[1024];
@@ -49,12 +50,16 @@ session_free(struct session *s)
 		vm->control = NULL;
 		vm->commit_pending = false;
 		vm->announced = false;
+		/* The reason a guest failed stays visible until it is fixed. */
 		if (vm->state == VM_S_CONFIGURING || vm->state == VM_S_ONLINE ||
 		    vm->state == VM_S_FAILED)
-			vm_set_state(vm, VM_S_WAITING, NULL);
+			vm_set_state(vm, VM_S_WAITING,
+			    vm->state == VM_S_FAILED ? vm->error : NULL);
 	}
 	LIST_REMOVE(s, entry);
 	vm->nsessions--;
+	if (s->hello_ev)
+		event_free(s->hello_ev);
 	vmn_conn_free(s->conn);
 	free(s);
 }
@@ -115,7 +120,8 @@ handle_hello(struct session *s, const struct vmn_msg *m)
 
 	s->role = (enum vmn_role)role;
 	s->caps = vmn_attr_u32(&m->tb[VMN_A_CAPS]);
-	vmn_conn_set_idle_timeout(s->conn, 0);
+	event_free(s->hello_ev);
+	s->hello_ev = NULL;
 	vmn_buf_init(&b, s->txbuf, sizeof(s->txbuf));
 	len = vmn_build_hello(&b, VMN_F_REPLY, m->hdr.seq, s->role, HOST_CAPS,
 	    vm->conf.name);
@@ -195,9 +201,20 @@ session_msg_cb(struct vmn_conn *c, const struct vmn_msg *m, void *arg)
 	return -EPROTO;
 }
 
+/* Trickling bytes does not buy time: the deadline is absolute. */
+static void
+hello_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	vmn_conn_fail(s->conn, -ETIMEDOUT, "no HELLO in time");
+}
+
 static void
 session_new(struct vm *vm, int fd)
 {
+	struct timeval tv = { HELLO_TIMEOUT_MS / 1000,
+	    (HELLO_TIMEOUT_MS % 1000) * 1000 };
 	struct session *s;
 	char name[64];
 
@@ -220,7 +237,8 @@ session_new(struct vm *vm, int fd)
 		free(s);
 		return;
 	}
-	vmn_conn_set_idle_timeout(s->conn, HELLO_TIMEOUT_MS);
+	s->hello_ev = evtimer_new(hostd->base, hello_timeout_cb, s);
+	evtimer_add(s->hello_ev, &tv);
 	LIST_INSERT_HEAD(&vm->sessions, s, entry);
 	vm->nsessions++;
 	log_debug("vm %s: connection accepted", vm->conf.name);

@@ -25,12 +25,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 
 #include <event2/event.h>
 
 #include "host-netd.h"
 #include "log.h"
+#include "sysctl.h"
 
 #define DEFAULT_MTU	1500
 #define MAX_AVOID	(4096 + MAX_VMS)
@@ -47,6 +49,7 @@ vm_new(const struct vm_conf *vc)
 		fatal("calloc");
 	vm->conf = *vc;
 	vm->listen_fd = -1;
+	vm->netns_fd = -1;
 	LIST_INIT(&vm->sessions);
 	vm->retry_ev = evtimer_new(hostd->base, retry_cb, vm);
 	vm->commit_ev = evtimer_new(hostd->base, commit_timeout_cb, vm);
@@ -64,6 +67,8 @@ vm_free(struct vm *vm)
 	if (!vm)
 		return;
 	vm_stop(vm);
+	if (vm->netns_fd >= 0)
+		close(vm->netns_fd);
 	event_free(vm->retry_ev);
 	event_free(vm->commit_ev);
 	free(vm);
@@ -208,8 +213,8 @@ pick_subnet4(struct vm *vm, char *err, size_t errlen)
 		return rc;
 	}
 	if (old.ip.family)
-		log_warnx("vm %s: subnet %s now collides with the host's "
-		    "routes; moved to %s", vm->conf.name,
+		log_warnx("vm %s: subnet %s collides with the host's routes "
+		    "or is outside subnet-pool now; moved to %s", vm->conf.name,
 		    vmn_prefix_ntop(&old, a, sizeof(a)),
 		    vmn_prefix_ntop(&vm->subnet4, b, sizeof(b)));
 	return 0;
@@ -403,7 +408,9 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct vm *vm = arg;
 
-	if (vm->conf.mode == VM_MODE_NAT && vm->ifindex <= 0) {
+	/* Not up yet (no link, or no channel listener): start again. */
+	if ((vm->conf.mode == VM_MODE_NAT && vm->ifindex <= 0) ||
+	    (vm->listen_fd < 0 && vm->conf.channel.kind != VMN_TR_VSOCK)) {
 		if (vm_start(vm) == 0 && nat_apply(&hostd->vms) < 0)
 			log_warnx("vm %s: nftables table not updated",
 			    vm->conf.name);
@@ -459,9 +466,9 @@ vm_build_netconf(const struct vm *vm, struct vmn_netconf *nc)
 		add_family(nc, ifname, &vm->subnet4, &guest, &gw, vm->host_mac);
 		if (vm->subnet6.ip.family) {
 			for (i = 0; i < 3; i++) {
-				snprintf(nc->sysctls[i].name,
-				    sizeof(nc->sysctls[i].name),
-				    "net.ipv6.conf.%s.%s", ifname, ipv6_off[i]);
+				vmn_sysctl_link_name(nc->sysctls[i].name,
+				    sizeof(nc->sysctls[i].name), "ipv6", ifname,
+				    ipv6_off[i]);
 				strcpy(nc->sysctls[i].value, "0");
 			}
 			nc->nsysctls = 3;
@@ -593,8 +600,8 @@ vms_update_mtu(void)
 	TAILQ_FOREACH(vm, &hostd->vms, entry) {
 		if (vm->ifindex <= 0 || (mtu = wanted_mtu(vm)) == vm->mtu)
 			continue;
-		log_info("vm %s: mtu %u -> %u (uplinks)", vm->conf.name,
-		    vm->mtu, mtu);
+		log_info("vm %s: mtu %u -> %u%s", vm->conf.name, vm->mtu, mtu,
+		    vm->conf.mtu ? "" : " (following the uplinks)");
 		if ((rc = hostlink_set_mtu(&hostd->nl, vm->ifindex, mtu)) < 0)
 			log_warnx("vm %s: setting mtu %u on %s: %s",
 			    vm->conf.name, mtu, vm->conf.host_ifname,

@@ -49,6 +49,14 @@ out=$(in_guest g2 "$ROGUE" -t 8 "unix:$TMP/g2" silent) ||
 healthy silent
 pass "silent: dropped after the HELLO deadline"
 
+# Trickling a HELLO byte by byte does not extend the deadline.
+start=$(date +%s)
+out=$(in_guest g2 "$ROGUE" -t 3 -i g2 "unix:$TMP/g2" trickle) ||
+	fail "a trickled HELLO kept the connection: $out"
+[ $(( $(date +%s) - start )) -le 8 ] || fail "the HELLO deadline was extended by trickling"
+healthy trickle
+pass "trickle: dropped at the HELLO deadline"
+
 out=$(in_guest g2 "$ROGUE" "unix:$TMP/g2" flood) ||
 	fail "a flood of 64 connections was not limited: $out"
 healthy flood
@@ -75,5 +83,5 @@ healthy "router advertisements"
 pass "router advertisements from a guest are ignored by the host"
 
 n=$(grep -c "vm g2: dropping" "$TMP/host-netd.log")
-[ "$n" -ge 9 ] || fail "only $n rogue disconnects logged"
+[ "$n" -ge 11 ] || fail "only $n rogue disconnects logged"
 pass "$n rogue sessions dropped and logged"

@@ -16,6 +16,8 @@
  *   nohello     a configuration frame before any HELLO
  *   wrongvm     a HELLO naming another VM (-i); expects an error reply
  *   silent      connects and says nothing (host must time it out)
+ *   trickle     sends a HELLO one byte per second (the deadline is
+ *               absolute: trickling must not keep the connection)
  *   flood       opens 64 connections at once and holds them
  *   good        a valid HELLO; prints the reply (control: must stay open)
  *
@@ -317,6 +319,18 @@ main(int argc, char *argv[])
 		send_hello(fd, vm_id ? vm_id : "someone-else");
 	} else if (strcmp(mode, "silent") == 0) {
 		/* nothing */
+	} else if (strcmp(mode, "trickle") == 0) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+		vmn_buf_init(&b, buf, sizeof(buf));
+		len = vmn_build_hello(&b, VMN_F_REQUEST, 1, VMN_ROLE_CONTROL,
+		    VMN_CAP_CONFIG, vm_id);
+		for (i = 0; i < len; i++) {
+			if (poll(&pfd, 1, 1000) > 0)
+				break;	/* hung up on us */
+			if (write(fd, buf + i, 1) != 1)
+				break;
+		}
 	} else if (strcmp(mode, "good") == 0) {
 		send_hello(fd, vm_id);
 	} else {

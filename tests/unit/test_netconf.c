@@ -20,6 +20,7 @@
 
 #include "testutil.h"
 #include "netconf.h"
+#include "sysctl.h"
 #include "wire.h"
 
 /* ---- collecting frames ------------------------------------------------ */
@@ -1117,10 +1118,35 @@ test_encode_error(void **state)
 	free(nc);
 }
 
+/* sysctl(8) names: a '/' stands for a dot inside an interface name. */
+static void
+test_sysctl_dotted_ifname(void **state)
+{
+	char name[128], path[160];
+
+	(void)state;
+	assert_rc(vmn_sysctl_link_name(name, sizeof(name), "ipv6", "eth0.5",
+	    "accept_ra"), 0);
+	assert_string_equal(name, "net.ipv6.conf.eth0/5.accept_ra");
+	assert_true(vmn_sysctl_name_ok(name));
+	assert_rc(vmn_sysctl_path(name, path, sizeof(path)), 0);
+	assert_string_equal(path, "/proc/sys/net/ipv6/conf/eth0.5/accept_ra");
+	assert_rc(vmn_sysctl_path("net.ipv4.ip_forward", path, sizeof(path)), 0);
+	assert_string_equal(path, "/proc/sys/net/ipv4/ip_forward");
+	assert_rc(vmn_sysctl_link_name(name, 8, "ipv6", "eth0", "accept_ra"),
+	    -ENAMETOOLONG);
+	/* Nothing that could climb out of /proc/sys/net. */
+	assert_false(vmn_sysctl_name_ok("net.ipv6.conf.a//b.x"));
+	assert_false(vmn_sysctl_name_ok("net.ipv6.conf.a/.b.x"));
+	assert_false(vmn_sysctl_name_ok("net.ipv6.conf../x"));
+	assert_false(vmn_sysctl_name_ok("kernel.core_pattern"));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sysctl_dotted_ifname),
 		cmocka_unit_test(test_roundtrip_full),
 		cmocka_unit_test(test_optional_attrs_omitted),
 		cmocka_unit_test(test_roundtrip_minimal),
