@@ -108,6 +108,8 @@ vmn_netconf_encode(const struct vmn_netconf *nc, uint32_t commit_seq,
 	}
 	if (nc->dns.present) {
 		vmn_msg_begin(b, VMN_MSG_CONFIG_DNS, 0, 0);
+		if (nc->dns.tunnel)
+			vmn_put_u8(b, VMN_A_DNS_TUNNEL, 1);
 		vmn_nest_begin(b, VMN_A_SERVERS);
 		for (i = 0; i < nc->dns.nservers; i++)
 			vmn_put_ip(b, VMN_A_ADDR, &nc->dns.servers[i]);
@@ -227,6 +229,8 @@ decode_dns(struct vmn_netconf *nc, const struct vmn_msg *m, const char **why)
 
 	memset(d, 0, sizeof(*d));
 	d->present = true;
+	d->tunnel = vmn_attr_present(&m->tb[VMN_A_DNS_TUNNEL]) &&
+	    vmn_attr_u8(&m->tb[VMN_A_DNS_TUNNEL]) != 0;
 	vmn_attr_for_each(&a, &it, &m->tb[VMN_A_SERVERS]) {
 		if (a.type != VMN_A_ADDR || vmn_attr_check(&a, &addr_pol) < 0) {
 			*why = "malformed DNS server";
@@ -254,6 +258,10 @@ decode_dns(struct vmn_netconf *nc, const struct vmn_msg *m, const char **why)
 	vmn_attr_str(&m->tb[VMN_A_OPTIONS], d->options, sizeof(d->options));
 	if (!text_ok(d->options, true)) {
 		*why = "bad resolver options";
+		return -EINVAL;
+	}
+	if (d->tunnel && d->nservers != 1) {
+		*why = "a DNS tunnel has exactly one address";
 		return -EINVAL;
 	}
 	return 0;
@@ -398,7 +406,8 @@ vmn_netconf_check(const struct vmn_netconf *nc, const char **why)
 				return -EINVAL;
 			}
 	for (i = 0; i < nc->naddrs; i++)
-		if (!has_link(nc, nc->addrs[i].ifname)) {
+		if (strcmp(nc->addrs[i].ifname, "lo") != 0 &&
+		    !has_link(nc, nc->addrs[i].ifname)) {
 			*why = "address on a link that is not configured";
 			return -EINVAL;
 		}

@@ -3,7 +3,8 @@
  *
  * host-netd fills a struct vmn_netconf for a VM and encodes it as one
  * configuration transaction: CONFIG_BEGIN(gen), one frame per item,
- * CONFIG_COMMIT(gen) as a request. guest-netd decodes the items into the
+ * CONFIG_COMMIT(gen) as a request. Addresses may name "lo" without a link
+ * item (the DNS tunnel's address lives there). guest-netd decodes the items into the
  * same struct and applies it as a whole (mark and sweep). Every bound here
  * is a protocol limit: a transaction that exceeds one is refused.
  */
@@ -60,6 +61,7 @@ struct vmn_nc_neigh {
 
 struct vmn_nc_dns {
 	bool		present;	/* false: leave resolv.conf alone */
+	bool		tunnel;		/* serve servers[0] through the host */
 	unsigned	nservers;
 	struct vmn_ip	servers[VMN_NC_MAX_SERVERS];
 	unsigned	nsearch;

@@ -102,6 +102,7 @@ static const char *const attr_names[] = {
 	[VMN_A_ADDR6]		= "addr6",
 	[VMN_A_GATEWAY6]	= "gateway6",
 	[VMN_A_CHANNEL]		= "channel",
+	[VMN_A_DNS_TUNNEL]	= "dns-tunnel",
 };
 static_assert(ARRAY_SIZE(attr_names) == VMN_A__MAX, "attr_names");
 
@@ -198,6 +199,7 @@ static const policy_t neigh_policy = {
 };
 
 static const policy_t dns_policy = {
+	[VMN_A_DNS_TUNNEL]	= P_(U8),
 	[VMN_A_SERVERS]		= P_(NEST),
 	[VMN_A_SEARCH]		= P_(NEST),
 	[VMN_A_OPTIONS]		= P_STR(0, 255),

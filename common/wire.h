@@ -150,6 +150,7 @@ enum vmn_attr_type {
 	VMN_A_ADDR6,		/* 16 bytes */
 	VMN_A_GATEWAY6,		/* 16 bytes */
 	VMN_A_CHANNEL,		/* string: transport URI */
+	VMN_A_DNS_TUNNEL,	/* u8: serve DNS on SERVERS[0] via the tunnel */
 	VMN_A__MAX
 };
 

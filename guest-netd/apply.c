@@ -227,6 +227,9 @@ link_index(const struct applier *a, const char *ifname)
 	for (i = 0; i < a->nc->nlinks; i++)
 		if (strcmp(a->nc->links[i].name, ifname) == 0)
 			return a->ifindex[i];
+	/* lo is nobody's to configure, but addresses may live there. */
+	if (strcmp(ifname, "lo") == 0)
+		return (int)if_nametoindex("lo");
 	return 0;
 }
 

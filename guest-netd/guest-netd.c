@@ -24,6 +24,7 @@
 
 #include "apply.h"
 #include "conn.h"
+#include "guest.h"
 #include "log.h"
 #include "netconf.h"
 #include "nl.h"
@@ -34,7 +35,7 @@
 #define DEFAULT_RESOLV_CONF	"/etc/resolv.conf"
 #define DEFAULT_PROXY_ENV	"/etc/profile.d/vmnetd-proxy.sh"
 #define DEFAULT_PIDFILE		"/run/guest-netd.pid"
-#define GUEST_CAPS		(VMN_CAP_CONFIG)
+#define GUEST_CAPS		(VMN_CAP_CONFIG | VMN_CAP_DNS_TUNNEL)
 
 struct guest {
 	struct event_base	*base;
@@ -52,6 +53,7 @@ struct guest {
 	struct vmn_netconf	 pending;
 	uint32_t		 applied_gen;
 	struct vmn_nl		 nl;
+	struct dnsproxy		*dns;
 	uint8_t			 txbuf[4096];
 };
 
@@ -128,6 +130,8 @@ handle_commit(struct guest *g, const struct vmn_msg *m)
 	    (rc = resolvconf_write(g->resolv_conf, &nc->dns)) < 0)
 		snprintf(err, sizeof(err), "writing %s: %s", g->resolv_conf,
 		    strerror(-rc));
+	if (rc == 0)
+		rc = dnsproxy_configure(g->dns, &nc->dns, err, sizeof(err));
 	if (rc == 0 && nc->proxy.present &&
 	    (rc = proxyenv_write(g->proxy_env, &nc->proxy)) < 0)
 		snprintf(err, sizeof(err), "writing %s: %s", g->proxy_env,
@@ -373,6 +377,8 @@ main(int argc, char *argv[])
 		fatalx("netlink: %s", strerror(-rc));
 	if (!(g->base = event_base_new()))
 		fatalx("event_base_new failed");
+	if (!(g->dns = dnsproxy_new(g->base, &g->host, g->vm_id)))
+		fatalx("out of memory");
 	g->connector = vmn_connector_new(g->base, &g->host, VMN_PORT_HOST, 0,
 	    connected, NULL, g);
 	if (!g->connector)
@@ -399,6 +405,7 @@ main(int argc, char *argv[])
 	if (g->conn)
 		vmn_conn_free(g->conn);
 	vmn_connector_free(g->connector);
+	dnsproxy_free(g->dns);
 	event_free(sigterm);
 	event_free(sigint);
 	event_free(sighup);

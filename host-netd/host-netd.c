@@ -21,6 +21,7 @@
 
 #include <event2/event.h>
 
+#include "host.h"
 #include "host-netd.h"
 #include "log.h"
 
@@ -121,7 +122,8 @@ globals_equal(const struct hostd_conf *a, const struct hostd_conf *b)
 	    a->host_port == b->host_port && a->guest_port == b->guest_port &&
 	    memcmp(&a->pool4, &b->pool4, sizeof(a->pool4)) == 0 &&
 	    a->subnet_len4 == b->subnet_len4 &&
-	    memcmp(&a->ula, &b->ula, sizeof(a->ula)) == 0;
+	    memcmp(&a->ula, &b->ula, sizeof(a->ula)) == 0 &&
+	    vmn_ip_equal(&a->dns_tunnel_addr, &b->dns_tunnel_addr);
 }
 
 static struct vm_conf *
@@ -227,6 +229,7 @@ shutdown_all(void)
 		vm_free(vm);
 	}
 	session_vsock_unlisten();
+	dnstun_shutdown();
 	if (nat_remove() < 0)
 		log_warnx("could not remove nftables table inet %s",
 		    HOSTD_NFT_TABLE);
@@ -298,6 +301,8 @@ main(int argc, char *argv[])
 		fatalx("state dir %s: %s", conf->state_dir, strerror(-rc));
 	init_ula();
 	hostdns_load(&hostd->dns);
+	if (dnstun_init(hostd->base, "/etc/resolv.conf") < 0)
+		log_warnx("DNS tunnel unavailable: guests get SERVFAIL");
 	if ((rc = hostlink_uplinks(&hostd->nl, conf, &hostd->uplinks)) < 0)
 		log_warnx("listing uplinks: %s", strerror(-rc));
 	if (hostd->uplinks.n == 0)

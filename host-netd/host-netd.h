@@ -27,6 +27,8 @@
 #define HOSTD_POOL4		"172.16.0.0/12"
 #define HOSTD_SUBNET_LEN4	24
 #define HOSTD_GUEST_IFNAME	"eth0"
+#define HOSTD_DNS_TUNNEL_ADDR	"10.255.255.254"
+#define VM_DNS_MAX_INFLIGHT	2048	/* tunnel queries a VM has pending */
 #define HOSTD_NFT_TABLE		"vmnetd"	/* inet vmnetd: ours alone */
 
 #define VM_NAME_MAX		32
@@ -82,6 +84,7 @@ struct hostd_conf {
 	struct vmn_prefix	pool4;
 	uint8_t			subnet_len4;
 	struct vmn_prefix	ula;			/* family 0: generated */
+	struct vmn_ip		dns_tunnel_addr;	/* in the guests, on lo */
 	unsigned		nuplinks;		/* 0: automatic */
 	char			uplinks[MAX_UPLINKS][IFNAMSIZ];
 	unsigned		nvms;
@@ -115,6 +118,7 @@ struct vm {
 	bool			commit_pending;
 	bool			dirty;		/* push again once acked */
 	bool			announced;	/* "online" logged this session */
+	unsigned		dns_inflight;	/* tunnel queries pending */
 	enum vm_state		state;
 	time_t			state_since;
 	char			error[256];

@@ -32,6 +32,7 @@
 
 #include <event2/event.h>
 
+#include "host.h"
 #include "host-netd.h"
 #include "log.h"
 
@@ -215,6 +216,8 @@ dns_reload(void)
 
 	stat(HOST_RESOLV_CONF, &mon.resolv_st);
 	watch_resolv_file();
+	/* The tunnel uses every resolver, loopback ones included. */
+	dnstun_reload();
 	if (hostdns_load(&dns) < 0 || dns_equal(&dns, &hostd->dns))
 		return;
 	hostd->dns = dns;

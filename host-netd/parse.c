@@ -434,7 +434,7 @@ vm_defaults(struct vm_conf *vc)
 {
 	vc->mode = VM_MODE_NAT;
 	vc->link = VM_LINK_TAP;
-	vc->dns = DNS_MODE_HOST;
+	vc->dns = DNS_MODE_TUNNEL;
 	vc->ipv6 = true;
 	strcpy(vc->guest_ifname, HOSTD_GUEST_IFNAME);
 }
@@ -672,6 +672,15 @@ parse_global(struct parser *p)
 				return false;
 			}
 		}
+	} else if (strcmp(kw, "dns-tunnel-address") == 0) {
+		if (!arg(p, "dns-tunnel-address"))
+			return false;
+		if (vmn_ip_parse(p->text, &c->dns_tunnel_addr) < 0 ||
+		    vmn_ip_is_loopback(&c->dns_tunnel_addr)) {
+			perr(p, p->tok_line, "dns-tunnel-address \"%s\" is not "
+			    "an IP address outside 127.0.0.0/8 and ::1", p->text);
+			return false;
+		}
 	} else if (strcmp(kw, "uplink") == 0) {
 		if (c->nuplinks >= MAX_UPLINKS) {
 			perr(p, p->tok_line, "too many uplinks (at most %d)",
@@ -757,10 +766,6 @@ check_config(struct parser *p)
 		if (vc->mode == VM_MODE_NAT && vc->link == VM_LINK_NONE)
 			perr(p, vc->line, "vm \"%s\": NAT mode needs a link "
 			    "(tap or veth)", vc->name);
-		if (vc->dns == DNS_MODE_TUNNEL)
-			perr(p, vc->line, "vm \"%s\": dns tunnel is not "
-			    "available in this version (use dns host)",
-			    vc->name);
 		if (vc->ipv6 && vc->mtu && vc->mtu < 1280)
 			perr(p, vc->line, "vm \"%s\": IPv6 needs an mtu of "
 			    "1280 or more", vc->name);
@@ -814,6 +819,7 @@ conf_new(void)
 	c->guest_port = VMN_PORT_GUEST;
 	vmn_prefix_parse(HOSTD_POOL4, &c->pool4);
 	c->subnet_len4 = HOSTD_SUBNET_LEN4;
+	vmn_ip_parse(HOSTD_DNS_TUNNEL_ADDR, &c->dns_tunnel_addr);
 	return c;
 }
 

@@ -96,6 +96,8 @@ print_config(FILE *f, const struct hostd_conf *c)
 		    vmn_prefix_ntop(&c->ula, buf, sizeof(buf)));
 	else
 		fprintf(f, "ula-prefix auto\n");
+	fprintf(f, "dns-tunnel-address %s\n",
+	    vmn_ip_ntop(&c->dns_tunnel_addr, buf, sizeof(buf)));
 	if (c->nuplinks == 0)
 		fprintf(f, "# uplinks: automatic (interfaces with default routes)\n");
 	for (i = 0; i < c->nuplinks; i++) {

@@ -26,16 +26,18 @@
 #include <event2/event.h>
 
 #include "conn.h"
+#include "host.h"
 #include "host-netd.h"
 #include "log.h"
 
-#define HOST_CAPS	(VMN_CAP_CONFIG)
+#define HOST_CAPS	(VMN_CAP_CONFIG | VMN_CAP_DNS_TUNNEL)
 
 struct session {
 	LIST_ENTRY(session)	 entry;
 	struct vm		*vm;
 	struct vmn_conn		*conn;
 	struct event		*hello_ev;	/* HELLO_TIMEOUT_MS deadline */
+	struct dnstun_client	*dns;		/* role dns: queries in flight */
 	enum vmn_role		 role;
 	uint32_t		 caps;
 	uint8_t			 txbuf[1024];
@@ -60,6 +62,7 @@ session_free(struct session *s)
 	vm->nsessions--;
 	if (s->hello_ev)
 		event_free(s->hello_ev);
+	dnstun_client_free(s->dns);
 	vmn_conn_free(s->conn);
 	free(s);
 }
@@ -90,6 +93,33 @@ refuse(struct session *s, uint32_t seq, int err, const char *msg)
 	return 0;
 }
 
+/* An answer (or FORMERR/SERVFAIL) for tunnel query id, to the guest. */
+static void
+dns_answer(void *arg, uint32_t id, const uint8_t *msg, size_t len)
+{
+	static uint8_t frame[VMN_MAX_FRAME];
+	struct session *s = arg;
+	struct vmn_buf b;
+
+	vmn_buf_init(&b, frame, sizeof(frame));
+	vmn_msg_begin(&b, VMN_MSG_DNS, VMN_F_REPLY, 0);
+	vmn_put_u32(&b, VMN_A_DNS_ID, id);
+	vmn_put(&b, VMN_A_PAYLOAD, msg, len);
+	vmn_conn_send_buf(s->conn, &b);
+}
+
+static int
+handle_dns(struct session *s, const struct vmn_msg *m)
+{
+	const struct vmn_attr *p = &m->tb[VMN_A_PAYLOAD];
+
+	if (!(m->hdr.flags & VMN_F_REQUEST))
+		return -EPROTO;
+	dnstun_query(s->dns, vmn_attr_u32(&m->tb[VMN_A_DNS_ID]), p->data,
+	    p->len);
+	return 0;
+}
+
 static int
 handle_hello(struct session *s, const struct vmn_msg *m)
 {
@@ -114,9 +144,15 @@ handle_hello(struct session *s, const struct vmn_msg *m)
 	    strcmp(id, vm->conf.name) != 0))
 		return refuse(s, m->hdr.seq, EPERM,
 		    "this channel belongs to another VM");
-	if (role != VMN_ROLE_CONTROL)
+	if (role == VMN_ROLE_DNS && vm->conf.dns != DNS_MODE_TUNNEL)
+		return refuse(s, m->hdr.seq, EOPNOTSUPP,
+		    "this VM's DNS is not tunneled");
+	if (role != VMN_ROLE_CONTROL && role != VMN_ROLE_DNS)
 		return refuse(s, m->hdr.seq, EOPNOTSUPP,
 		    "role not offered on this channel");
+	if (role == VMN_ROLE_DNS && !(s->dns = dnstun_client_new(
+	    &vm->dns_inflight, VM_DNS_MAX_INFLIGHT, dns_answer, s)))
+		return -ENOMEM;
 
 	s->role = (enum vmn_role)role;
 	s->caps = vmn_attr_u32(&m->tb[VMN_A_CAPS]);
@@ -127,6 +163,10 @@ handle_hello(struct session *s, const struct vmn_msg *m)
 	    vm->conf.name);
 	if (len < 0 || vmn_conn_send(s->conn, b.data, (size_t)len) < 0)
 		return -EIO;
+	if (s->role == VMN_ROLE_DNS) {
+		log_debug("vm %s: dns channel open", vm->conf.name);
+		return 0;
+	}
 
 	if (vm->control) {
 		/* A rebooted or restarted guest: the new session wins. */
@@ -174,6 +214,13 @@ session_msg_cb(struct vmn_conn *c, const struct vmn_msg *m, void *arg)
 
 	if (s->role == VMN_ROLE_NONE)
 		return handle_hello(s, m);
+	if (s->role == VMN_ROLE_DNS) {
+		if (m->hdr.type == VMN_MSG_DNS)
+			return handle_dns(s, m);
+		log_warnx("vm %s: unexpected %s on the dns channel",
+		    s->vm->conf.name, vmn_msg_name(m->hdr.type));
+		return -EPROTO;
+	}
 
 	switch (m->hdr.type) {
 	case VMN_MSG_CONFIG_COMMIT:

@@ -478,11 +478,24 @@ vm_build_netconf(const struct vm *vm, struct vmn_netconf *nc)
 			    vm->host_mac);
 		}
 	}
-	if (vm->conf.dns == DNS_MODE_HOST) {
+	if (vm->conf.dns == DNS_MODE_TUNNEL) {
+		/* One resolver on the guest's lo, answering through us. */
+		struct vmn_nc_addr *a = &nc->addrs[nc->naddrs++];
+
+		strcpy(a->ifname, "lo");
+		a->pfx.ip = hostd->conf->dns_tunnel_addr;
+		a->pfx.plen = (uint8_t)(vmn_ip_len(a->pfx.ip.family) * 8);
+		nc->dns.present = true;
+		nc->dns.tunnel = true;
+		nc->dns.nservers = 1;
+		nc->dns.servers[0] = a->pfx.ip;
+	} else if (vm->conf.dns == DNS_MODE_HOST) {
 		nc->dns.present = true;
 		nc->dns.nservers = dns->nservers;
 		for (i = 0; i < dns->nservers; i++)
 			nc->dns.servers[i] = dns->servers[i];
+	}
+	if (nc->dns.present) {
 		nc->dns.nsearch = dns->nsearch;
 		for (i = 0; i < dns->nsearch; i++)
 			snprintf(nc->dns.search[i], VMN_NC_DOMAIN_MAX, "%s",

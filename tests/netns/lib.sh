@@ -133,6 +133,13 @@ bed_up() {
 	bed_lan_services
 }
 
+# TXT records of 1,000 bytes in all: more than a UDP answer without EDNS
+# holds (dnsmasq cannot take them as one record: its lines are short).
+BIG_TXT_1=$(printf 'a%.0s' $(seq 250))
+BIG_TXT_2=$(printf 'b%.0s' $(seq 250))
+BIG_TXT_3=$(printf 'c%.0s' $(seq 250))
+BIG_TXT_4=$(printf 'd%.0s' $(seq 250))
+
 bed_lan_services() {
 	cat >"$TMP/dnsmasq.conf" <<EOF
 no-resolv
@@ -145,6 +152,11 @@ local=/test.lan/
 host-record=web.test.lan,$LAN4,$LAN6
 host-record=only4.test.lan,$LAN4
 txt-record=txt.test.lan,"vmnetd test zone"
+txt-record=big.test.lan,"$BIG_TXT_1"
+txt-record=big.test.lan,"$BIG_TXT_2"
+txt-record=big.test.lan,"$BIG_TXT_3"
+txt-record=big.test.lan,"$BIG_TXT_4"
+srv-host=_http._tcp.test.lan,web.test.lan,80,0,100
 EOF
 	bed_spawn "$NS_LAN" dnsmasq dnsmasq --keep-in-foreground \
 	    --conf-file="$TMP/dnsmasq.conf" --pid-file="$TMP/dnsmasq.pid" \
@@ -193,7 +205,6 @@ bed_write_conf() {
 			echo "	link veth netns \"vmn-$g-$SFX\""
 			echo "	host-ifname \"vmn-$g\""
 			echo "	channel \"unix:$TMP/$g\""
-			echo "	dns host"
 			[ -n "${VM_EXTRA:-}" ] && printf '%s\n' "$VM_EXTRA" | sed "s/@VM@/$g/g"
 			echo "}"
 		done

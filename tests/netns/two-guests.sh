@@ -15,8 +15,9 @@ bed_up
 bed_guest g1
 bed_guest g2
 bed_write_conf g1 g2 >/dev/null
-# g2 has a fixed subnet; g1's is picked.
-sed -i '/^vm "g2" {/a \	subnet 10.99.7.0/24' "$TMP/host-netd.conf"
+# g2 has a fixed subnet and the host's resolvers; g1's subnet is picked
+# and its DNS tunneled.
+sed -i '/^vm "g2" {/a \	subnet 10.99.7.0/24\n\tdns host' "$TMP/host-netd.conf"
 bed_host_netd
 bed_guest_netd g1
 bed_guest_netd g2
@@ -33,7 +34,11 @@ for g in g1 g2; do
 	[ "$(in_guest $g dig +short +time=2 +tries=1 web.test.lan)" = "$LAN4" ] ||
 		fail "$g has no DNS"
 done
-pass "both online, distinct subnets, lan and DNS reachable"
+grep -qx "nameserver $LAN4" "/etc/netns/$(guest_ns g2)/resolv.conf" ||
+	fail "dns host: g2 does not use the host's nameserver"
+grep -qx "nameserver 10.255.255.254" "/etc/netns/$(guest_ns g1)/resolv.conf" ||
+	fail "dns tunnel: g1 does not use the tunnel"
+pass "both online, distinct subnets, lan and DNS (tunnel, host) reachable"
 
 for g in g1 g2; do
 	bed_spawn "$(guest_ns $g)" "server-$g" socat TCP-LISTEN:9000,fork,reuseaddr \

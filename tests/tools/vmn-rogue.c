@@ -20,6 +20,8 @@
  *               absolute: trickling must not keep the connection)
  *   flood       opens 64 connections at once and holds them
  *   good        a valid HELLO; prints the reply (control: must stay open)
+ *   dns         HELLO as a dns channel, a query that is not DNS (answered
+ *               FORMERR or empty), then garbage bytes (must be closed)
  *
  *   vmn-rogue ra IFNAME
  *               sends router advertisements for 2001:db8:bad::/64 out of
@@ -333,6 +335,23 @@ main(int argc, char *argv[])
 		}
 	} else if (strcmp(mode, "good") == 0) {
 		send_hello(fd, vm_id);
+	} else if (strcmp(mode, "dns") == 0) {
+		vmn_buf_init(&b, buf, sizeof(buf));
+		len = vmn_build_hello(&b, VMN_F_REQUEST, 1, VMN_ROLE_DNS,
+		    VMN_CAP_DNS_TUNNEL, vm_id);
+		send_all(fd, buf, (size_t)len);
+		vmn_buf_init(&b, buf, sizeof(buf));
+		vmn_msg_begin(&b, VMN_MSG_DNS, VMN_F_REQUEST, 2);
+		vmn_put_u32(&b, VMN_A_DNS_ID, 7);
+		vmn_put(&b, VMN_A_PAYLOAD, "\x12\x34\x00\x00\x00\x01"
+		    "\x00\x00\x00\x00\x00\x00\x07", 13);
+		len = vmn_msg_end(&b);
+		send_all(fd, buf, (size_t)len);
+		usleep(200000);
+		srand(99);
+		for (i = 0; i < 64; i++)
+			buf[i] = (uint8_t)rand();
+		send_all(fd, buf, 64);
 	} else {
 		fprintf(stderr, "vmn-rogue: unknown mode %s\n", mode);
 		return 2;
