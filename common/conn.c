@@ -1,5 +1,14 @@
 /*
- * conn.c - framed connections over bufferevents
+ * conn.c - framed connections on the event loop
+ *
+ * Not a bufferevent: a socket bufferevent writes only after the next
+ * epoll_wait reports the socket writable, one extra loop round (and two
+ * epoll_ctl calls) for every burst of frames on every hop. Here frames
+ * sent during a loop pass are gathered in the output buffer and written
+ * with one writev() by an event activated for the end of that same pass;
+ * EV_WRITE is used only while the socket is full. Reads take as much as
+ * the socket has (up to READ_CHUNK per call, a bounded number of calls per
+ * wakeup) and hand every complete frame to the owner.
  */
 #include "config.h"
 
@@ -7,18 +16,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "conn.h"
 #include "log.h"
 
+#define READ_CHUNK	65536
+#define READS_PER_WAKEUP 8	/* then other connections get their turn */
+
 struct vmn_conn {
-	struct bufferevent	*bev;
+	int			 fd;
+	struct event		*read_ev;
+	struct event		*write_ev;	/* only while the socket is full */
+	struct event		*flush_ev;	/* end of this loop pass */
 	struct event		*close_ev;
+	struct evbuffer		*in, *out;
 	vmn_conn_msg_fn		 on_msg;
 	vmn_conn_close_fn	 on_close;
 	void			*arg;
@@ -48,15 +64,16 @@ vmn_conn_fail(struct vmn_conn *c, int err, const char *why)
 	c->failed = 1;
 	c->err = err;
 	snprintf(c->why, sizeof(c->why), "%s", why ? why : "closed");
-	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	event_del(c->read_ev);
+	event_del(c->write_ev);
+	event_del(c->flush_ev);
 	event_active(c->close_ev, EV_TIMEOUT, 0);
 }
 
+/* Hands every complete frame in the input to the owner. */
 static void
-read_cb(struct bufferevent *bev, void *arg)
+dispatch(struct vmn_conn *c)
 {
-	struct vmn_conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
 	uint8_t hdrbuf[VMN_HDR_LEN];
 	struct vmn_msg m;
 	struct vmn_hdr h;
@@ -66,24 +83,24 @@ read_cb(struct bufferevent *bev, void *arg)
 	int rc;
 
 	while (!c->failed && !c->flushing) {
-		if (evbuffer_get_length(in) < VMN_HDR_LEN)
+		if (evbuffer_get_length(c->in) < VMN_HDR_LEN)
 			return;
-		evbuffer_copyout(in, hdrbuf, VMN_HDR_LEN);
+		evbuffer_copyout(c->in, hdrbuf, VMN_HDR_LEN);
 		if ((rc = vmn_hdr_decode(hdrbuf, VMN_HDR_LEN, &h, &why)) < 0) {
 			vmn_conn_fail(c, rc, why);
 			return;
 		}
 		total = VMN_HDR_LEN + (size_t)h.length;
-		if (evbuffer_get_length(in) < total)
+		if (evbuffer_get_length(c->in) < total)
 			return;
-		frame = evbuffer_pullup(in, (ssize_t)total);
+		frame = evbuffer_pullup(c->in, (ssize_t)total);
 		if ((rc = vmn_msg_parse(frame, total, &m, &why)) < 0) {
 			vmn_conn_fail(c, rc, why);
 			return;
 		}
 		c->frames_in++;
 		rc = c->on_msg(c, &m, c->arg);
-		evbuffer_drain(in, total);
+		evbuffer_drain(c->in, total);
 		if (rc < 0) {
 			vmn_conn_fail(c, rc, strerror(-rc));
 			return;
@@ -92,26 +109,73 @@ read_cb(struct bufferevent *bev, void *arg)
 }
 
 static void
-write_cb(struct bufferevent *bev, void *arg)
+read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct vmn_conn *c = arg;
+	struct evbuffer_iovec v[2];
+	ssize_t n;
+	int i, nv;
 
-	if (c->flushing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (what & EV_TIMEOUT) {
+		vmn_conn_fail(c, -ETIMEDOUT, "timed out");
+		return;
+	}
+	for (i = 0; i < READS_PER_WAKEUP && !c->failed; i++) {
+		/* Never hold more than two frames of unparsed input. */
+		if (evbuffer_get_length(c->in) >= 2 * VMN_MAX_FRAME)
+			break;
+		if ((nv = evbuffer_reserve_space(c->in, READ_CHUNK, v, 2)) < 0) {
+			vmn_conn_fail(c, -ENOMEM, "out of memory");
+			return;
+		}
+		n = readv(fd, (struct iovec *)v, nv);
+		if (n <= 0) {
+			evbuffer_commit_space(c->in, v, 0);
+			if (n == 0)
+				vmn_conn_fail(c, 0, "closed by peer");
+			else if (errno != EAGAIN && errno != EINTR)
+				vmn_conn_fail(c, -errno, strerror(errno));
+			break;
+		}
+		if ((size_t)n <= v[0].iov_len) {
+			v[0].iov_len = (size_t)n;
+			nv = 1;
+		} else {
+			v[1].iov_len = (size_t)n - v[0].iov_len;
+		}
+		evbuffer_commit_space(c->in, v, nv);
+		dispatch(c);
+		if ((size_t)n < READ_CHUNK)
+			break;		/* the socket is empty for now */
+	}
+}
+
+/* Writes what is queued; waits for EV_WRITE only if the socket is full. */
+static void
+flush(struct vmn_conn *c)
+{
+	int n;
+
+	while (!c->failed && evbuffer_get_length(c->out) > 0) {
+		n = evbuffer_write(c->out, c->fd);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR) {
+				event_add(c->write_ev, NULL);
+				return;
+			}
+			vmn_conn_fail(c, -errno, strerror(errno));
+			return;
+		}
+	}
+	event_del(c->write_ev);
+	if (c->flushing && !c->failed)
 		vmn_conn_fail(c, 0, c->why);
 }
 
 static void
-event_cb(struct bufferevent *bev, short what, void *arg)
+write_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct vmn_conn *c = arg;
-
-	if (what & BEV_EVENT_EOF)
-		vmn_conn_fail(c, 0, "closed by peer");
-	else if (what & BEV_EVENT_TIMEOUT)
-		vmn_conn_fail(c, -ETIMEDOUT, "timed out");
-	else if (what & BEV_EVENT_ERROR)
-		vmn_conn_fail(c, -(errno ? errno : EIO),
-		    strerror(errno ? errno : EIO));
+	flush(arg);
 }
 
 struct vmn_conn *
@@ -120,28 +184,27 @@ vmn_conn_new(struct event_base *base, int fd, const char *name,
 {
 	struct vmn_conn *c = calloc(1, sizeof(*c));
 
-	if (!c)
+	if (!c) {
+		close(fd);
 		return NULL;
-	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
+	c->fd = fd;
+	c->in = evbuffer_new();
+	c->out = evbuffer_new();
+	c->read_ev = event_new(base, fd, EV_READ | EV_PERSIST, read_cb, c);
+	c->write_ev = event_new(base, fd, EV_WRITE | EV_PERSIST, write_cb, c);
+	c->flush_ev = event_new(base, -1, 0, write_cb, c);
 	c->close_ev = event_new(base, -1, 0, close_cb, c);
-	if (!c->bev || !c->close_ev) {
-		if (c->bev)
-			bufferevent_free(c->bev);
-		else
-			close(fd);
-		if (c->close_ev)
-			event_free(c->close_ev);
-		free(c);
+	if (!c->in || !c->out || !c->read_ev || !c->write_ev || !c->flush_ev ||
+	    !c->close_ev) {
+		vmn_conn_free(c);
 		return NULL;
 	}
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->on_msg = on_msg;
 	c->on_close = on_close;
 	c->arg = arg;
-	/* Never hold more than two frames of unparsed input. */
-	bufferevent_setwatermark(c->bev, EV_READ, 0, 2 * VMN_MAX_FRAME);
-	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	event_add(c->read_ev, NULL);
 	return c;
 }
 
@@ -150,8 +213,19 @@ vmn_conn_free(struct vmn_conn *c)
 {
 	if (!c)
 		return;
-	bufferevent_free(c->bev);
-	event_free(c->close_ev);
+	if (c->read_ev)
+		event_free(c->read_ev);
+	if (c->write_ev)
+		event_free(c->write_ev);
+	if (c->flush_ev)
+		event_free(c->flush_ev);
+	if (c->close_ev)
+		event_free(c->close_ev);
+	if (c->in)
+		evbuffer_free(c->in);
+	if (c->out)
+		evbuffer_free(c->out);
+	close(c->fd);
 	free(c);
 }
 
@@ -164,18 +238,19 @@ vmn_conn_set_arg(struct vmn_conn *c, void *arg)
 int
 vmn_conn_send(struct vmn_conn *c, const uint8_t *frame, size_t len)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-
 	if (c->failed || c->flushing)
 		return -EPIPE;
-	if (evbuffer_get_length(out) + len > VMN_CONN_OUTPUT_MAX) {
+	if (evbuffer_get_length(c->out) + len > VMN_CONN_OUTPUT_MAX) {
 		vmn_conn_fail(c, -ENOBUFS, "peer is not reading");
 		return -ENOBUFS;
 	}
-	if (bufferevent_write(c->bev, frame, len) < 0) {
+	if (evbuffer_add(c->out, frame, len) < 0) {
 		vmn_conn_fail(c, -ENOMEM, "out of memory");
 		return -ENOMEM;
 	}
+	/* Written at the end of this loop pass, with what else is sent. */
+	if (!event_pending(c->write_ev, EV_WRITE, NULL))
+		event_active(c->flush_ev, EV_WRITE, 0);
 	return 0;
 }
 
@@ -225,9 +300,8 @@ vmn_conn_close_after_flush(struct vmn_conn *c, const char *why)
 		return;
 	c->flushing = 1;
 	snprintf(c->why, sizeof(c->why), "%s", why);
-	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-		vmn_conn_fail(c, 0, c->why);
+	event_del(c->read_ev);
+	event_active(c->flush_ev, EV_WRITE, 0);
 }
 
 /* Closes the connection when nothing arrives for ms (0: never). */
@@ -236,7 +310,9 @@ vmn_conn_set_idle_timeout(struct vmn_conn *c, unsigned ms)
 {
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
-	bufferevent_set_timeouts(c->bev, ms ? &tv : NULL, NULL);
+	if (c->failed || c->flushing)
+		return;
+	event_add(c->read_ev, ms ? &tv : NULL);
 }
 
 uint32_t
@@ -256,7 +332,7 @@ vmn_conn_name(const struct vmn_conn *c)
 int
 vmn_conn_fd(const struct vmn_conn *c)
 {
-	return bufferevent_getfd(c->bev);
+	return c->fd;
 }
 
 uint64_t
@@ -268,5 +344,5 @@ vmn_conn_frames_in(const struct vmn_conn *c)
 size_t
 vmn_conn_pending_output(const struct vmn_conn *c)
 {
-	return evbuffer_get_length(bufferevent_get_output(c->bev));
+	return evbuffer_get_length(c->out);
 }

@@ -1,7 +1,7 @@
 /*
  * conn.h - a framed connection on the event loop
  *
- * Wraps a bufferevent: reassembles frames, parses each one through
+ * Reassembles frames, parses each one through
  * vmn_msg_parse() and hands it to the owner's message callback. Any failure
  * (malformed frame, handler error, peer gone, output piling up because the
  * peer does not read) ends the connection the same way: the owner's close

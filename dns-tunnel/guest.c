@@ -50,7 +50,8 @@
 
 #define SLOT_BITS	11
 _Static_assert(DNSPROXY_MAX_INFLIGHT == 1 << SLOT_BITS, "slot table size");
-#define UDP_BATCH	64	/* datagrams read per wakeup */
+#define UDP_BATCH	64	/* datagrams per recvmmsg/sendmmsg */
+#define UDP_SLOT	4096	/* a batched datagram; larger ones go alone */
 /*
  * A resolver library fires queries in bursts (a browser opening a page,
  * a build resolving its mirrors); at ~768 bytes of kernel memory per
@@ -103,6 +104,18 @@ struct dnsproxy {
 	LIST_HEAD(, tcp_client)	 tcp;
 	unsigned		 ntcp;
 	struct dnsproxy_stats	 stats;
+	/* replies gathered during a loop pass, sent with one sendmmsg */
+	struct event		*udp_flush_ev;
+	unsigned		 ntx;
+	struct mmsghdr		 txmsg[UDP_BATCH];
+	struct iovec		 txiov[UDP_BATCH];
+	struct sockaddr_storage	 txaddr[UDP_BATCH];
+	uint8_t			 txbuf[UDP_BATCH][UDP_SLOT];
+	/* queries read with one recvmmsg */
+	struct mmsghdr		 rxmsg[UDP_BATCH];
+	struct iovec		 rxiov[UDP_BATCH];
+	struct sockaddr_storage	 rxaddr[UDP_BATCH];
+	uint8_t			 rxbuf[UDP_BATCH][UDP_SLOT];
 	uint8_t			 rx[DNS_MAX_MSG + 1];
 	uint8_t			 out[DNS_MAX_MSG + 2];
 	uint8_t			 frame[VMN_MAX_FRAME];
@@ -132,6 +145,59 @@ tcp_write(struct tcp_client *tc, const uint8_t *msg, size_t len)
 	bufferevent_write(tc->bev, msg, len);
 }
 
+static void
+udp_flush(struct dnsproxy *px)
+{
+	unsigned sent = 0;
+	int n;
+
+	while (sent < px->ntx) {
+		n = sendmmsg(px->udp_fd, px->txmsg + sent, px->ntx - sent,
+		    MSG_DONTWAIT);
+		if (n <= 0) {
+			log_debug("dns: replies lost: %s", strerror(errno));
+			break;
+		}
+		sent += (unsigned)n;
+	}
+	px->ntx = 0;
+}
+
+static void
+udp_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	udp_flush(arg);
+}
+
+/* Queues a UDP reply for the end of this loop pass. */
+static void
+udp_send(struct dnsproxy *px, const uint8_t *msg, size_t len,
+    const struct sockaddr_storage *to, socklen_t tolen)
+{
+	unsigned i;
+
+	if (len > UDP_SLOT) {
+		if (sendto(px->udp_fd, msg, len, MSG_DONTWAIT,
+		    (const struct sockaddr *)to, tolen) < 0)
+			log_debug("dns: reply: %s", strerror(errno));
+		return;
+	}
+	if (px->ntx == UDP_BATCH)
+		udp_flush(px);
+	i = px->ntx++;
+	memcpy(px->txbuf[i], msg, len);
+	px->txiov[i].iov_base = px->txbuf[i];
+	px->txiov[i].iov_len = len;
+	px->txaddr[i] = *to;
+	memset(&px->txmsg[i], 0, sizeof(px->txmsg[i]));
+	px->txmsg[i].msg_hdr.msg_name = &px->txaddr[i];
+	px->txmsg[i].msg_hdr.msg_namelen = tolen;
+	px->txmsg[i].msg_hdr.msg_iov = &px->txiov[i];
+	px->txmsg[i].msg_hdr.msg_iovlen = 1;
+	if (i == 0)
+		event_active(px->udp_flush_ev, EV_WRITE, 0);
+}
+
 /* Sends msg to whoever asked dq (UDP, with truncation, or TCP). */
 static void
 reply(struct dnsproxy *px, struct dq *dq, const uint8_t *msg, size_t len)
@@ -149,9 +215,7 @@ reply(struct dnsproxy *px, struct dq *dq, const uint8_t *msg, size_t len)
 		if (len == 0)
 			return;
 	}
-	if (sendto(px->udp_fd, msg, len, MSG_DONTWAIT,
-	    (struct sockaddr *)&dq->from, dq->fromlen) < 0)
-		log_debug("dns: reply to a client: %s", strerror(errno));
+	udp_send(px, msg, len, &dq->from, dq->fromlen);
 }
 
 static void
@@ -390,22 +454,30 @@ static void
 udp_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct dnsproxy *px = arg;
-	struct sockaddr_storage from;
-	socklen_t fromlen;
-	ssize_t n;
-	int i;
+	int i, n;
 
 	for (i = 0; i < UDP_BATCH; i++) {
-		fromlen = sizeof(from);
-		n = recvfrom(fd, px->rx, sizeof(px->rx), MSG_DONTWAIT,
-		    (struct sockaddr *)&from, &fromlen);
-		if (n < 0)
-			return;
-		if (n < DNS_HDR_LEN) {
-			px->stats.dropped++;	/* nothing to answer to */
+		px->rxiov[i].iov_base = px->rxbuf[i];
+		px->rxiov[i].iov_len = UDP_SLOT;
+		memset(&px->rxmsg[i].msg_hdr, 0, sizeof(px->rxmsg[i].msg_hdr));
+		px->rxmsg[i].msg_hdr.msg_name = &px->rxaddr[i];
+		px->rxmsg[i].msg_hdr.msg_namelen = sizeof(px->rxaddr[i]);
+		px->rxmsg[i].msg_hdr.msg_iov = &px->rxiov[i];
+		px->rxmsg[i].msg_hdr.msg_iovlen = 1;
+	}
+	if ((n = recvmmsg(fd, px->rxmsg, UDP_BATCH, MSG_DONTWAIT, NULL)) <= 0)
+		return;
+	for (i = 0; i < n; i++) {
+		const struct msghdr *h = &px->rxmsg[i].msg_hdr;
+		size_t len = px->rxmsg[i].msg_len;
+
+		/* Too short to answer, or larger than any UDP query we take. */
+		if (len < DNS_HDR_LEN || (h->msg_flags & MSG_TRUNC)) {
+			px->stats.dropped++;
 			continue;
 		}
-		query(px, px->rx, (size_t)n, NULL, &from, fromlen);
+		query(px, px->rxbuf[i], len, NULL, &px->rxaddr[i],
+		    h->msg_namelen);
 	}
 }
 
@@ -559,6 +631,8 @@ bind_socket(const struct vmn_ip *addr, int type)
 static void
 unlisten(struct dnsproxy *px)
 {
+	if (px->udp_fd >= 0 && px->ntx)
+		udp_flush(px);
 	if (px->udp_ev)
 		event_free(px->udp_ev);
 	if (px->tcp_ev)
@@ -678,7 +752,8 @@ dnsproxy_new(struct event_base *base, const struct vmn_endpoint *host,
 	for (i = 0; i < DNSPROXY_MAX_INFLIGHT; i++)
 		TAILQ_INSERT_TAIL(&px->free, &px->slots[i], entry);
 	px->timeout_ev = evtimer_new(base, timeout_cb, px);
-	if (!px->timeout_ev) {
+	px->udp_flush_ev = event_new(base, -1, 0, udp_flush_cb, px);
+	if (!px->timeout_ev || !px->udp_flush_ev) {
 		free(px);
 		return NULL;
 	}
@@ -692,6 +767,7 @@ dnsproxy_free(struct dnsproxy *px)
 		return;
 	stop(px);
 	event_free(px->timeout_ev);
+	event_free(px->udp_flush_ev);
 	free(px);
 }
 

@@ -61,6 +61,7 @@ struct resolver {
 	TAILQ_ENTRY(resolver)	 entry;
 	ares_channel		 channel;
 	struct event		*timer;
+	struct event		*arm_ev;	/* re-arm timer once per loop pass */
 	LIST_HEAD(, fdwatch)	 watches;
 	unsigned		 pending;
 	bool			 retired;	/* a newer one takes new queries */
@@ -185,10 +186,22 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	resolver_arm(res);
 }
 
-/* Re-arms the timeout timer; a retired, idle resolver is reaped soon. */
+/*
+ * Asks for the timeout timer to be re-armed. ares_timeout() walks every
+ * pending query, so it runs once per loop pass, not once per query.
+ */
 static void
 resolver_arm(struct resolver *res)
 {
+	if (!event_pending(res->arm_ev, EV_TIMEOUT, NULL))
+		event_active(res->arm_ev, EV_TIMEOUT, 0);
+}
+
+/* A retired, idle resolver is reaped soon after. */
+static void
+arm_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct resolver *res = arg;
 	struct timeval tv, *t;
 
 	t = ares_timeout(res->channel, NULL, &tv);
@@ -230,6 +243,7 @@ resolver_new(void)
 		return NULL;
 	}
 	res->timer = evtimer_new(T.base, timer_cb, res);
+	res->arm_ev = event_new(T.base, -1, 0, arm_cb, res);
 	return res;
 }
 
@@ -246,6 +260,7 @@ resolver_free(struct resolver *res)
 		free(w);
 	}
 	event_free(res->timer);
+	event_free(res->arm_ev);
 	free(res);
 }
 

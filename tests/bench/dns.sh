@@ -1,0 +1,134 @@
+#!/bin/bash
+# tests/bench/dns.sh - DNS through the tunnel, against its peers
+#
+# dnsperf runs in a namespace guest against, in the same run:
+#   tunnel   10.255.255.254 in the guest -> guest-netd -> host-netd (c-ares)
+#   direct   the upstream resolver itself, through the NAT
+#   dnsmasq  dnsmasq on the host (cache off: a forwarder, as the tunnel is)
+# all ending at the same upstream: unbound in the lan with local data.
+# For each: queries per second over 20 s at full speed, then p50/p99
+# latency over 10 s at one fixed rate (half of direct's qps), so latencies
+# are compared at equal load. Prints a table with ratios to direct.
+#
+#   tests/bench/dns.sh [SECONDS]     (default 20)
+set -u
+TEST_NAME=bench-dns
+src=$(cd "$(dirname "$0")/../.." && pwd)
+: "${VMN_BUILDDIR:=$src/build}"
+. "$src/tests/netns/lib.sh"
+SECS=${1:-20}
+
+# Benchmark tools; their packages must not start system services.
+need=()
+for p in dnsperf unbound; do
+	dpkg-query -W -f='${Status}' $p 2>/dev/null | grep -q "ok installed" || need+=($p)
+done
+if [ ${#need[@]} -gt 0 ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod +x /usr/sbin/policy-rc.d
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+	rm -f /usr/sbin/policy-rc.d
+fi
+
+bed_init
+bed_up
+bed_guest g1
+bed_write_conf g1 >/dev/null
+bed_host_netd
+bed_guest_netd g1
+wait_online g1
+
+# The upstream: unbound with 100 local names, on its own lan address.
+UP=203.0.113.4
+ip -n "$NS_LAN" addr add $UP/24 dev lan0
+{
+	echo "server:"
+	echo "  interface: $UP"
+	echo "  access-control: 0.0.0.0/0 allow"
+	echo "  num-threads: 1"
+	echo "  so-rcvbuf: 4m"
+	echo "  username: \"\""
+	echo "  chroot: \"\""
+	echo "  directory: \"$TMP\""
+	echo "  pidfile: \"$TMP/unbound.pid\""
+	echo "  use-syslog: no"
+	echo "  verbosity: 0"
+	echo "  local-zone: \"bench.lan.\" static"
+	for i in $(seq 100); do
+		echo "  local-data: \"n$i.bench.lan. 300 IN A 198.51.100.$i\""
+	done
+	echo "remote-control:"
+	echo "  control-enable: no"
+} >"$TMP/unbound.conf"
+bed_spawn "$NS_LAN" unbound unbound -d -c "$TMP/unbound.conf"
+for i in $(seq 100); do echo "n$i.bench.lan A"; done >"$TMP/queries"
+wait_for 5 "unbound answers" sh -c \
+	"[ \"\$(ip netns exec $(guest_ns g1) dig +short +time=1 +tries=1 @$UP n1.bench.lan)\" = 198.51.100.1 ]"
+
+# The tunnel's resolver is the upstream.
+printf 'nameserver %s\n' $UP >"/etc/netns/$NS_HOST/resolv.conf"
+wait_for 5 "the tunnel uses the upstream" sh -c \
+	"[ \"\$(ip netns exec $(guest_ns g1) dig +short +time=1 +tries=1 n2.bench.lan)\" = 198.51.100.2 ]"
+
+# dnsmasq on the host, on the VM's gateway address, forwarding upstream.
+GW=$(vm_field g1 gateway)
+bed_spawn "$NS_HOST" dnsmasq-host dnsmasq --keep-in-foreground --no-resolv \
+    --no-hosts --bind-interfaces --listen-address="$GW" --except-interface=lo \
+    --server=$UP --cache-size=0 --dns-forward-max=1000 \
+    --pid-file="$TMP/dnsmasq-host.pid" --log-facility=-
+wait_for 5 "dnsmasq on the host" sh -c \
+	"[ \"\$(ip netns exec $(guest_ns g1) dig +short +time=1 +tries=1 @$GW n3.bench.lan)\" = 198.51.100.3 ]"
+
+perf() { # perf SERVER SECONDS [extra dnsperf options]: prints the summary
+	local server=$1 secs=$2
+	shift 2
+	in_guest g1 dnsperf -s "$server" -d "$TMP/queries" -l "$secs" "$@" 2>&1
+}
+
+qps_of() { awk '/Queries per second/ { printf "%d", $4 }'; }
+lost_of() { awk '/Queries lost/ { print $3 }'; }
+
+# Latency percentiles (ms) from dnsperf -v lines: "> RCODE name type secs".
+percentiles() {
+	awk '/^> / { print $NF * 1000 }' | sort -n | awk '
+	    { v[NR] = $1 }
+	    END {
+		if (NR == 0) { print "- -"; exit }
+		p50 = v[int(NR * 0.50) > 0 ? int(NR * 0.50) : 1]
+		p99 = v[int(NR * 0.99) > 0 ? int(NR * 0.99) : 1]
+		printf "%.3f %.3f\n", p50, p99
+	    }'
+}
+
+declare -A QPS LOST P50 P99
+targets=(direct tunnel dnsmasq)
+declare -A SERVER=([direct]=$UP [tunnel]=10.255.255.254 [dnsmasq]=$GW)
+
+log "throughput: ${SECS}s each at full speed (dnsperf -q 100)"
+for t in "${targets[@]}"; do
+	out=$(perf "${SERVER[$t]}" "$SECS")
+	QPS[$t]=$(echo "$out" | qps_of)
+	LOST[$t]=$(echo "$out" | lost_of)
+	log "$t: ${QPS[$t]} qps, lost ${LOST[$t]}"
+done
+RATE=${LAT_RATE:-$(( QPS[direct] / 2 ))}
+LSECS=$(( SECS / 2 > 5 ? SECS / 2 : 5 ))
+log "latency: ${LSECS}s each at $RATE qps"
+for t in "${targets[@]}"; do
+	read -r P50[$t] P99[$t] < <(perf "${SERVER[$t]}" "$LSECS" -Q "$RATE" -v | percentiles)
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+delta() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.3f", a - b }'; }
+
+echo
+echo "DNS: dnsperf in the guest, upstream unbound (100 local names), ${SECS}s runs; latency at $RATE qps"
+printf '%-8s %10s %8s %8s %9s %9s %11s\n' path qps "x direct" lost "p50 ms" "p99 ms" "p99 - dir"
+for t in "${targets[@]}"; do
+	printf '%-8s %10s %8s %8s %9s %9s %11s\n' "$t" "${QPS[$t]}" \
+	    "$(ratio "${QPS[$t]}" "${QPS[direct]}")" "${LOST[$t]}" "${P50[$t]}" \
+	    "${P99[$t]}" "$(delta "${P99[$t]}" "${P99[direct]}")"
+done
+echo
+echo "targets: tunnel >= 0.80 x direct qps: $(ratio "${QPS[tunnel]}" "${QPS[direct]}");" \
+    "tunnel p99 within 1 ms of direct: $(delta "${P99[tunnel]}" "${P99[direct]}") ms"
