@@ -103,6 +103,8 @@ static const char *const attr_names[] = {
 	[VMN_A_GATEWAY6]	= "gateway6",
 	[VMN_A_CHANNEL]		= "channel",
 	[VMN_A_DNS_TUNNEL]	= "dns-tunnel",
+	[VMN_A_STATS]		= "stats",
+	[VMN_A_STAT]		= "stat",
 };
 static_assert(ARRAY_SIZE(attr_names) == VMN_A__MAX, "attr_names");
 
@@ -244,6 +246,7 @@ static const policy_t fwd_policy = {
 };
 
 static const policy_t ctl_status_policy = {
+	[VMN_A_STATS]		= P_(NEST),
 	[VMN_A_VERSION]		= P_(U32),
 	[VMN_A_PID]		= P_(U32),
 	[VMN_A_UPTIME]		= P_(U64),

@@ -151,6 +151,8 @@ enum vmn_attr_type {
 	VMN_A_GATEWAY6,		/* 16 bytes */
 	VMN_A_CHANNEL,		/* string: transport URI */
 	VMN_A_DNS_TUNNEL,	/* u8: serve DNS on SERVERS[0] via the tunnel */
+	VMN_A_STATS,		/* nest of VMN_A_STAT */
+	VMN_A_STAT,		/* nest: NAME, COUNT */
 	VMN_A__MAX
 };
 

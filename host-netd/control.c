@@ -23,6 +23,7 @@
 #include <event2/event.h>
 
 #include "conn.h"
+#include "host.h"
 #include "host-netd.h"
 #include "log.h"
 
@@ -83,6 +84,32 @@ peer_in_group(const struct ucred *cred)
 	return found;
 }
 
+static void
+put_stat(struct vmn_buf *b, const char *name, uint64_t value)
+{
+	vmn_nest_begin(b, VMN_A_STAT);
+	vmn_put_str(b, VMN_A_NAME, name);
+	vmn_put_u64(b, VMN_A_COUNT, value);
+	vmn_nest_end(b);
+}
+
+/* Counters as name/value pairs: new ones need no protocol change. */
+static void
+put_stats(struct vmn_buf *b)
+{
+	const struct dnstun_stats *d = dnstun_stats();
+
+	vmn_nest_begin(b, VMN_A_STATS);
+	put_stat(b, "dns.queries", d->queries);
+	put_stat(b, "dns.answers", d->answers);
+	put_stat(b, "dns.servfail", d->servfail);
+	put_stat(b, "dns.formerr", d->formerr);
+	put_stat(b, "dns.limited", d->limited);
+	put_stat(b, "dns.queued", d->queued);
+	put_stat(b, "dns.resolver_changes", d->generations);
+	vmn_nest_end(b);
+}
+
 static int
 send_status(struct ctl_client *c, uint32_t seq)
 {
@@ -100,6 +127,7 @@ send_status(struct ctl_client *c, uint32_t seq)
 	vmn_put_u64(&b, VMN_A_UPTIME, (uint64_t)(time(NULL) - hostd->started));
 	vmn_put_u64(&b, VMN_A_COUNT, online);
 	vmn_put_str(&b, VMN_A_STATE, PACKAGE_VERSION);
+	put_stats(&b);
 	return vmn_conn_send_buf(c->conn, &b);
 }
 

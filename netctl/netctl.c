@@ -192,6 +192,63 @@ duration(uint64_t s, char *buf, size_t len)
 	return buf;
 }
 
+/* Calls fn for each well-formed name/value pair of a STATS nest. */
+static void
+each_stat(const struct vmn_msg *m, void (*fn)(const char *, uint64_t, int),
+    int first)
+{
+	static const struct vmn_attr_policy nest = { .kind = VMN_AK_NEST };
+	static const struct vmn_attr_policy name = { .kind = VMN_AK_STRING,
+	    .min_len = 1, .max_len = 64 };
+	static const struct vmn_attr_policy u64 = { .kind = VMN_AK_U64 };
+	struct vmn_attr_iter it, it2;
+	struct vmn_attr st, a;
+
+	vmn_attr_for_each(&st, &it, &m->tb[VMN_A_STATS]) {
+		char n[65] = "";
+		uint64_t v = 0;
+		int have = 0;
+
+		if ((st.type & VMN_ATTR_TYPE_MASK) != VMN_A_STAT ||
+		    vmn_attr_check(&st, &nest) < 0)
+			continue;
+		vmn_attr_for_each(&a, &it2, &st) {
+			if (a.type == VMN_A_NAME && vmn_attr_check(&a, &name) == 0 &&
+			    vmn_attr_str(&a, n, sizeof(n)) == 0)
+				have |= 1;
+			else if (a.type == VMN_A_COUNT &&
+			    vmn_attr_check(&a, &u64) == 0) {
+				v = vmn_attr_u64(&a);
+				have |= 2;
+			}
+		}
+		if (have == 3) {
+			fn(vmn_str_printable(n), v, first);
+			first = 0;
+		}
+	}
+}
+
+static void
+stat_pretty(const char *name, uint64_t v, int first)
+{
+	printf("%s%s %llu", first ? "  " : ", ", name, (unsigned long long)v);
+}
+
+static void
+stat_json(const char *name, uint64_t v, int first)
+{
+	printf("%s", first ? "" : ",");
+	json_string(name);
+	printf(":%llu", (unsigned long long)v);
+}
+
+static void
+stat_dump(const char *name, uint64_t v, int first)
+{
+	printf("%s\t%llu\n", name, (unsigned long long)v);
+}
+
 static int
 cmd_status(void)
 {
@@ -205,22 +262,28 @@ cmd_status(void)
 	case OUT_JSON:
 		printf("{\"version\":");
 		json_string(ver);
-		printf(",\"pid\":%llu,\"uptime\":%llu,\"vms_online\":%llu}\n",
-		    (unsigned long long)num_attr(&m, VMN_A_PID),
+		printf(",\"pid\":%llu,\"uptime\":%llu,\"vms_online\":%llu,"
+		    "\"stats\":{", (unsigned long long)num_attr(&m, VMN_A_PID),
 		    (unsigned long long)num_attr(&m, VMN_A_UPTIME),
 		    (unsigned long long)num_attr(&m, VMN_A_COUNT));
+		each_stat(&m, stat_json, 1);
+		printf("}}\n");
 		break;
 	case OUT_DUMP:
-		printf("version\tpid\tuptime\tvms_online\n%s\t%llu\t%llu\t%llu\n",
+		/* One "name<TAB>value" line each. */
+		printf("version\t%s\npid\t%llu\nuptime\t%llu\nvms_online\t%llu\n",
 		    ver, (unsigned long long)num_attr(&m, VMN_A_PID),
 		    (unsigned long long)num_attr(&m, VMN_A_UPTIME),
 		    (unsigned long long)num_attr(&m, VMN_A_COUNT));
+		each_stat(&m, stat_dump, 1);
 		break;
 	default:
 		printf("host-netd %s, pid %llu, up %s, %llu VM(s) online\n", ver,
 		    (unsigned long long)num_attr(&m, VMN_A_PID),
 		    duration(num_attr(&m, VMN_A_UPTIME), up, sizeof(up)),
 		    (unsigned long long)num_attr(&m, VMN_A_COUNT));
+		each_stat(&m, stat_pretty, 1);
+		printf("\n");
 	}
 	return 0;
 }

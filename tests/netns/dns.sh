@@ -93,6 +93,12 @@ kill -0 "$HOST_NETD_PID" || fail "host-netd died of garbage"
 [ "$(q +short web.test.lan A)" = "$LAN4" ] || fail "the tunnel is broken after garbage"
 pass "garbage on port 53 and on the channel: no crash, the tunnel works"
 
+stat() { netctl --dump status | awk -F'\t' -v k="$1" '$1 == k { print $2 }'; }
+[ "$(stat dns.queries)" -ge 1000 ] || fail "dns.queries is $(stat dns.queries)"
+[ "$(stat dns.formerr)" -ge 1 ] || fail "dns.formerr is $(stat dns.formerr)"
+[ "$(stat dns.answers)" -ge 1000 ] || fail "dns.answers is $(stat dns.answers)"
+pass "netctl status counts them: $(netctl status | tail -1)"
+
 # --- upstream down, back, changed --------------------------------------------
 kill "$(cat "$TMP/dnsmasq.pid")"
 wait_for 5 "dnsmasq stopped" sh -c "! kill -0 $(cat "$TMP/dnsmasq.pid") 2>/dev/null"
