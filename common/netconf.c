@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #include "netconf.h"
 
@@ -103,6 +104,14 @@ vmn_netconf_encode(const struct vmn_netconf *nc, uint32_t commit_seq,
 			vmn_put_ip(b, VMN_A_GATEWAY, &r->gw);
 		if (r->metric)
 			vmn_put_u32(b, VMN_A_METRIC, r->metric);
+		if ((rc = flush(&e)) < 0)
+			return rc;
+	}
+	for (i = 0; i < nc->nrfwds; i++) {
+		vmn_msg_begin(b, VMN_MSG_CONFIG_RFWD, 0, 0);
+		vmn_put_u8(b, VMN_A_PROTO, nc->rfwds[i].proto);
+		vmn_put_u16(b, VMN_A_PORT, nc->rfwds[i].port);
+		vmn_put_u16(b, VMN_A_GUEST_PORT, nc->rfwds[i].guest_port);
 		if ((rc = flush(&e)) < 0)
 			return rc;
 	}
@@ -368,6 +377,22 @@ vmn_netconf_decode_item(struct vmn_netconf *nc, const struct vmn_msg *m,
 			return -EINVAL;
 		}
 		nc->nsysctls++;
+		return 0;
+	}
+	case VMN_MSG_CONFIG_RFWD: {
+		struct vmn_nc_rfwd *f;
+
+		TOO_MANY(nc->nrfwds, VMN_NC_MAX_RFWDS, "reverse forwards");
+		f = &nc->rfwds[nc->nrfwds];
+		f->proto = vmn_attr_u8(&m->tb[VMN_A_PROTO]);
+		f->port = vmn_attr_u16(&m->tb[VMN_A_PORT]);
+		f->guest_port = vmn_attr_u16(&m->tb[VMN_A_GUEST_PORT]);
+		if ((f->proto != IPPROTO_TCP && f->proto != IPPROTO_UDP) ||
+		    f->port == 0 || f->guest_port == 0) {
+			*why = "bad reverse forward";
+			return -EINVAL;
+		}
+		nc->nrfwds++;
 		return 0;
 	}
 	case VMN_MSG_CONFIG_DNS:

@@ -33,6 +33,7 @@
 #define VMN_NC_MAX_SERVERS	3	/* MAXNS of glibc and musl */
 #define VMN_NC_MAX_SEARCH	8
 #define VMN_NC_MAX_SYSCTLS	16
+#define VMN_NC_MAX_RFWDS	32
 #define VMN_NC_DOMAIN_MAX	254
 
 struct vmn_nc_link {
@@ -81,9 +82,18 @@ struct vmn_nc_sysctl {
 	char		value[64];
 };
 
+/* The guest listens on 127.0.0.1:guest_port; connections go to host port. */
+struct vmn_nc_rfwd {
+	uint8_t		proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t	port;		/* on the host's loopback */
+	uint16_t	guest_port;
+};
+
 struct vmn_netconf {
 	uint32_t		gen;
 	unsigned		nlinks, naddrs, nroutes, nneighs, nsysctls;
+	unsigned		nrfwds;
+	struct vmn_nc_rfwd	rfwds[VMN_NC_MAX_RFWDS];
 	struct vmn_nc_link	links[VMN_NC_MAX_LINKS];
 	struct vmn_nc_addr	addrs[VMN_NC_MAX_ADDRS];
 	struct vmn_nc_route	routes[VMN_NC_MAX_ROUTES];

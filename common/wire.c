@@ -39,6 +39,8 @@ static const char *const msg_names[] = {
 	[VMN_MSG_CTL_STATUS]	= "ctl-status",
 	[VMN_MSG_CTL_VMS]	= "ctl-vms",
 	[VMN_MSG_CTL_RELOAD]	= "ctl-reload",
+	[VMN_MSG_CONFIG_RFWD]	= "config-rfwd",
+	[VMN_MSG_CTL_FORWARDS]	= "ctl-forwards",
 };
 static_assert(ARRAY_SIZE(msg_names) == VMN_MSG__MAX, "msg_names");
 
@@ -58,6 +60,8 @@ static const char *const event_names[] = {
 	[VMN_EV_LINK]		= "link",
 	[VMN_EV_LISTENER_ADD]	= "listener-add",
 	[VMN_EV_LISTENER_DEL]	= "listener-del",
+	[VMN_EV_LISTENERS_SYNCED] = "listeners-synced",
+	[VMN_EV_FWD_RESET]	= "fwd-reset",
 };
 static_assert(ARRAY_SIZE(event_names) == VMN_EV__MAX, "event_names");
 
@@ -105,6 +109,9 @@ static const char *const attr_names[] = {
 	[VMN_A_DNS_TUNNEL]	= "dns-tunnel",
 	[VMN_A_STATS]		= "stats",
 	[VMN_A_STAT]		= "stat",
+	[VMN_A_CONN_ID]		= "conn-id",
+	[VMN_A_GUEST_PORT]	= "guest-port",
+	[VMN_A_HOST_ADDR]	= "host-addr",
 };
 static_assert(ARRAY_SIZE(attr_names) == VMN_A__MAX, "attr_names");
 
@@ -227,6 +234,7 @@ static const policy_t event_policy = {
 	[VMN_A_FAMILY]		= P_(U8),
 	[VMN_A_PORT]		= P_(U16),
 	[VMN_A_ADDR]		= P_(INADDR),
+	[VMN_A_CONN_ID]		= P_(U32),
 };
 
 static const policy_t empty_policy = { 0 };
@@ -239,10 +247,28 @@ static const policy_t dns_msg_policy = {
 };
 
 static const policy_t fwd_policy = {
-	[VMN_A_PROTO]		= R_(U8),
+	[VMN_A_PROTO]		= P_(U8),
 	[VMN_A_FAMILY]		= P_(U8),
-	[VMN_A_PORT]		= R_(U16),
+	[VMN_A_PORT]		= P_(U16),
 	[VMN_A_ADDR]		= P_(INADDR),
+	[VMN_A_CONN_ID]		= P_(U32),
+};
+
+static const policy_t rfwd_policy = {
+	[VMN_A_PROTO]		= R_(U8),
+	[VMN_A_PORT]		= R_(U16),
+	[VMN_A_GUEST_PORT]	= R_(U16),
+};
+
+static const policy_t ctl_forwards_policy = {
+	[VMN_A_VM_ID]		= P_STR(1, 64),
+	[VMN_A_PROTO]		= P_(U8),
+	[VMN_A_HOST_ADDR]	= P_(INADDR),
+	[VMN_A_PORT]		= P_(U16),
+	[VMN_A_GUEST_PORT]	= P_(U16),
+	[VMN_A_MODE]		= P_STR(0, 32),
+	[VMN_A_STATE]		= P_STR(0, 255),
+	[VMN_A_COUNT]		= P_(U64),
 };
 
 static const policy_t ctl_status_policy = {
@@ -292,6 +318,8 @@ static const struct vmn_attr_policy *const msg_policies[] = {
 	[VMN_MSG_CTL_STATUS]	= ctl_status_policy,
 	[VMN_MSG_CTL_VMS]	= ctl_vms_policy,
 	[VMN_MSG_CTL_RELOAD]	= empty_policy,
+	[VMN_MSG_CONFIG_RFWD]	= rfwd_policy,
+	[VMN_MSG_CTL_FORWARDS]	= ctl_forwards_policy,
 };
 static_assert(ARRAY_SIZE(msg_policies) == VMN_MSG__MAX, "msg_policies");
 

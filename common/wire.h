@@ -79,6 +79,8 @@ enum vmn_msg_type {
 	VMN_MSG_CTL_STATUS,	/* netctl: daemon status */
 	VMN_MSG_CTL_VMS,	/* netctl: one reply per VM, then END */
 	VMN_MSG_CTL_RELOAD,	/* netctl: re-read the configuration */
+	VMN_MSG_CONFIG_RFWD,	/* a reverse forward: guest port -> host port */
+	VMN_MSG_CTL_FORWARDS,	/* netctl: one reply per forwarded port, END */
 	VMN_MSG__MAX
 };
 
@@ -106,6 +108,8 @@ enum vmn_event {
 	VMN_EV_LINK,		/* IFNAME, LINK_UP: link state changed */
 	VMN_EV_LISTENER_ADD,	/* PROTO, FAMILY, PORT, ADDR */
 	VMN_EV_LISTENER_DEL,
+	VMN_EV_LISTENERS_SYNCED, /* every listener since HELLO has been sent */
+	VMN_EV_FWD_RESET,	/* CONN_ID: the forwarded connection was reset */
 	VMN_EV__MAX
 };
 
@@ -153,6 +157,9 @@ enum vmn_attr_type {
 	VMN_A_DNS_TUNNEL,	/* u8: serve DNS on SERVERS[0] via the tunnel */
 	VMN_A_STATS,		/* nest of VMN_A_STAT */
 	VMN_A_STAT,		/* nest: NAME, COUNT */
+	VMN_A_CONN_ID,		/* u32: a forwarded connection */
+	VMN_A_GUEST_PORT,	/* u16 */
+	VMN_A_HOST_ADDR,	/* 4 or 16 bytes: where the host listens */
 	VMN_A__MAX
 };
 

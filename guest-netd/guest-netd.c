@@ -24,18 +24,21 @@
 
 #include "apply.h"
 #include "conn.h"
-#include "guest.h"
+#include "dnsproxy.h"
+#include "guestfwd.h"
 #include "log.h"
 #include "netconf.h"
 #include "nl.h"
 #include "transport.h"
+#include "watch.h"
 #include "wire.h"
 
 #define DEFAULT_HOST		"vsock:2:7700"
 #define DEFAULT_RESOLV_CONF	"/etc/resolv.conf"
 #define DEFAULT_PROXY_ENV	"/etc/profile.d/vmnetd-proxy.sh"
 #define DEFAULT_PIDFILE		"/run/guest-netd.pid"
-#define GUEST_CAPS		(VMN_CAP_CONFIG | VMN_CAP_DNS_TUNNEL)
+#define GUEST_CAPS		(VMN_CAP_CONFIG | VMN_CAP_DNS_TUNNEL | \
+				 VMN_CAP_PORTFWD | VMN_CAP_RFWD)
 
 struct guest {
 	struct event_base	*base;
@@ -54,6 +57,7 @@ struct guest {
 	uint32_t		 applied_gen;
 	struct vmn_nl		 nl;
 	struct dnsproxy		*dns;
+	struct guestfwd		*fwd;
 	uint8_t			 txbuf[4096];
 };
 
@@ -132,6 +136,8 @@ handle_commit(struct guest *g, const struct vmn_msg *m)
 		    strerror(-rc));
 	if (rc == 0)
 		rc = dnsproxy_configure(g->dns, &nc->dns, err, sizeof(err));
+	if (rc == 0)
+		rc = guestfwd_configure(g->fwd, nc, err, sizeof(err));
 	if (rc == 0 && nc->proxy.present &&
 	    (rc = proxyenv_write(g->proxy_env, &nc->proxy)) < 0)
 		snprintf(err, sizeof(err), "writing %s: %s", g->proxy_env,
@@ -165,6 +171,7 @@ handle_hello_reply(struct guest *g, const struct vmn_msg *m)
 	vmn_attr_str(&m->tb[VMN_A_VM_ID], vm, sizeof(vm));
 	g->hello_done = 1;
 	log_info("connected to host-netd as vm %s", vm[0] ? vm : "?");
+	guestfwd_session_up(g->fwd);
 	return 0;
 }
 
@@ -195,6 +202,7 @@ guest_msg(struct vmn_conn *c, const struct vmn_msg *m, void *arg)
 	case VMN_MSG_CONFIG_DNS:
 	case VMN_MSG_CONFIG_PROXY:
 	case VMN_MSG_CONFIG_SYSCTL:
+	case VMN_MSG_CONFIG_RFWD:
 		if (!g->in_txn) {
 			log_warnx("host: %s outside a transaction",
 			    vmn_msg_name(m->hdr.type));
@@ -212,6 +220,12 @@ guest_msg(struct vmn_conn *c, const struct vmn_msg *m, void *arg)
 		if (!(m->hdr.flags & VMN_F_REQUEST))
 			return -EPROTO;
 		return handle_commit(g, m);
+	case VMN_MSG_EVENT:
+		if (vmn_attr_u8(&m->tb[VMN_A_EVENT]) == VMN_EV_FWD_RESET &&
+		    vmn_attr_present(&m->tb[VMN_A_CONN_ID]))
+			guestfwd_reset(g->fwd,
+			    vmn_attr_u32(&m->tb[VMN_A_CONN_ID]));
+		return 0;
 	case VMN_MSG_PING:
 		if (!(m->hdr.flags & VMN_F_REQUEST))
 			return 0;
@@ -238,7 +252,31 @@ guest_close(struct vmn_conn *c, int err, const char *why, void *arg)
 	g->conn = NULL;
 	g->hello_done = 0;
 	g->in_txn = 0;
+	guestfwd_session_down(g->fwd);
 	vmn_connector_again(g->connector);
+}
+
+/* Listener changes and resets, for the host, on the control channel. */
+static void
+send_fwd_event(void *arg, int event, const struct listener *l,
+    uint32_t conn_id)
+{
+	struct guest *g = arg;
+	struct vmn_buf b;
+
+	if (!g->conn || !g->hello_done)
+		return;		/* the host gets the full list on HELLO */
+	vmn_buf_init(&b, g->txbuf, sizeof(g->txbuf));
+	vmn_msg_begin(&b, VMN_MSG_EVENT, 0, 0);
+	vmn_put_u8(&b, VMN_A_EVENT, (uint8_t)event);
+	if (l) {
+		vmn_put_u8(&b, VMN_A_PROTO, l->proto);
+		vmn_put_u8(&b, VMN_A_FAMILY, l->family);
+		vmn_put_u16(&b, VMN_A_PORT, l->port);
+	}
+	if (conn_id)
+		vmn_put_u32(&b, VMN_A_CONN_ID, conn_id);
+	vmn_conn_send_buf(g->conn, &b);
 }
 
 static void
@@ -379,6 +417,9 @@ main(int argc, char *argv[])
 		fatalx("event_base_new failed");
 	if (!(g->dns = dnsproxy_new(g->base, &g->host, g->vm_id)))
 		fatalx("out of memory");
+	if (!(g->fwd = guestfwd_new(g->base, &g->host, g->vm_id,
+	    send_fwd_event, g)))
+		fatalx("out of memory");
 	g->connector = vmn_connector_new(g->base, &g->host, VMN_PORT_HOST, 0,
 	    connected, NULL, g);
 	if (!g->connector)
@@ -406,6 +447,7 @@ main(int argc, char *argv[])
 		vmn_conn_free(g->conn);
 	vmn_connector_free(g->connector);
 	dnsproxy_free(g->dns);
+	guestfwd_free(g->fwd);
 	event_free(sigterm);
 	event_free(sigint);
 	event_free(sighup);

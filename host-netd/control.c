@@ -23,7 +23,7 @@
 #include <event2/event.h>
 
 #include "conn.h"
-#include "host.h"
+#include "resolver.h"
 #include "host-netd.h"
 #include "log.h"
 
@@ -180,6 +180,52 @@ send_vms(struct ctl_client *c, uint32_t seq)
 	return vmn_conn_send_buf(c->conn, &b);
 }
 
+struct fwd_list {
+	struct ctl_client	*c;
+	const struct vm		*vm;
+	uint32_t		 seq;
+	int			 rc;
+};
+
+static void
+put_forward(void *arg, const struct hostfwd_port_info *pi)
+{
+	struct fwd_list *fl = arg;
+	struct vmn_buf b;
+
+	if (fl->rc < 0)
+		return;
+	vmn_buf_init(&b, fl->c->txbuf, sizeof(fl->c->txbuf));
+	vmn_msg_begin(&b, VMN_MSG_CTL_FORWARDS, VMN_F_REPLY, fl->seq);
+	vmn_put_str(&b, VMN_A_VM_ID, fl->vm->conf.name);
+	vmn_put_u8(&b, VMN_A_PROTO, pi->proto);
+	vmn_put_ip(&b, VMN_A_HOST_ADDR, &pi->addr);
+	vmn_put_u16(&b, VMN_A_PORT, pi->host_port);
+	vmn_put_u16(&b, VMN_A_GUEST_PORT, pi->guest_port);
+	vmn_put_str(&b, VMN_A_MODE, pi->kind);
+	vmn_put_str(&b, VMN_A_STATE, pi->state);
+	vmn_put_u64(&b, VMN_A_COUNT, pi->conns);
+	fl->rc = vmn_conn_send_buf(fl->c->conn, &b);
+}
+
+static int
+send_forwards(struct ctl_client *c, uint32_t seq)
+{
+	struct fwd_list fl = { .c = c, .seq = seq };
+	struct vmn_buf b;
+	struct vm *vm;
+
+	TAILQ_FOREACH(vm, &hostd->vms, entry) {
+		fl.vm = vm;
+		hostfwd_foreach(vm->fwd, put_forward, &fl);
+	}
+	if (fl.rc < 0)
+		return fl.rc;
+	vmn_buf_init(&b, c->txbuf, sizeof(c->txbuf));
+	vmn_msg_begin(&b, VMN_MSG_CTL_FORWARDS, VMN_F_REPLY | VMN_F_END, seq);
+	return vmn_conn_send_buf(c->conn, &b);
+}
+
 static int
 ctl_msg_cb(struct vmn_conn *conn, const struct vmn_msg *m, void *arg)
 {
@@ -194,6 +240,8 @@ ctl_msg_cb(struct vmn_conn *conn, const struct vmn_msg *m, void *arg)
 		return send_status(c, m->hdr.seq);
 	case VMN_MSG_CTL_VMS:
 		return send_vms(c, m->hdr.seq);
+	case VMN_MSG_CTL_FORWARDS:
+		return send_forwards(c, m->hdr.seq);
 	case VMN_MSG_CTL_RELOAD:
 		if (!may_change(c))
 			return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq, EPERM,

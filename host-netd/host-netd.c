@@ -21,7 +21,8 @@
 
 #include <event2/event.h>
 
-#include "host.h"
+#include "relay.h"
+#include "resolver.h"
 #include "host-netd.h"
 #include "log.h"
 
@@ -97,8 +98,8 @@ forwarding_if_needed(void)
 
 /*
  * Equal apart from what can change under a running VM: the firewall
- * (allow-vm), its DNS mode and MTU are updated in place; anything else
- * (link, channel, addressing) means recreating the VM.
+ * (allow-vm), its DNS mode, MTU and forwards are updated in place;
+ * anything else (link, channel, addressing) means recreating the VM.
  */
 static bool
 vm_conf_same_link(const struct vm_conf *a, const struct vm_conf *b)
@@ -112,6 +113,11 @@ vm_conf_same_link(const struct vm_conf *a, const struct vm_conf *b)
 	y.mtu = x.mtu;
 	y.nallow = x.nallow;
 	memcpy(y.allow, x.allow, sizeof(y.allow));
+	y.auto_forward = x.auto_forward;
+	y.nforwards = x.nforwards;
+	memcpy(y.forwards, x.forwards, sizeof(y.forwards));
+	y.nrforwards = x.nrforwards;
+	memcpy(y.rforwards, x.rforwards, sizeof(y.rforwards));
 	return memcmp(&x, &y, sizeof(x)) == 0;
 }
 
@@ -166,6 +172,7 @@ hostd_reload(const char *why, char *err, size_t errlen)
 		if (vc && globals && vm_conf_same_link(&vm->conf, vc)) {
 			/* Pushed below, with the MTU recomputed. */
 			vm->conf = *vc;
+			vm_configure_forwards(vm);
 			continue;
 		}
 		log_info("vm %s: %s", vm->conf.name, vc ? "configuration "
@@ -295,6 +302,7 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	if (!(hostd->base = event_base_new()))
 		fatalx("event_base_new failed");
+	relay_raise_nofile();
 	if ((rc = vmn_nl_open(&hostd->nl, NETLINK_ROUTE, 0)) < 0)
 		fatalx("netlink: %s", strerror(-rc));
 	if ((rc = mkdir_p(conf->state_dir, 0755)) < 0)

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "hostfwd.h"
 #include "netconf.h"
 #include "nl.h"
 #include "transport.h"
@@ -35,6 +36,8 @@
 #define MAX_VMS			64
 #define MAX_UPLINKS		8
 #define MAX_ALLOW		16
+#define MAX_FORWARDS		32	/* static forwards per VM */
+#define MAX_RFORWARDS		32	/* reverse forwards per VM */
 #define VM_MAX_SESSIONS		16	/* a guest's connections at once */
 #define HELLO_TIMEOUT_MS	5000	/* from connect to HELLO, at most */
 #define COMMIT_TIMEOUT_MS	10000	/* a guest must answer a COMMIT */
@@ -72,6 +75,11 @@ struct vm_conf {
 	struct vmn_prefix	subnet4;		/* family 0: picked */
 	unsigned		nallow;
 	char			allow[MAX_ALLOW][VM_NAME_MAX + 1];
+	bool			auto_forward;
+	unsigned		nforwards;
+	struct hostfwd_static	forwards[MAX_FORWARDS];
+	unsigned		nrforwards;
+	struct hostfwd_rfwd	rforwards[MAX_RFORWARDS];
 };
 TAILQ_HEAD(vm_conf_list, vm_conf);
 
@@ -119,6 +127,7 @@ struct vm {
 	bool			dirty;		/* push again once acked */
 	bool			announced;	/* "online" logged this session */
 	unsigned		dns_inflight;	/* tunnel queries pending */
+	struct hostfwd		*fwd;
 	enum vm_state		state;
 	time_t			state_since;
 	char			error[256];
@@ -227,6 +236,7 @@ void		 vm_set_state(struct vm *vm, enum vm_state s, const char *error);
 void		 vm_push_config(struct vm *vm);
 void		 vm_config_acked(struct vm *vm, uint32_t gen);
 void		 vm_config_failed(struct vm *vm, int err, const char *msg);
+void		 vm_configure_forwards(struct vm *vm);
 void		 vm_build_netconf(const struct vm *vm, struct vmn_netconf *nc);
 void		 vm_gateway4(const struct vm *vm, struct vmn_ip *ip);
 void		 vm_guest4(const struct vm *vm, struct vmn_ip *ip);
@@ -245,6 +255,7 @@ void	session_close_all(struct vm *vm);
 int	session_send_config(struct session *s, const struct vmn_netconf *nc,
 	    uint32_t *seq);
 void	session_drop(struct session *s, int err, const char *why);
+void	session_send_event(struct session *s, int event, uint32_t conn_id);
 
 /* monitor.c */
 int	monitor_start(void);

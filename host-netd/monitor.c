@@ -32,7 +32,7 @@
 
 #include <event2/event.h>
 
-#include "host.h"
+#include "resolver.h"
 #include "host-netd.h"
 #include "log.h"
 

@@ -436,7 +436,93 @@ vm_defaults(struct vm_conf *vc)
 	vc->link = VM_LINK_TAP;
 	vc->dns = DNS_MODE_TUNNEL;
 	vc->ipv6 = true;
+	vc->auto_forward = true;
 	strcpy(vc->guest_ifname, HOSTD_GUEST_IFNAME);
+}
+
+static int
+arg_proto(struct parser *p, const char *what)
+{
+	static const char *const protos[] = { "tcp", "udp" };
+	int v = arg_keyword(p, what, protos, 2);
+
+	return v < 0 ? -1 : v == 0 ? IPPROTO_TCP : IPPROTO_UDP;
+}
+
+/* forward tcp|udp HOSTPORT [to GUESTPORT] [address ADDR] */
+static bool
+parse_forward(struct parser *p, struct vm_conf *vc)
+{
+	struct hostfwd_static f;
+	uint32_t port;
+	int proto;
+
+	memset(&f, 0, sizeof(f));
+	if ((proto = arg_proto(p, "forward protocol (tcp or udp)")) < 0 ||
+	    !arg_u32(p, "forward port", 1, 65535, &port))
+		return false;
+	f.proto = (uint8_t)proto;
+	f.host_port = f.guest_port = (uint16_t)port;
+	vmn_ip_parse("127.0.0.1", &f.addr);
+	for (next(p); p->tok == T_WORD; next(p)) {
+		if (strcmp(p->text, "to") == 0) {
+			if (!arg_u32(p, "guest port", 1, 65535, &port))
+				return false;
+			f.guest_port = (uint16_t)port;
+		} else if (strcmp(p->text, "address") == 0) {
+			if (!arg(p, "forward address"))
+				return false;
+			if (vmn_ip_parse(p->text, &f.addr) < 0) {
+				perr(p, p->tok_line, "forward address \"%s\" is "
+				    "not an IP address", p->text);
+				return false;
+			}
+		} else {
+			break;
+		}
+	}
+	if (vc->nforwards >= MAX_FORWARDS) {
+		perr(p, p->tok_line, "too many forwards (at most %d)",
+		    MAX_FORWARDS);
+		return false;
+	}
+	vc->forwards[vc->nforwards++] = f;
+	return at_end(p);
+}
+
+/* reverse-forward tcp PORT [to GUESTPORT] */
+static bool
+parse_rforward(struct parser *p, struct vm_conf *vc)
+{
+	struct hostfwd_rfwd f;
+	uint32_t port;
+	int proto;
+
+	memset(&f, 0, sizeof(f));
+	if ((proto = arg_proto(p, "reverse-forward protocol")) < 0)
+		return false;
+	if (proto != IPPROTO_TCP) {
+		perr(p, p->tok_line, "reverse forwards are tcp only");
+		return false;
+	}
+	if (!arg_u32(p, "reverse-forward port", 1, 65535, &port))
+		return false;
+	f.proto = (uint8_t)proto;
+	f.port = f.guest_port = (uint16_t)port;
+	next(p);
+	if (p->tok == T_WORD && strcmp(p->text, "to") == 0) {
+		if (!arg_u32(p, "guest port", 1, 65535, &port))
+			return false;
+		f.guest_port = (uint16_t)port;
+		next(p);
+	}
+	if (vc->nrforwards >= MAX_RFORWARDS) {
+		perr(p, p->tok_line, "too many reverse forwards (at most %d)",
+		    MAX_RFORWARDS);
+		return false;
+	}
+	vc->rforwards[vc->nrforwards++] = f;
+	return at_end(p);
 }
 
 static bool
@@ -542,6 +628,13 @@ parse_vm_option(struct parser *p, struct vm_conf *vc)
 				return false;
 			}
 		}
+	} else if (strcmp(kw, "auto-forward") == 0) {
+		if (!arg_yesno(p, "auto-forward", &vc->auto_forward))
+			return false;
+	} else if (strcmp(kw, "forward") == 0) {
+		return parse_forward(p, vc);
+	} else if (strcmp(kw, "reverse-forward") == 0) {
+		return parse_rforward(p, vc);
 	} else if (strcmp(kw, "allow-vm") == 0) {
 		if (!arg(p, "VM name"))
 			return false;
@@ -769,6 +862,30 @@ check_config(struct parser *p)
 		if (vc->ipv6 && vc->mtu && vc->mtu < 1280)
 			perr(p, vc->line, "vm \"%s\": IPv6 needs an mtu of "
 			    "1280 or more", vc->name);
+		for (i = 0; i < vc->nforwards; i++) {
+			unsigned j;
+
+			for (j = i + 1; j < vc->nforwards; j++)
+				if (vc->forwards[i].proto == vc->forwards[j].proto &&
+				    vc->forwards[i].host_port ==
+				    vc->forwards[j].host_port &&
+				    vmn_ip_equal(&vc->forwards[i].addr,
+				    &vc->forwards[j].addr))
+					perr(p, vc->line, "vm \"%s\": %s port %u "
+					    "is forwarded twice", vc->name,
+					    vc->forwards[i].proto == IPPROTO_TCP ?
+					    "tcp" : "udp", vc->forwards[i].host_port);
+		}
+		for (i = 0; i < vc->nrforwards; i++) {
+			unsigned j;
+
+			for (j = i + 1; j < vc->nrforwards; j++)
+				if (vc->rforwards[i].guest_port ==
+				    vc->rforwards[j].guest_port)
+					perr(p, vc->line, "vm \"%s\": guest port "
+					    "%u has two reverse forwards",
+					    vc->name, vc->rforwards[i].guest_port);
+		}
 		for (i = 0; i < vc->nallow; i++) {
 			if (strcmp(vc->allow[i], vc->name) == 0)
 				perr(p, vc->line, "vm \"%s\": allow-vm names "
@@ -790,6 +907,23 @@ check_config(struct parser *p)
 			    vmn_prefix_overlap(&o->subnet4, &vc->subnet4))
 				perr(p, o->line, "vm \"%s\": subnet overlaps "
 				    "vm \"%s\"", o->name, vc->name);
+			for (i = 0; i < o->nforwards; i++) {
+				unsigned j;
+
+				for (j = 0; j < vc->nforwards; j++)
+					if (o->forwards[i].proto ==
+					    vc->forwards[j].proto &&
+					    o->forwards[i].host_port ==
+					    vc->forwards[j].host_port &&
+					    vmn_ip_equal(&o->forwards[i].addr,
+					    &vc->forwards[j].addr)) {
+						perr(p, o->line, "vm \"%s\": host "
+						    "port %u is vm \"%s\"'s forward",
+						    o->name, o->forwards[i].host_port,
+						    vc->name);
+						break;
+					}
+			}
 		}
 	}
 	/* Host interface names are checked after defaults are filled in. */

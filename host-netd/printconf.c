@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <netinet/in.h>
 
 #include "host-netd.h"
 
@@ -67,6 +68,17 @@ print_vm(FILE *f, const struct vm_conf *vc)
 		    vmn_prefix_ntop(&vc->subnet4, buf, sizeof(buf)));
 	else
 		fprintf(f, "\tsubnet auto\n");
+	fprintf(f, "\tauto-forward %s\n", vc->auto_forward ? "yes" : "no");
+	for (i = 0; i < vc->nforwards; i++) {
+		const struct hostfwd_static *fw = &vc->forwards[i];
+
+		fprintf(f, "\tforward %s %u to %u address %s\n",
+		    fw->proto == IPPROTO_TCP ? "tcp" : "udp", fw->host_port,
+		    fw->guest_port, vmn_ip_ntop(&fw->addr, buf, sizeof(buf)));
+	}
+	for (i = 0; i < vc->nrforwards; i++)
+		fprintf(f, "\treverse-forward tcp %u to %u\n",
+		    vc->rforwards[i].port, vc->rforwards[i].guest_port);
 	for (i = 0; i < vc->nallow; i++) {
 		fprintf(f, "\tallow-vm ");
 		print_quoted(f, vc->allow[i]);

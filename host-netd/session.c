@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +26,14 @@
 
 #include <event2/event.h>
 
+#include "chan.h"
 #include "conn.h"
-#include "host.h"
+#include "resolver.h"
 #include "host-netd.h"
 #include "log.h"
 
-#define HOST_CAPS	(VMN_CAP_CONFIG | VMN_CAP_DNS_TUNNEL)
+#define HOST_CAPS	(VMN_CAP_CONFIG | VMN_CAP_DNS_TUNNEL | VMN_CAP_PORTFWD | \
+			 VMN_CAP_RFWD)
 
 struct session {
 	LIST_ENTRY(session)	 entry;
@@ -38,6 +41,7 @@ struct session {
 	struct vmn_conn		*conn;
 	struct event		*hello_ev;	/* HELLO_TIMEOUT_MS deadline */
 	struct dnstun_client	*dns;		/* role dns: queries in flight */
+	uint32_t		 hello_seq;	/* role rfwd: answered later */
 	enum vmn_role		 role;
 	uint32_t		 caps;
 	uint8_t			 txbuf[1024];
@@ -120,6 +124,83 @@ handle_dns(struct session *s, const struct vmn_msg *m)
 	return 0;
 }
 
+/*
+ * The FWD request of a reverse-forward channel: from here on the socket
+ * carries raw bytes, so it leaves the framed connection (the guest sends
+ * nothing more until it is answered) for the relay.
+ */
+static int
+handle_rfwd(struct session *s, const struct vmn_msg *m)
+{
+	struct fwd_target t;
+	uint8_t buf[256];
+	struct vmn_buf b;
+	int fd;
+
+	if (m->hdr.type != VMN_MSG_FWD || !(m->hdr.flags & VMN_F_REQUEST) ||
+	    fwd_target_parse(m, &t) < 0)
+		return -EPROTO;
+	if ((fd = fcntl(vmn_conn_fd(s->conn), F_DUPFD_CLOEXEC, 0)) < 0)
+		return -errno;
+	vmn_conn_fail(s->conn, 0, "handed to a relay");
+	vmn_buf_init(&b, buf, sizeof(buf));
+	vmn_build_hello(&b, VMN_F_REPLY, s->hello_seq, VMN_ROLE_RFWD,
+	    HOST_CAPS, s->vm->conf.name);
+	if (chan_send_frame(fd, &b) < 0) {
+		close(fd);
+		return 0;
+	}
+	hostfwd_reverse(s->vm->fwd, fd, &t, m->hdr.seq);
+	return 0;
+}
+
+static void
+handle_event(struct session *s, const struct vmn_msg *m)
+{
+	struct vm *vm = s->vm;
+	uint8_t ev = vmn_attr_u8(&m->tb[VMN_A_EVENT]);
+
+	switch (ev) {
+	case VMN_EV_LISTENER_ADD:
+	case VMN_EV_LISTENER_DEL:
+		if (!vmn_attr_present(&m->tb[VMN_A_PROTO]) ||
+		    !vmn_attr_present(&m->tb[VMN_A_FAMILY]) ||
+		    !vmn_attr_present(&m->tb[VMN_A_PORT]))
+			return;
+		hostfwd_listener(vm->fwd, ev == VMN_EV_LISTENER_ADD,
+		    vmn_attr_u8(&m->tb[VMN_A_PROTO]),
+		    vmn_attr_u8(&m->tb[VMN_A_FAMILY]),
+		    vmn_attr_u16(&m->tb[VMN_A_PORT]));
+		break;
+	case VMN_EV_LISTENERS_SYNCED:
+		hostfwd_synced(vm->fwd);
+		break;
+	case VMN_EV_FWD_RESET:
+		if (vmn_attr_present(&m->tb[VMN_A_CONN_ID]))
+			hostfwd_reset(vm->fwd, vmn_attr_u32(&m->tb[VMN_A_CONN_ID]));
+		break;
+	default:
+		log_debug("vm %s: event %s", vm->conf.name, vmn_event_name(ev));
+	}
+}
+
+/* host -> guest notice on the control channel (if there is one). */
+void
+session_send_event(struct session *s, int event, uint32_t conn_id)
+{
+	uint8_t buf[64];
+	struct vmn_buf b;
+
+	if (!s)
+		return;
+	vmn_buf_init(&b, buf, sizeof(buf));
+	vmn_msg_begin(&b, VMN_MSG_EVENT, 0, 0);
+	vmn_put_u8(&b, VMN_A_EVENT, (uint8_t)event);
+	if (conn_id)
+		vmn_put_u32(&b, VMN_A_CONN_ID, conn_id);
+	vmn_conn_send_buf(s->conn, &b);
+}
+
 static int
 handle_hello(struct session *s, const struct vmn_msg *m)
 {
@@ -147,7 +228,11 @@ handle_hello(struct session *s, const struct vmn_msg *m)
 	if (role == VMN_ROLE_DNS && vm->conf.dns != DNS_MODE_TUNNEL)
 		return refuse(s, m->hdr.seq, EOPNOTSUPP,
 		    "this VM's DNS is not tunneled");
-	if (role != VMN_ROLE_CONTROL && role != VMN_ROLE_DNS)
+	if (role == VMN_ROLE_RFWD && vm->conf.nrforwards == 0)
+		return refuse(s, m->hdr.seq, EPERM,
+		    "this VM has no reverse forwards");
+	if (role != VMN_ROLE_CONTROL && role != VMN_ROLE_DNS &&
+	    role != VMN_ROLE_RFWD)
 		return refuse(s, m->hdr.seq, EOPNOTSUPP,
 		    "role not offered on this channel");
 	if (role == VMN_ROLE_DNS && !(s->dns = dnstun_client_new(
@@ -156,6 +241,11 @@ handle_hello(struct session *s, const struct vmn_msg *m)
 
 	s->role = (enum vmn_role)role;
 	s->caps = vmn_attr_u32(&m->tb[VMN_A_CAPS]);
+	if (s->role == VMN_ROLE_RFWD) {
+		/* Answered with the FWD reply, when the socket is handed on. */
+		s->hello_seq = m->hdr.seq;
+		return 0;
+	}
 	event_free(s->hello_ev);
 	s->hello_ev = NULL;
 	vmn_buf_init(&b, s->txbuf, sizeof(s->txbuf));
@@ -168,6 +258,7 @@ handle_hello(struct session *s, const struct vmn_msg *m)
 		return 0;
 	}
 
+	hostfwd_session_up(vm->fwd);
 	if (vm->control) {
 		/* A rebooted or restarted guest: the new session wins. */
 		log_info("vm %s: new control session replaces the old one",
@@ -214,6 +305,8 @@ session_msg_cb(struct vmn_conn *c, const struct vmn_msg *m, void *arg)
 
 	if (s->role == VMN_ROLE_NONE)
 		return handle_hello(s, m);
+	if (s->role == VMN_ROLE_RFWD)
+		return handle_rfwd(s, m);
 	if (s->role == VMN_ROLE_DNS) {
 		if (m->hdr.type == VMN_MSG_DNS)
 			return handle_dns(s, m);
@@ -230,8 +323,7 @@ session_msg_cb(struct vmn_conn *c, const struct vmn_msg *m, void *arg)
 	case VMN_MSG_EVENT:
 		if (m->hdr.flags & (VMN_F_REQUEST | VMN_F_REPLY))
 			break;
-		log_debug("vm %s: event %s", s->vm->conf.name,
-		    vmn_event_name(vmn_attr_u8(&m->tb[VMN_A_EVENT])));
+		handle_event(s, m);
 		return 0;
 	case VMN_MSG_PING:
 		if (m->hdr.flags & VMN_F_REPLY)

@@ -38,6 +38,7 @@
 #define MAX_AVOID	(4096 + MAX_VMS)
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg);
+static void send_fwd_reset(void *arg, uint32_t conn_id);
 static void commit_timeout_cb(evutil_socket_t fd, short what, void *arg);
 
 struct vm *
@@ -56,8 +57,10 @@ vm_new(const struct vm_conf *vc)
 	vm->retry_ms = VM_RETRY_MIN_MS;
 	vm->state = VM_S_DOWN;
 	vm->state_since = time(NULL);
-	if (!vm->retry_ev || !vm->commit_ev)
-		fatalx("evtimer_new");
+	vm->fwd = hostfwd_new(hostd->base, vm->conf.name, &vm->conf.channel,
+	    hostd->conf->guest_port, send_fwd_reset, vm);
+	if (!vm->retry_ev || !vm->commit_ev || !vm->fwd)
+		fatalx("out of memory for vm %s", vm->conf.name);
 	return vm;
 }
 
@@ -67,6 +70,7 @@ vm_free(struct vm *vm)
 	if (!vm)
 		return;
 	vm_stop(vm);
+	hostfwd_free(vm->fwd);
 	if (vm->netns_fd >= 0)
 		close(vm->netns_fd);
 	event_free(vm->retry_ev);
@@ -363,6 +367,7 @@ vm_start(struct vm *vm)
 		    vmn_prefix_ntop(&vm->subnet6, b, sizeof(b)) : "", vm->mtu);
 	}
 	vm->retry_ms = VM_RETRY_MIN_MS;
+	vm_configure_forwards(vm);
 	vm_set_state(vm, vm->control ? VM_S_CONFIGURING : VM_S_WAITING, NULL);
 	vm_push_config(vm);
 	return 0;
@@ -417,6 +422,25 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	vm_push_config(vm);
+}
+
+/* ---- forwarding ----------------------------------------------------- */
+
+/* host -> guest: the host end of forwarded connection conn_id was reset. */
+static void
+send_fwd_reset(void *arg, uint32_t conn_id)
+{
+	struct vm *vm = arg;
+
+	session_send_event(vm->control, VMN_EV_FWD_RESET, conn_id);
+}
+
+/* Static forwards, reverse forwards and auto-forward from the config. */
+void
+vm_configure_forwards(struct vm *vm)
+{
+	hostfwd_configure(vm->fwd, vm->conf.auto_forward, vm->conf.forwards,
+	    vm->conf.nforwards, vm->conf.rforwards, vm->conf.nrforwards);
 }
 
 /* ---- configuration -------------------------------------------------- */
@@ -494,6 +518,13 @@ vm_build_netconf(const struct vm *vm, struct vmn_netconf *nc)
 		nc->dns.nservers = dns->nservers;
 		for (i = 0; i < dns->nservers; i++)
 			nc->dns.servers[i] = dns->servers[i];
+	}
+	/* Reverse forwards: the guest listens, the host connects. */
+	for (i = 0; i < vm->conf.nrforwards && i < VMN_NC_MAX_RFWDS; i++) {
+		nc->rfwds[i].proto = vm->conf.rforwards[i].proto;
+		nc->rfwds[i].port = vm->conf.rforwards[i].port;
+		nc->rfwds[i].guest_port = vm->conf.rforwards[i].guest_port;
+		nc->nrfwds++;
 	}
 	if (nc->dns.present) {
 		nc->dns.nsearch = dns->nsearch;

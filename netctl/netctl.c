@@ -36,6 +36,7 @@ usage(void)
 	    "commands (any unambiguous prefix):\n"
 	    "  status   host-netd's version, uptime and VMs online\n"
 	    "  vms      every VM: state, addresses, link, generation\n"
+	    "  forwards every forwarded port: VM, host port, guest port, state\n"
 	    "  reload   re-read host-netd.conf (refused if it has errors)\n");
 	exit(2);
 }
@@ -412,6 +413,67 @@ cmd_vms(void)
 }
 
 static int
+cmd_forwards(void)
+{
+	struct vmn_msg m;
+	char vm[80], kind[40], state[260], ip[VMN_IP_STRLEN], hp[VMN_IP_STRLEN + 8];
+	const char *proto;
+	int n = 0;
+
+	ctl_request(VMN_MSG_CTL_FORWARDS);
+	if (output == OUT_DUMP)
+		printf("vm\tproto\thost\tguest_port\tkind\tstate\tconnections\n");
+	else if (output == OUT_JSON)
+		printf("[");
+	else
+		printf("%-12s %-5s %-24s %-10s %-8s %-6s %s\n", "VM", "PROTO",
+		    "HOST", "GUEST PORT", "KIND", "CONNS", "STATE");
+	for (;;) {
+		ctl_reply(&m);
+		if (m.hdr.flags & VMN_F_END)
+			break;
+		str_attr(&m, VMN_A_VM_ID, vm, sizeof(vm));
+		str_attr(&m, VMN_A_MODE, kind, sizeof(kind));
+		str_attr(&m, VMN_A_STATE, state, sizeof(state));
+		ip_attr(&m, VMN_A_HOST_ADDR, ip, sizeof(ip));
+		proto = num_attr(&m, VMN_A_PROTO) == 17 ? "udp" : "tcp";
+		snprintf(hp, sizeof(hp), strchr(ip, ':') ? "[%s]:%llu" :
+		    "%s:%llu", ip, (unsigned long long)num_attr(&m, VMN_A_PORT));
+		switch (output) {
+		case OUT_DUMP:
+			printf("%s\t%s\t%s\t%llu\t%s\t%s\t%llu\n", vm, proto,
+			    hp, (unsigned long long)num_attr(&m, VMN_A_GUEST_PORT),
+			    kind, state,
+			    (unsigned long long)num_attr(&m, VMN_A_COUNT));
+			break;
+		case OUT_JSON:
+			printf("%s{\"vm\":", n ? "," : "");
+			json_string(vm);
+			printf(",\"proto\":\"%s\",\"host\":", proto);
+			json_string(hp);
+			printf(",\"guest_port\":%llu,\"kind\":",
+			    (unsigned long long)num_attr(&m, VMN_A_GUEST_PORT));
+			json_string(kind);
+			printf(",\"state\":");
+			json_string(state);
+			printf(",\"connections\":%llu}",
+			    (unsigned long long)num_attr(&m, VMN_A_COUNT));
+			break;
+		default:
+			printf("%-12s %-5s %-24s %-10llu %-8s %-6llu %s\n", vm,
+			    proto, hp,
+			    (unsigned long long)num_attr(&m, VMN_A_GUEST_PORT),
+			    kind, (unsigned long long)num_attr(&m, VMN_A_COUNT),
+			    state);
+		}
+		n++;
+	}
+	if (output == OUT_JSON)
+		printf("]\n");
+	return 0;
+}
+
+static int
 cmd_reload(void)
 {
 	struct vmn_msg m;
@@ -431,6 +493,7 @@ static const struct command {
 } commands[] = {
 	{ "status", cmd_status },
 	{ "vms", cmd_vms },
+	{ "forwards", cmd_forwards },
 	{ "reload", cmd_reload },
 };
 

@@ -14,5 +14,6 @@ cd "$src"
 exec cppcheck --quiet --error-exitcode=1 --inline-suppr --std=c11 \
 	--enable=warning,portability,performance \
 	--suppress=missingIncludeSystem -D__linux__ \
-	-I common -I host-netd -I guest-netd ${queue_h:+--include="$queue_h"} \
-	common guest-netd host-netd netctl tests/tools
+	-I common -I host-netd -I guest-netd -I dns-tunnel -I portfwd \
+	${queue_h:+--include="$queue_h"} \
+	common dns-tunnel guest-netd host-netd netctl portfwd tests/tools

@@ -20,6 +20,8 @@
  *               absolute: trickling must not keep the connection)
  *   flood       opens 64 connections at once and holds them
  *   good        a valid HELLO; prints the reply (control: must stay open)
+ *   rfwd=PORT   a reverse forward to host port PORT (-t: seconds); prints
+ *               the host's answer (error reply or "reply: fwd")
  *   dns         HELLO as a dns channel, a query that is not DNS (answered
  *               FORMERR or empty), then garbage bytes (must be closed)
  *
@@ -92,24 +94,26 @@ send_hello(int fd, const char *id)
 	send_all(fd, buf, (size_t)len);
 }
 
-/* Names the first frame of a read (the one that answers us). */
+/* Names each whole frame of a read (what answers us). */
 static void
-print_first_frame(const uint8_t *buf, size_t n)
+print_frames(const uint8_t *buf, size_t n)
 {
 	char msg[VMN_MAX_STRING + 1];
 	struct vmn_msg m;
 	struct vmn_hdr h;
 	const char *why;
 
-	if (vmn_hdr_decode(buf, n, &h, &why) < 0 ||
-	    n < VMN_HDR_LEN + (size_t)h.length ||
-	    vmn_msg_parse(buf, VMN_HDR_LEN + h.length, &m, &why) < 0)
-		return;
-	if ((m.hdr.flags & VMN_F_ERROR) &&
-	    vmn_attr_str(&m.tb[VMN_A_ERRMSG], msg, sizeof(msg)) == 0)
-		printf("error reply: %s\n", msg);
-	else
-		printf("reply: %s\n", vmn_msg_name(m.hdr.type));
+	while (vmn_hdr_decode(buf, n, &h, &why) == 0 &&
+	    n >= VMN_HDR_LEN + (size_t)h.length &&
+	    vmn_msg_parse(buf, VMN_HDR_LEN + h.length, &m, &why) == 0) {
+		if ((m.hdr.flags & VMN_F_ERROR) &&
+		    vmn_attr_str(&m.tb[VMN_A_ERRMSG], msg, sizeof(msg)) == 0)
+			printf("error reply: %s\n", msg);
+		else
+			printf("reply: %s\n", vmn_msg_name(m.hdr.type));
+		buf += VMN_HDR_LEN + h.length;
+		n -= VMN_HDR_LEN + h.length;
+	}
 }
 
 /* Reads until EOF or the timeout; 1 if the host closed. Prints replies. */
@@ -130,7 +134,7 @@ wait_closed(int fd)
 		if (n < 0)
 			return 1;
 		if (n >= VMN_HDR_LEN)
-			print_first_frame(buf, (size_t)n);
+			print_frames(buf, (size_t)n);
 	}
 	return 0;
 }
@@ -256,6 +260,23 @@ main(int argc, char *argv[])
 	mode = argv[optind + 1];
 	if (strcmp(mode, "flood") == 0)
 		return run_flood(&ep);
+	if (strncmp(mode, "rfwd=", 5) == 0) {
+		fd = dial(&ep);
+		vmn_buf_init(&b, buf, sizeof(buf));
+		len = vmn_build_hello(&b, VMN_F_REQUEST, 1, VMN_ROLE_RFWD,
+		    VMN_CAP_RFWD, vm_id);
+		send_all(fd, buf, (size_t)len);
+		vmn_buf_init(&b, buf, sizeof(buf));
+		vmn_msg_begin(&b, VMN_MSG_FWD, VMN_F_REQUEST, 2);
+		vmn_put_u8(&b, VMN_A_PROTO, IPPROTO_TCP);
+		vmn_put_u16(&b, VMN_A_PORT, (uint16_t)atoi(mode + 5));
+		vmn_put_u32(&b, VMN_A_CONN_ID, 0x80000001u);
+		len = vmn_msg_end(&b);
+		send_all(fd, buf, (size_t)len);
+		closed = wait_closed(fd);
+		printf("%s\n", closed ? "closed" : "open");
+		return closed ? 0 : 1;
+	}
 
 	fd = dial(&ep);
 	if (strcmp(mode, "garbage") == 0) {

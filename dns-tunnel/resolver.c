@@ -1,5 +1,5 @@
 /*
- * host.c - host-netd: the DNS tunnel's far end, resolving with c-ares
+ * resolver.c - host-netd: the DNS tunnel's far end, resolving with c-ares
  *
  * Theory of operation
  *
@@ -44,7 +44,7 @@
 
 #include "addr.h"
 #include "dnsmsg.h"
-#include "host.h"
+#include "resolver.h"
 #include "log.h"
 
 struct resolver;

@@ -1,8 +1,8 @@
 /*
- * host.h - host-netd's end of the DNS tunnel
+ * resolver.h - host-netd: the DNS tunnel's far end
  */
-#ifndef VMN_DNSTUN_HOST_H
-#define VMN_DNSTUN_HOST_H
+#ifndef VMN_RESOLVER_H
+#define VMN_RESOLVER_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,8 +1,8 @@
 /*
- * guest.h - guest-netd's end of the DNS tunnel
+ * dnsproxy.h - guest-netd: the DNS tunnel's near end
  */
-#ifndef VMN_DNSTUN_GUEST_H
-#define VMN_DNSTUN_GUEST_H
+#ifndef VMN_DNSPROXY_H
+#define VMN_DNSPROXY_H
 
 #include <stdint.h>
 

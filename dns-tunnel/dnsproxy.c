@@ -1,5 +1,5 @@
 /*
- * guest.c - guest-netd: the DNS tunnel's near end
+ * dnsproxy.c - guest-netd: the DNS tunnel's near end
  *
  * Theory of operation
  *
@@ -42,7 +42,7 @@
 
 #include "conn.h"
 #include "dnsmsg.h"
-#include "guest.h"
+#include "dnsproxy.h"
 #include "log.h"
 #include "netconf.h"
 #include "transport.h"

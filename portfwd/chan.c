@@ -1,0 +1,148 @@
+/*
+ * chan.c - the start of a fwd or rfwd channel
+ *
+ * The side that opens a channel sends HELLO (its role) and FWD (what to
+ * connect to) at once; the other side answers HELLO, then FWD (done, or
+ * an error with errno) once it has connected, and from then on the
+ * channel carries the connection's bytes. Frames here are few and small,
+ * and always read exactly, so that the first bytes of the connection,
+ * which may follow the answer at once, stay in the socket.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "chan.h"
+
+void
+chan_reader_init(struct chan_reader *cr)
+{
+	cr->have = 0;
+	cr->need = VMN_HDR_LEN;
+}
+
+/*
+ * 1: a whole frame is parsed into m (valid until the next call); 0: wait
+ * for more; -errno: the channel is unusable (EOF is -ECONNRESET).
+ */
+int
+chan_read(struct chan_reader *cr, int fd, struct vmn_msg *m, const char **why)
+{
+	struct vmn_hdr h;
+	ssize_t n;
+	int rc;
+
+	for (;;) {
+		n = read(fd, cr->buf + cr->have, cr->need - cr->have);
+		if (n == 0) {
+			*why = "closed during the handshake";
+			return -ECONNRESET;
+		}
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return 0;
+			*why = "read failed";
+			return -errno;
+		}
+		cr->have += (size_t)n;
+		if (cr->have < cr->need)
+			continue;
+		if (cr->need == VMN_HDR_LEN) {
+			if ((rc = vmn_hdr_decode(cr->buf, cr->have, &h, why)) < 0)
+				return rc;
+			if (h.length > CHAN_FRAME_MAX) {
+				*why = "handshake frame too long";
+				return -EMSGSIZE;
+			}
+			cr->need = VMN_HDR_LEN + h.length;
+			if (h.length)
+				continue;
+		}
+		rc = vmn_msg_parse(cr->buf, cr->have, m, why);
+		chan_reader_init(cr);
+		return rc < 0 ? rc : 1;
+	}
+}
+
+/* A small frame on a fresh socket: written whole or the channel is bad. */
+int
+chan_send_frame(int fd, struct vmn_buf *b)
+{
+	int len = vmn_msg_end(b);
+
+	if (len < 0)
+		return len;
+	if (send(fd, b->data, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT) != len)
+		return -EIO;
+	return 0;
+}
+
+int
+chan_send_request(int fd, enum vmn_role role, const char *vm_id,
+    const struct fwd_target *t)
+{
+	uint8_t buf[VMN_HDR_LEN + CHAN_FRAME_MAX];
+	struct vmn_buf b;
+	int rc;
+
+	vmn_buf_init(&b, buf, sizeof(buf));
+	vmn_msg_begin(&b, VMN_MSG_HELLO, VMN_F_REQUEST, 1);
+	vmn_put_u32(&b, VMN_A_VERSION, VMN_WIRE_VERSION);
+	vmn_put_u32(&b, VMN_A_CAPS, VMN_CAP_PORTFWD | VMN_CAP_RFWD);
+	vmn_put_u8(&b, VMN_A_ROLE, (uint8_t)role);
+	if (vm_id && *vm_id)
+		vmn_put_str(&b, VMN_A_VM_ID, vm_id);
+	if ((rc = chan_send_frame(fd, &b)) < 0)
+		return rc;
+	vmn_msg_begin(&b, VMN_MSG_FWD, VMN_F_REQUEST, 2);
+	vmn_put_u8(&b, VMN_A_PROTO, t->proto);
+	if (t->family)
+		vmn_put_u8(&b, VMN_A_FAMILY, t->family);
+	vmn_put_u16(&b, VMN_A_PORT, t->port);
+	vmn_put_u32(&b, VMN_A_CONN_ID, t->conn_id);
+	return chan_send_frame(fd, &b);
+}
+
+/* The answer to FWD: 0 connected, or -errno with a reason. */
+int
+chan_send_reply(int fd, uint32_t seq, int err, const char *msg)
+{
+	uint8_t buf[VMN_HDR_LEN + CHAN_FRAME_MAX];
+	struct vmn_buf b;
+	int len;
+
+	vmn_buf_init(&b, buf, sizeof(buf));
+	if (err) {
+		if ((len = vmn_build_error(&b, VMN_MSG_FWD, seq, err, msg)) < 0)
+			return len;
+		return send(fd, buf, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT) ==
+		    len ? 0 : -EIO;
+	}
+	vmn_msg_begin(&b, VMN_MSG_FWD, VMN_F_REPLY, seq);
+	return chan_send_frame(fd, &b);
+}
+
+/* What a FWD request asks for; -EINVAL if it does not make sense. */
+int
+fwd_target_parse(const struct vmn_msg *m, struct fwd_target *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (!vmn_attr_present(&m->tb[VMN_A_PROTO]) ||
+	    !vmn_attr_present(&m->tb[VMN_A_PORT]))
+		return -EINVAL;
+	t->proto = vmn_attr_u8(&m->tb[VMN_A_PROTO]);
+	t->port = vmn_attr_u16(&m->tb[VMN_A_PORT]);
+	if (vmn_attr_present(&m->tb[VMN_A_FAMILY]))
+		t->family = vmn_attr_u8(&m->tb[VMN_A_FAMILY]);
+	if (vmn_attr_present(&m->tb[VMN_A_CONN_ID]))
+		t->conn_id = vmn_attr_u32(&m->tb[VMN_A_CONN_ID]);
+	if ((t->proto != IPPROTO_TCP && t->proto != IPPROTO_UDP) ||
+	    t->port == 0 ||
+	    (t->family && t->family != AF_INET && t->family != AF_INET6))
+		return -EINVAL;
+	return 0;
+}

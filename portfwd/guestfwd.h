@@ -1,0 +1,34 @@
+/*
+ * guestfwd.h - guest-netd: the guest's end of port forwarding
+ */
+#ifndef VMN_GUESTFWD_H
+#define VMN_GUESTFWD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct vmn_endpoint;
+struct vmn_netconf;
+struct listener;
+struct guestfwd;
+
+#define GUESTFWD_MAX_CONNS	4096	/* forwarded connections at once */
+#define GUESTFWD_RESET_WAIT_MS	2000	/* for the peer to act on a reset */
+
+/* Hands an event (listener added/removed/synced, reset) to the host. */
+typedef void	(*guestfwd_event_fn)(void *arg, int event,
+		    const struct listener *l, uint32_t conn_id);
+
+struct guestfwd	*guestfwd_new(struct event_base *base,
+		    const struct vmn_endpoint *host, const char *vm_id,
+		    guestfwd_event_fn send_event, void *arg);
+void		 guestfwd_free(struct guestfwd *gf);
+void		 guestfwd_session_up(struct guestfwd *gf);
+void		 guestfwd_session_down(struct guestfwd *gf);
+void		 guestfwd_reset(struct guestfwd *gf, uint32_t conn_id);
+int		 guestfwd_configure(struct guestfwd *gf,
+		    const struct vmn_netconf *nc, char *err, size_t errlen);
+
+#endif

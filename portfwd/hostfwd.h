@@ -1,0 +1,71 @@
+/*
+ * hostfwd.h - host-netd: the host's end of port forwarding, per VM
+ */
+#ifndef VMN_HOSTFWD_H
+#define VMN_HOSTFWD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+struct event_base;
+struct vmn_endpoint;
+struct fwd_target;
+struct hostfwd;
+
+#define HOSTFWD_MAX_CONNS	4096	/* forwarded connections per VM */
+#define HOSTFWD_MAX_PORTS	256	/* forwarded ports per VM */
+#define HOSTFWD_MAX_UDP		256	/* UDP flows per port */
+#define HOSTFWD_UDP_IDLE_MS	60000
+#define HOSTFWD_RETRY_MS	2000	/* ports taken on the host: try again */
+#define HOSTFWD_RESET_WAIT_MS	2000
+
+/* A forward from the configuration. */
+struct hostfwd_static {
+	uint8_t		proto;
+	uint16_t	host_port;
+	uint16_t	guest_port;
+	struct vmn_ip	addr;		/* where the host listens */
+};
+
+/* A reverse forward the configuration allows. */
+struct hostfwd_rfwd {
+	uint8_t		proto;
+	uint16_t	port;		/* on the host's loopback */
+	uint16_t	guest_port;
+};
+
+/* For netctl: one forwarded port. */
+struct hostfwd_port_info {
+	uint8_t		 proto;
+	struct vmn_ip	 addr;
+	uint16_t	 host_port;
+	uint16_t	 guest_port;
+	const char	*kind;		/* "auto", "static", "reverse" */
+	const char	*state;		/* "active", or why not */
+	uint64_t	 conns;
+};
+
+typedef void	(*hostfwd_reset_fn)(void *arg, uint32_t conn_id);
+typedef void	(*hostfwd_port_fn)(void *arg, const struct hostfwd_port_info *p);
+
+struct hostfwd	*hostfwd_new(struct event_base *base, const char *vm_name,
+		    const struct vmn_endpoint *chan, uint32_t guest_port,
+		    hostfwd_reset_fn send_reset, void *arg);
+void		 hostfwd_free(struct hostfwd *hf);
+void		 hostfwd_configure(struct hostfwd *hf, bool auto_forward,
+		    const struct hostfwd_static *st, unsigned nst,
+		    const struct hostfwd_rfwd *rv, unsigned nrv);
+void		 hostfwd_session_up(struct hostfwd *hf);
+void		 hostfwd_listener(struct hostfwd *hf, bool added, uint8_t proto,
+		    uint8_t family, uint16_t port);
+void		 hostfwd_synced(struct hostfwd *hf);
+void		 hostfwd_reset(struct hostfwd *hf, uint32_t conn_id);
+void		 hostfwd_reverse(struct hostfwd *hf, int fd,
+		    const struct fwd_target *t, uint32_t seq);
+void		 hostfwd_foreach(struct hostfwd *hf, hostfwd_port_fn fn,
+		    void *arg);
+unsigned	 hostfwd_conflicts(const struct hostfwd *hf);
+
+#endif

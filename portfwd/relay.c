@@ -1,0 +1,348 @@
+/*
+ * relay.c - a forwarded connection: bytes both ways between two sockets
+ *
+ * Theory of operation
+ *
+ * Each direction is independent: bytes go from its source socket into a
+ * pipe and from the pipe into its destination with splice(), so the data
+ * is never copied through user space. The pipe is the direction's buffer:
+ * while it is full the source is not read (backpressure reaches the sender
+ * through TCP's window), and while the destination cannot take more the
+ * pipe is not emptied. Because neither direction ever waits for the other,
+ * bulk transfers both ways at once cannot deadlock.
+ *
+ * When a source reaches end of file and its pipe has drained, the
+ * destination gets shutdown(SHUT_WR): half-close passes through, so a
+ * client that sends a request and then shuts down its side still gets the
+ * reply. When both directions have ended the relay is done. An error on
+ * either socket (a reset, a broken pipe) ends it at once with that error,
+ * and the owner decides how to pass it on (a TCP peer gets a reset).
+ *
+ * Sockets that cannot splice (some transports lack it) fall back to a
+ * plain buffer for that direction; nothing else changes.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "relay.h"
+
+struct direction {
+	struct relay	*r;
+	int		 src, dst;
+	int		 pipe[2];	/* splice mode: -1 until first needed */
+	size_t		 cap;		/* pipe or buffer capacity */
+	size_t		 inflight;	/* bytes read, not yet written */
+	uint8_t		*buf;		/* copy mode: the buffer */
+	size_t		 off;		/* copy mode: first unwritten byte */
+	bool		 copy;		/* splice() unavailable */
+	bool		 eof;		/* source ended */
+	bool		 shut;		/* destination shut down: done */
+	struct event	*rd;		/* readable: src */
+	struct event	*wr;		/* writable: dst */
+	uint64_t	 bytes;
+};
+
+struct relay {
+	int			fd[2];
+	struct direction	dir[2];		/* [A]: A to B, [B]: B to A */
+	relay_done_fn		done;
+	void			*arg;
+	bool			finished;
+	int			err;
+	enum relay_end		err_end;
+	struct event		*done_ev;	/* done() runs from the loop */
+};
+
+static void pump(struct direction *d);
+
+static void
+done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay *r = arg;
+
+	r->done(r, r->err, r->err_end, r->arg);	/* may free r */
+}
+
+/* Stops both directions; the owner hears of it from the loop, never here. */
+static void
+finish(struct relay *r, int err, enum relay_end end)
+{
+	int i;
+
+	if (r->finished)
+		return;
+	r->finished = true;
+	r->err = err;
+	r->err_end = end;
+	for (i = 0; i < 2; i++) {
+		event_del(r->dir[i].rd);
+		event_del(r->dir[i].wr);
+	}
+	event_active(r->done_ev, EV_TIMEOUT, 0);
+}
+
+static void
+rd_cb(evutil_socket_t fd, short what, void *arg)
+{
+	pump(arg);
+}
+
+static void
+wr_cb(evutil_socket_t fd, short what, void *arg)
+{
+	pump(arg);
+}
+
+static int
+open_pipe(struct direction *d)
+{
+	if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+		return -errno;
+	/* Bigger pipes mean fewer calls; the default 64 KiB if refused. */
+	if (fcntl(d->pipe[1], F_SETPIPE_SZ, RELAY_PIPE_SIZE) > 0)
+		d->cap = RELAY_PIPE_SIZE;
+	else
+		d->cap = (size_t)fcntl(d->pipe[1], F_GETPIPE_SZ);
+	return 0;
+}
+
+static int
+to_copy_mode(struct direction *d)
+{
+	if (!(d->buf = malloc(RELAY_COPY_SIZE)))
+		return -ENOMEM;
+	d->copy = true;
+	d->cap = RELAY_COPY_SIZE;
+	d->off = 0;
+	return 0;
+}
+
+/* Moves source -> buffer. 1: moved, 0: nothing now, <0: error. */
+static ssize_t
+fill(struct direction *d)
+{
+	ssize_t n;
+
+	if (!d->copy) {
+		if (d->pipe[0] < 0 && open_pipe(d) < 0)
+			return -errno;
+		n = splice(d->src, NULL, d->pipe[1], NULL, d->cap - d->inflight,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n < 0 && errno == EINVAL && d->inflight == 0) {
+			/* This socket cannot splice: copy instead. */
+			if (to_copy_mode(d) < 0)
+				return -ENOMEM;
+			return fill(d);
+		}
+	} else {
+		size_t end = d->off + d->inflight;
+
+		if (end == d->cap && d->off > 0) {	/* compact */
+			memmove(d->buf, d->buf + d->off, d->inflight);
+			d->off = 0;
+			end = d->inflight;
+		}
+		n = read(d->src, d->buf + end, d->cap - end);
+	}
+	return n;
+}
+
+/* Moves buffer -> destination. */
+static ssize_t
+drain(struct direction *d)
+{
+	ssize_t n;
+
+	if (!d->copy) {
+		n = splice(d->pipe[0], NULL, d->dst, NULL, d->inflight,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK |
+		    (d->eof ? 0 : SPLICE_F_MORE));
+	} else {
+		n = send(d->dst, d->buf + d->off, d->inflight,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			d->off += (size_t)n;
+			if (d->inflight == (size_t)n)
+				d->off = 0;
+		}
+	}
+	return n;
+}
+
+static void
+pump(struct direction *d)
+{
+	struct relay *r = d->r;
+	enum relay_end src_end = d == &r->dir[0] ? RELAY_A : RELAY_B;
+	bool read_blocked = false, write_blocked = false, progress;
+	ssize_t n;
+
+	do {
+		progress = false;
+		if (!d->eof && !read_blocked && d->inflight < d->cap) {
+			n = fill(d);
+			if (n > 0) {
+				d->inflight += (size_t)n;
+				d->bytes += (uint64_t)n;
+				progress = true;
+			} else if (n == 0) {
+				d->eof = true;
+			} else if (errno == EAGAIN || errno == EINTR) {
+				read_blocked = true;
+			} else {
+				finish(r, -errno, src_end);
+				return;
+			}
+		}
+		if (d->inflight > 0 && !write_blocked) {
+			n = drain(d);
+			if (n > 0) {
+				d->inflight -= (size_t)n;
+				progress = true;
+			} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+				write_blocked = true;
+			} else if (n < 0) {
+				finish(r, -errno, src_end == RELAY_A ? RELAY_B :
+				    RELAY_A);
+				return;
+			}
+		}
+	} while (progress);
+
+	if (d->eof && d->inflight == 0 && !d->shut) {
+		/* Half-close passes through. */
+		shutdown(d->dst, SHUT_WR);
+		d->shut = true;
+		if (r->dir[0].shut && r->dir[1].shut) {
+			finish(r, 0, RELAY_A);
+			return;
+		}
+	}
+	/* Read while there is room; wait for writable only when blocked. */
+	if (!d->eof && d->inflight < d->cap)
+		event_add(d->rd, NULL);
+	else
+		event_del(d->rd);
+	if (write_blocked)
+		event_add(d->wr, NULL);
+	else
+		event_del(d->wr);
+}
+
+static void
+direction_init(struct relay *r, struct direction *d, int src, int dst,
+    struct event_base *base)
+{
+	d->r = r;
+	d->src = src;
+	d->dst = dst;
+	d->pipe[0] = d->pipe[1] = -1;
+	d->cap = RELAY_PIPE_SIZE;	/* until the pipe says what it holds */
+	d->rd = event_new(base, src, EV_READ | EV_PERSIST, rd_cb, d);
+	d->wr = event_new(base, dst, EV_WRITE | EV_PERSIST, wr_cb, d);
+}
+
+/* Takes both sockets (non-blocking); nothing moves until relay_start(). */
+struct relay *
+relay_new(struct event_base *base, int fd_a, int fd_b, relay_done_fn done,
+    void *arg)
+{
+	struct relay *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->fd[RELAY_A] = fd_a;
+	r->fd[RELAY_B] = fd_b;
+	r->done = done;
+	r->arg = arg;
+	direction_init(r, &r->dir[0], fd_a, fd_b, base);
+	direction_init(r, &r->dir[1], fd_b, fd_a, base);
+	r->done_ev = event_new(base, -1, 0, done_cb, r);
+	if (!r->dir[0].rd || !r->dir[0].wr || !r->dir[1].rd || !r->dir[1].wr ||
+	    !r->done_ev) {
+		r->fd[0] = r->fd[1] = -1;	/* the caller keeps them */
+		relay_free(r, 0);
+		return NULL;
+	}
+	return r;
+}
+
+void
+relay_start(struct relay *r)
+{
+	pump(&r->dir[0]);
+	if (!r->finished)
+		pump(&r->dir[1]);
+}
+
+/*
+ * Closes both sockets. The ends in reset (RELAY_RESET_A, _B) get a reset
+ * rather than an orderly close: the other end of the forward was reset.
+ */
+void
+relay_free(struct relay *r, unsigned reset)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	int i;
+
+	if (!r)
+		return;
+	if (r->done_ev)
+		event_free(r->done_ev);
+	for (i = 0; i < 2; i++) {
+		struct direction *d = &r->dir[i];
+
+		if (d->rd)
+			event_free(d->rd);
+		if (d->wr)
+			event_free(d->wr);
+		if (d->pipe[0] >= 0) {
+			close(d->pipe[0]);
+			close(d->pipe[1]);
+		}
+		free(d->buf);
+		if (r->fd[i] >= 0) {
+			if (reset & (1u << i))
+				setsockopt(r->fd[i], SOL_SOCKET, SO_LINGER, &lg,
+				    sizeof(lg));
+			close(r->fd[i]);
+		}
+	}
+	free(r);
+}
+
+uint64_t
+relay_bytes(const struct relay *r, enum relay_end from)
+{
+	return r->dir[from].bytes;
+}
+
+int
+relay_fd(const struct relay *r, enum relay_end end)
+{
+	return r->fd[end];
+}
+
+/* Every forwarded connection holds two sockets and up to four pipe ends. */
+void
+relay_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("raising the open file limit");
+	}
+}

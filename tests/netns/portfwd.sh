@@ -1,0 +1,147 @@
+#!/bin/bash
+# tests/netns/portfwd.sh - localhost port forwarding, both directions
+#
+# Checks: a server in the guest appears on the host's 127.0.0.1 and [::1]
+# and disappears when it stops; a static forward to another guest port;
+# 64 MiB each way at once on one connection, checksums compared (no
+# deadlock, no corruption); a half-closed connection still gets its reply;
+# 1,000 connections at once; resets passed on both ways; UDP echo; a port
+# the host already uses is reported and forwarded once freed; guest-netd
+# killed with connections open, then back with its listeners; a reverse
+# forward to a host loopback service, and one the configuration does not
+# allow refused.
+TEST_NAME=portfwd
+. "$(dirname "$0")/lib.sh"
+bed_init
+bed_up
+bed_guest g1
+VM_EXTRA='	forward tcp 18080 to 8000
+	reverse-forward tcp 3128
+	reverse-forward tcp 3129 to 13129' bed_write_conf g1 >/dev/null
+bed_host_netd
+bed_guest_netd g1
+wait_online g1
+BULK=$VMN_BUILDDIR/tests/tools/vmn-bulk
+ROGUE=$VMN_BUILDDIR/tests/tools/vmn-rogue
+G=$(guest_ns g1)
+
+forwarded() { # forwarded PROTO PORT: the port is an active auto forward
+	netctl --dump forwards | awk -F'\t' -v p="$1" -v n="127.0.0.1:$2" \
+	    '$2 == p && $3 == n && $5 == "auto" && $6 == "active" { f = 1 } END { exit !f }'
+}
+not_forwarded() { ! forwarded "$@"; }
+
+# --- a server appears on the host, and goes -------------------------------
+start=$(date +%s%N)
+bed_spawn "$G" http socat TCP6-LISTEN:8000,fork,reuseaddr,ipv6only=0 \
+    EXEC:"$TMP/hello.sh"
+HTTP=$LAST_PID
+wait_for 5 "8000 forwarded" forwarded tcp 8000
+wait_for 5 "8000 answers on the host" sh -c \
+	"ip netns exec $NS_HOST curl -sS -m 2 http://127.0.0.1:8000/ | grep -q 'hello from lan'"
+log "listener to working forward: $(( ($(date +%s%N) - start) / 1000000 )) ms"
+[ "$(in_host curl -sS -m 3 "http://[::1]:8000/")" = "hello from lan" ] ||
+	fail "no forward on [::1]:8000"
+[ "$(in_host curl -sS -m 3 http://127.0.0.1:18080/)" = "hello from lan" ] ||
+	fail "static forward 18080 -> 8000"
+in_host ss -ltn | grep -q "127.0.0.1:8000 " || fail "not bound on 127.0.0.1"
+if in_host ss -ltn | grep -q "0.0.0.0:8000 \|\*:8000 "; then
+	fail "a forward was bound beyond loopback"
+fi
+pass "guest server on host 127.0.0.1:8000 and [::1]:8000; static 18080 -> 8000"
+
+kill "$HTTP"
+wait_for 5 "8000 no longer forwarded" not_forwarded tcp 8000
+if in_host curl -sS -m 2 http://127.0.0.1:8000/ 2>/dev/null; then
+	fail "8000 still answers after the guest's server stopped"
+fi
+pass "the forward goes with the server"
+
+# --- bulk both ways at once ---------------------------------------------------
+BYTES=$((64 << 20))
+bed_spawn "$G" bulk-server "$BULK" bulk-server 9100 $BYTES 1
+wait_for 5 "9100 forwarded" forwarded tcp 9100
+to_host=$(in_host "$BULK" bulk-client 127.0.0.1 9100 $BYTES 2) ||
+	fail "bulk transfer failed: $to_host"
+wait_for 10 "the guest's side done" grep -q received "$TMP/bulk-server.log"
+[ "$to_host" = "$("$BULK" sum $BYTES 1)" ] ||
+	fail "host received $to_host, expected $("$BULK" sum $BYTES 1)"
+[ "$(grep received "$TMP/bulk-server.log")" = "$("$BULK" sum $BYTES 2)" ] ||
+	fail "guest received $(grep received "$TMP/bulk-server.log")"
+pass "64 MiB each way at once, checksums match"
+
+# --- half-close, many connections, resets ------------------------------------
+bed_spawn "$G" echo "$BULK" echo-server 9200
+wait_for 5 "9200 forwarded" forwarded tcp 9200
+[ "$(in_host "$BULK" half 127.0.0.1 9200)" = "request through a half-closed connection" ] ||
+	fail "no reply on a half-closed connection"
+pass "half-closed connection gets its reply"
+
+out=$(in_host "$BULK" many 127.0.0.1 9200 1000) || fail "1,000 connections: $out"
+pass "1,000 connections at once: $out"
+
+bed_spawn "$G" reset "$BULK" reset-server 9300
+wait_for 5 "9300 forwarded" forwarded tcp 9300
+out=$(in_host "$BULK" expect-reset 127.0.0.1 9300) ||
+	fail "a guest server's reset reached the host as: $out"
+pass "guest server resets -> host client sees a reset"
+
+bed_spawn "$G" expect-reset "$BULK" expect-reset-server 9301
+wait_for 5 "9301 forwarded" forwarded tcp 9301
+in_host "$BULK" reset-client 127.0.0.1 9301
+wait_for 10 "the guest server's verdict" grep -q "reset\|close\|error" "$TMP/expect-reset.log"
+grep -qx reset "$TMP/expect-reset.log" ||
+	fail "a host client's reset reached the guest as: $(cat "$TMP/expect-reset.log")"
+pass "host client resets -> guest server sees a reset"
+
+# --- UDP ----------------------------------------------------------------------
+bed_spawn "$G" udp socat UDP4-RECVFROM:5353,fork EXEC:cat
+wait_for 5 "udp 5353 forwarded" forwarded udp 5353
+[ "$(echo ping-through-udp | in_host socat -T2 - UDP4:127.0.0.1:5353)" = ping-through-udp ] ||
+	fail "UDP echo through the forward"
+pass "UDP echo through the forward"
+
+# --- a port the host already uses -----------------------------------------------
+bed_spawn "$NS_HOST" squatter socat TCP4-LISTEN:9400,bind=127.0.0.1,reuseaddr \
+    SYSTEM:'echo squatter'
+SQUAT=$LAST_PID
+wait_for 5 "the squatter listens" sh -c "ip netns exec $NS_HOST ss -ltn | grep -q 127.0.0.1:9400"
+bed_spawn "$G" echo2 "$BULK" echo-server 9400
+wait_for 5 "the conflict is reported" sh -c \
+	"$NETCTL -s $TMP/control.sock forwards | grep 9400 | grep -q 'in use on the host'"
+grep -q "cannot forward tcp port 9400 on 127.0.0.1: in use on the host" "$TMP/host-netd.log" ||
+	fail "the conflict is not in the log"
+kill "$SQUAT"
+wait_for 10 "9400 forwarded once free" forwarded tcp 9400
+[ "$(in_host "$BULK" half 127.0.0.1 9400)" = "request through a half-closed connection" ] ||
+	fail "9400 does not reach the guest after the host freed it"
+pass "a port in use on the host is reported, then forwarded when freed"
+
+# --- guest-netd restarted with connections open ---------------------------------
+in_host socat -T30 - TCP:127.0.0.1:9200 </dev/zero >/dev/null 2>&1 &
+HOLD=$!
+sleep 0.5
+kill -9 "$GUEST_PID_g1"
+wait_for 5 "the open connection ends with guest-netd" sh -c "! kill -0 $HOLD 2>/dev/null"
+bed_guest_netd g1
+wait_online g1
+wait_for 5 "9200 forwarded again" forwarded tcp 9200
+[ "$(in_host "$BULK" half 127.0.0.1 9200)" = "request through a half-closed connection" ] ||
+	fail "9200 does not work after guest-netd came back"
+pass "guest-netd killed: open connections end, the listeners come back"
+
+# --- reverse forwards -----------------------------------------------------------
+bed_spawn "$NS_HOST" proxy "$BULK" echo-server 3128
+bed_spawn "$NS_HOST" proxy2 "$BULK" echo-server 3129
+wait_for 5 "host services" sh -c "ip netns exec $NS_HOST ss -ltn | grep -q ':3129 '"
+[ "$(in_guest g1 "$BULK" half 127.0.0.1 3128)" = "request through a half-closed connection" ] ||
+	fail "reverse forward guest 127.0.0.1:3128 -> host 3128"
+[ "$(in_guest g1 "$BULK" half 127.0.0.1 13129)" = "request through a half-closed connection" ] ||
+	fail "reverse forward guest 127.0.0.1:13129 -> host 3129"
+if netctl --dump forwards | awk -F'\t' '$5 == "auto"' | grep -q "3128\|13129"; then
+	fail "a reverse forward's guest port was forwarded back to the host"
+fi
+out=$(in_guest g1 "$ROGUE" -t 3 -i g1 "unix:$TMP/g1" rfwd=22 || true)
+echo "$out" | grep -q "error reply: not allowed by host-netd.conf" ||
+	fail "a reverse forward outside the configuration was not refused: $out"
+pass "reverse forwards to host loopback services; others refused"
