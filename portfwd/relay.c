@@ -165,9 +165,13 @@ drain(struct direction *d)
 	ssize_t n;
 
 	if (!d->copy) {
+		/*
+		 * Never SPLICE_F_MORE: it corks a TCP destination, which then
+		 * holds a short reply for up to 200 ms waiting for more that a
+		 * relay cannot promise.
+		 */
 		n = splice(d->pipe[0], NULL, d->dst, NULL, d->inflight,
-		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK |
-		    (d->eof ? 0 : SPLICE_F_MORE));
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 	} else {
 		n = send(d->dst, d->buf + d->off, d->inflight,
 		    MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -95,8 +95,10 @@ percentiles() {
 	    { v[NR] = $1 }
 	    END {
 		if (NR == 0) { print "- -"; exit }
-		p50 = v[int(NR * 0.50) > 0 ? int(NR * 0.50) : 1]
-		p99 = v[int(NR * 0.99) > 0 ? int(NR * 0.99) : 1]
+		i50 = int(NR * 0.50); if (i50 < 1) i50 = 1
+		i99 = int(NR * 0.99); if (i99 < 1) i99 = 1
+		p50 = v[i50]
+		p99 = v[i99]
 		printf "%.3f %.3f\n", p50, p99
 	    }'
 }

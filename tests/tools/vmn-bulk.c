@@ -20,6 +20,14 @@
  *       resets every connection after its first bytes
  *   vmn-bulk expect-reset HOST PORT
  *       exit 0 if the connection is reset, 1 on an orderly close
+ *   vmn-bulk rr HOST PORT SECONDS
+ *       short requests, a new connection each (connect, send, read the
+ *       echo, close), one after another; prints connections per second and
+ *       p50/p99 latency in microseconds
+ *   vmn-bulk listen-at PORT
+ *       listens, prints CLOCK_MONOTONIC (ns) at listen(), then echoes
+ *   vmn-bulk wait-port HOST PORT
+ *       connects every 2 ms until it works; prints CLOCK_MONOTONIC (ns)
  *   vmn-bulk reset-client HOST PORT
  *       connects, sends a little, resets the connection
  *   vmn-bulk expect-reset-server PORT
@@ -31,6 +39,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -389,6 +398,117 @@ expect_reset(const char *host, const char *port)
 	return 1;
 }
 
+static double
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+rr(const char *host, const char *port, double seconds)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+	static const char req[] = "GET / HTTP/1.0\r\n\r\n";
+	size_t n = 0, cap = 1 << 20;
+	double *lat = malloc(cap * sizeof(*lat)), start, t0, end;
+	char buf[64];
+
+	if (!lat || getaddrinfo(host, port, &hints, &ai) != 0)
+		return 2;
+	start = now_us();
+	end = start + seconds * 1e6;
+	while ((t0 = now_us()) < end && n < cap) {
+		int fd = socket(ai->ai_family, SOCK_STREAM, 0), one = 1;
+		size_t got = 0;
+		ssize_t r;
+
+		setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one));
+		if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+		    write(fd, req, sizeof(req) - 1) != sizeof(req) - 1) {
+			perror("rr");
+			return 1;
+		}
+		while (got < sizeof(req) - 1 &&
+		    (r = read(fd, buf, sizeof(buf))) > 0)
+			got += (size_t)r;
+		close(fd);
+		if (got != sizeof(req) - 1) {
+			fprintf(stderr, "rr: short echo\n");
+			return 1;
+		}
+		lat[n++] = now_us() - t0;
+	}
+	qsort(lat, n, sizeof(*lat), cmp_double);
+	printf("%.0f conns/s p50 %.0f us p99 %.0f us\n",
+	    (double)n / ((now_us() - start) / 1e6), lat[n / 2],
+	    lat[(size_t)((double)n * 0.99)]);
+	free(lat);
+	freeaddrinfo(ai);
+	return 0;
+}
+
+static unsigned long long
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000ull +
+	    (unsigned long long)ts.tv_nsec;
+}
+
+static int __attribute__((noreturn))
+listen_at(const char *port)
+{
+	int lfd = listen_on(port, 16), fd;
+	char buf[256];
+	ssize_t n;
+
+	printf("%llu\n", mono_ns());
+	fflush(stdout);
+	for (;;) {
+		if ((fd = accept(lfd, NULL, NULL)) < 0)
+			continue;
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			if (write(fd, buf, (size_t)n) != n)
+				break;
+		close(fd);
+	}
+}
+
+static int
+wait_port(const char *host, const char *port)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+	unsigned long long deadline = mono_ns() + 10000000000ull;
+
+	if (getaddrinfo(host, port, &hints, &ai) != 0)
+		return 2;
+	while (mono_ns() < deadline) {
+		int fd = socket(ai->ai_family, SOCK_STREAM, 0);
+
+		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			printf("%llu\n", mono_ns());
+			close(fd);
+			return 0;
+		}
+		close(fd);
+		usleep(2000);
+	}
+	return 1;
+}
+
 static int
 reset_client(const char *host, const char *port)
 {
@@ -427,6 +547,8 @@ expect_reset_server(const char *port)
 int
 main(int argc, char *argv[])
 {
+	/* Servers outlive their peers: a dead connection is not fatal. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc == 4 && strcmp(argv[1], "sum") == 0)
 		return cmd_sum(strtoull(argv[2], NULL, 10),
 		    strtoull(argv[3], NULL, 10));
@@ -451,6 +573,12 @@ main(int argc, char *argv[])
 		return reset_server(argv[2]);
 	if (argc == 4 && strcmp(argv[1], "expect-reset") == 0)
 		return expect_reset(argv[2], argv[3]);
+	if (argc == 3 && strcmp(argv[1], "listen-at") == 0)
+		return listen_at(argv[2]);
+	if (argc == 4 && strcmp(argv[1], "wait-port") == 0)
+		return wait_port(argv[2], argv[3]);
+	if (argc == 5 && strcmp(argv[1], "rr") == 0)
+		return rr(argv[2], argv[3], atof(argv[4]));
 	if (argc == 4 && strcmp(argv[1], "reset-client") == 0)
 		return reset_client(argv[2], argv[3]);
 	if (argc == 3 && strcmp(argv[1], "expect-reset-server") == 0)
