@@ -676,11 +676,14 @@ stop(struct dnsproxy *px)
 	struct dq *dq;
 
 	px->active = false;
-	unlisten(px);
+	/* Answer what is pending while there are sockets to answer on. */
 	while ((dq = TAILQ_FIRST(&px->inflight)))
 		dq_servfail(px, dq);
-	while ((tc = LIST_FIRST(&px->tcp)))
+	while ((tc = LIST_FIRST(&px->tcp))) {
+		bufferevent_flush(tc->bev, EV_WRITE, BEV_FLUSH);
 		tcp_close(tc);
+	}
+	unlisten(px);
 	if (px->conn) {
 		vmn_conn_free(px->conn);
 		px->conn = NULL;

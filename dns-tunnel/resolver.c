@@ -234,9 +234,10 @@ resolver_new(void)
 	opts.lookups = lookups;
 	/* Answers to a guest's burst arrive as a burst too. */
 	opts.socket_receive_buffer_size = 1 << 20;
+	opts.resolvconf_path = T.resolv_conf;
 	rc = ares_init_options(&res->channel, &opts, ARES_OPT_FLAGS |
 	    ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB |
-	    ARES_OPT_LOOKUPS | ARES_OPT_SOCK_RCVBUF);
+	    ARES_OPT_LOOKUPS | ARES_OPT_SOCK_RCVBUF | ARES_OPT_RESOLVCONF);
 	if (rc != ARES_SUCCESS) {
 		log_warnx("dns: c-ares: %s", ares_strerror(rc));
 		free(res);

@@ -171,6 +171,9 @@ hostd_reload(const char *why, char *err, size_t errlen)
 		vc = conf_find_vm(newc, vm->conf.name);
 		if (vc && globals && vm_conf_same_link(&vm->conf, vc)) {
 			/* Pushed below, with the MTU recomputed. */
+			if (vm->conf.dns == DNS_MODE_TUNNEL &&
+			    vc->dns != DNS_MODE_TUNNEL)
+				session_drop_role(vm, VMN_ROLE_DNS);
 			vm->conf = *vc;
 			vm_configure_forwards(vm);
 			continue;

@@ -256,6 +256,7 @@ int	session_send_config(struct session *s, const struct vmn_netconf *nc,
 	    uint32_t *seq);
 void	session_drop(struct session *s, int err, const char *why);
 void	session_send_event(struct session *s, int event, uint32_t conn_id);
+void	session_drop_role(struct vm *vm, enum vmn_role role);
 
 /* monitor.c */
 int	monitor_start(void);

@@ -21,6 +21,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -53,6 +54,7 @@ static struct {
 	struct event	*ino_ev;
 	struct event	*dns_ev;	/* debounce and poll */
 	struct stat	 resolv_st;
+	uint64_t	 resolv_hash;	/* of its bytes: touched is not changed */
 	char		 warned[MAX_VMS][VMN_PREFIX_STRLEN];
 } mon = { .ino_fd = -1, .ino_file_wd = -1, .ino_dir_wd = -1 };
 
@@ -208,14 +210,37 @@ dns_equal(const struct hostdns *a, const struct hostdns *b)
 	return true;
 }
 
+static uint64_t
+file_hash(const char *path)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	uint8_t buf[4096];
+	ssize_t n, i;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (i = 0; i < n; i++) {
+			h ^= buf[i];
+			h *= 0x100000001b3ull;
+		}
+	close(fd);
+	return h;
+}
+
 static void
 dns_reload(void)
 {
 	struct hostdns dns;
 	char ip[VMN_IP_STRLEN];
+	uint64_t h;
 
 	stat(HOST_RESOLV_CONF, &mon.resolv_st);
 	watch_resolv_file();
+	if ((h = file_hash(HOST_RESOLV_CONF)) == mon.resolv_hash)
+		return;		/* rewritten with the same bytes */
+	mon.resolv_hash = h;
 	/* The tunnel uses every resolver, loopback ones included. */
 	dnstun_reload();
 	if (hostdns_load(&dns) < 0 || dns_equal(&dns, &hostd->dns))
@@ -311,6 +336,7 @@ monitor_start(void)
 	}
 
 	stat(HOST_RESOLV_CONF, &mon.resolv_st);
+	mon.resolv_hash = file_hash(HOST_RESOLV_CONF);
 	mon.ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (mon.ino_fd >= 0) {
 		mon.ino_dir_wd = inotify_add_watch(mon.ino_fd, "/etc",

@@ -44,6 +44,7 @@ struct parser {
 	int			 errors;
 	int			 line_pool, line_size;	/* 0: default */
 	int			 line_host_port, line_guest_port;
+	int			 line_tunnel;
 	struct hostd_conf	*conf;
 };
 
@@ -718,6 +719,20 @@ parse_vm(struct parser *p)
 	end_of_statement(p);
 }
 
+/* An address a guest can own on lo: unicast, not loopback or "any". */
+static bool
+tunnel_addr_ok(const struct vmn_ip *ip)
+{
+	const uint8_t *b = ip->u.b;
+
+	if (vmn_ip_is_loopback(ip))
+		return false;
+	if (ip->family == AF_INET)
+		return b[0] != 0 && b[0] < 224;
+	return !IN6_IS_ADDR_UNSPECIFIED(&ip->u.v6) &&
+	    !IN6_IS_ADDR_MULTICAST(&ip->u.v6);
+}
+
 static bool
 parse_global(struct parser *p)
 {
@@ -768,10 +783,11 @@ parse_global(struct parser *p)
 	} else if (strcmp(kw, "dns-tunnel-address") == 0) {
 		if (!arg(p, "dns-tunnel-address"))
 			return false;
+		p->line_tunnel = p->tok_line;
 		if (vmn_ip_parse(p->text, &c->dns_tunnel_addr) < 0 ||
-		    vmn_ip_is_loopback(&c->dns_tunnel_addr)) {
+		    !tunnel_addr_ok(&c->dns_tunnel_addr)) {
 			perr(p, p->tok_line, "dns-tunnel-address \"%s\" is not "
-			    "an IP address outside 127.0.0.0/8 and ::1", p->text);
+			    "a unicast address (and not loopback)", p->text);
 			return false;
 		}
 	} else if (strcmp(kw, "uplink") == 0) {
@@ -829,6 +845,15 @@ check_config(struct parser *p)
 	if (c->host_port == c->guest_port)
 		perr(p, MAX(p->line_host_port, p->line_guest_port),
 		    "host-port and guest-port must differ");
+	{
+		struct vmn_prefix host = { .ip = c->dns_tunnel_addr, .plen = 32 };
+
+		if (host.ip.family == AF_INET &&
+		    vmn_prefix_contains(&c->pool4, &host.ip))
+			perr(p, MAX(p->line_pool, p->line_tunnel),
+			    "dns-tunnel-address is inside subnet-pool: a VM's "
+			    "own subnet could hold it");
+	}
 	if (c->nvms > MAX_VMS)
 		perr(p, 1, "too many VMs (at most %d)", MAX_VMS);
 

@@ -201,6 +201,28 @@ session_send_event(struct session *s, int event, uint32_t conn_id)
 	vmn_conn_send_buf(s->conn, &b);
 }
 
+static unsigned
+count_role(const struct vm *vm, enum vmn_role role)
+{
+	const struct session *s;
+	unsigned n = 0;
+
+	LIST_FOREACH(s, &vm->sessions, entry)
+		n += s->role == role;
+	return n;
+}
+
+/* Ends every session of a role (the VM's DNS is no longer tunneled). */
+void
+session_drop_role(struct vm *vm, enum vmn_role role)
+{
+	struct session *s;
+
+	LIST_FOREACH(s, &vm->sessions, entry)
+		if (s->role == role)
+			vmn_conn_fail(s->conn, 0, "no longer offered");
+}
+
 static int
 handle_hello(struct session *s, const struct vmn_msg *m)
 {
@@ -228,6 +250,10 @@ handle_hello(struct session *s, const struct vmn_msg *m)
 	if (role == VMN_ROLE_DNS && vm->conf.dns != DNS_MODE_TUNNEL)
 		return refuse(s, m->hdr.seq, EOPNOTSUPP,
 		    "this VM's DNS is not tunneled");
+	/* One, and its replacement: more would buy more turns upstream. */
+	if (role == VMN_ROLE_DNS && count_role(vm, VMN_ROLE_DNS) >= 2)
+		return refuse(s, m->hdr.seq, EBUSY,
+		    "this VM has its dns channels already");
 	if (role == VMN_ROLE_RFWD && vm->conf.nrforwards == 0)
 		return refuse(s, m->hdr.seq, EPERM,
 		    "this VM has no reverse forwards");

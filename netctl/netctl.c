@@ -1,5 +1,5 @@
 /*
- * netctl.c - control host-netd: status, VMs, reload
+ * netctl.c - control host-netd: status, VMs, forwarded ports, reload
  *
  * A table of subcommands, each accepting any unambiguous prefix. Output is
  * a table for people, --dump for scripts (tab-separated, one header line,
@@ -283,8 +283,10 @@ cmd_status(void)
 		    (unsigned long long)num_attr(&m, VMN_A_PID),
 		    duration(num_attr(&m, VMN_A_UPTIME), up, sizeof(up)),
 		    (unsigned long long)num_attr(&m, VMN_A_COUNT));
-		each_stat(&m, stat_pretty, 1);
-		printf("\n");
+		if (vmn_attr_present(&m.tb[VMN_A_STATS])) {
+			each_stat(&m, stat_pretty, 1);
+			printf("\n");
+		}
 	}
 	return 0;
 }
