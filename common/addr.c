@@ -106,6 +106,17 @@ vmn_ip_is_loopback(const struct vmn_ip *ip)
 	return false;
 }
 
+/* 0.0.0.0 or :: (a wildcard when bound). */
+bool
+vmn_ip_is_unspecified(const struct vmn_ip *ip)
+{
+	if (ip->family == AF_INET)
+		return ip->u.v4.s_addr == 0;
+	if (ip->family == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(&ip->u.v6);
+	return false;
+}
+
 static bool
 bits_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
 {

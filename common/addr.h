@@ -39,6 +39,7 @@ const char	*vmn_prefix_ntop(const struct vmn_prefix *p, char *buf,
 		    size_t len);
 bool		 vmn_ip_equal(const struct vmn_ip *a, const struct vmn_ip *b);
 bool		 vmn_ip_is_loopback(const struct vmn_ip *ip);
+bool		 vmn_ip_is_unspecified(const struct vmn_ip *ip);
 void		 vmn_prefix_normalize(struct vmn_prefix *p);
 bool		 vmn_prefix_contains(const struct vmn_prefix *p,
 		    const struct vmn_ip *ip);

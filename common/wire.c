@@ -112,6 +112,7 @@ static const char *const attr_names[] = {
 	[VMN_A_CONN_ID]		= "conn-id",
 	[VMN_A_GUEST_PORT]	= "guest-port",
 	[VMN_A_HOST_ADDR]	= "host-addr",
+	[VMN_A_FWD_CONFLICTS]	= "fwd-conflicts",
 };
 static_assert(ARRAY_SIZE(attr_names) == VMN_A__MAX, "attr_names");
 
@@ -175,6 +176,7 @@ static const policy_t hello_policy = {
 	[VMN_A_CAPS]		= R_(U32),
 	[VMN_A_ROLE]		= R_(U8),
 	[VMN_A_VM_ID]		= P_STR(1, 64),
+	[VMN_A_GUEST_PORT]	= P_(U16),	/* guest: its forwards port */
 };
 
 static const policy_t gen_policy = {
@@ -297,6 +299,7 @@ static const policy_t ctl_vms_policy = {
 	[VMN_A_GEN]		= P_(U32),
 	[VMN_A_GEN_APPLIED]	= P_(U32),
 	[VMN_A_UPTIME]		= P_(U64),
+	[VMN_A_FWD_CONFLICTS]	= P_(U32),
 };
 
 static const struct vmn_attr_policy *const msg_policies[] = {

@@ -160,6 +160,7 @@ enum vmn_attr_type {
 	VMN_A_CONN_ID,		/* u32: a forwarded connection */
 	VMN_A_GUEST_PORT,	/* u16 */
 	VMN_A_HOST_ADDR,	/* 4 or 16 bytes: where the host listens */
+	VMN_A_FWD_CONFLICTS,	/* u32: forwarded ports the host has taken */
 	VMN_A__MAX
 };
 

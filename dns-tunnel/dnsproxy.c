@@ -88,6 +88,7 @@ struct tcp_client {
 struct dnsproxy {
 	struct event_base	*base;
 	struct vmn_endpoint	 host;
+	uint32_t		 host_port;
 	const char		*vm_id;
 	bool			 active;
 	struct vmn_ip		 addr;
@@ -723,7 +724,7 @@ dnsproxy_configure(struct dnsproxy *px, const struct vmn_nc_dns *dns,
 	}
 	if (!px->connector) {
 		px->connector = vmn_connector_new(px->base, &px->host,
-		    VMN_PORT_HOST, 0, px_connected, NULL, px);
+		    px->host_port, 0, px_connected, NULL, px);
 		if (!px->connector) {
 			snprintf(err, errlen, "DNS tunnel: out of memory");
 			unlisten(px);
@@ -738,7 +739,7 @@ dnsproxy_configure(struct dnsproxy *px, const struct vmn_nc_dns *dns,
 
 struct dnsproxy *
 dnsproxy_new(struct event_base *base, const struct vmn_endpoint *host,
-    const char *vm_id)
+    uint32_t host_port, const char *vm_id)
 {
 	struct dnsproxy *px = calloc(1, sizeof(*px));
 	unsigned i;
@@ -747,6 +748,7 @@ dnsproxy_new(struct event_base *base, const struct vmn_endpoint *host,
 		return NULL;
 	px->base = base;
 	px->host = *host;
+	px->host_port = host_port;
 	px->vm_id = vm_id;
 	px->udp_fd = px->tcp_fd = -1;
 	TAILQ_INIT(&px->free);

@@ -26,7 +26,8 @@ struct dnsproxy_stats {
 };
 
 struct dnsproxy	*dnsproxy_new(struct event_base *base,
-		    const struct vmn_endpoint *host, const char *vm_id);
+		    const struct vmn_endpoint *host, uint32_t host_port,
+		    const char *vm_id);
 int		 dnsproxy_configure(struct dnsproxy *px,
 		    const struct vmn_nc_dns *dns, char *err, size_t errlen);
 void		 dnsproxy_free(struct dnsproxy *px);

@@ -43,6 +43,8 @@
 struct guest {
 	struct event_base	*base;
 	struct vmn_endpoint	 host;
+	uint32_t		 host_port;	/* host-netd's: control, dns, rfwd */
+	uint32_t		 guest_port;	/* ours: forwarded connections */
 	const char		*vm_id;
 	const char		*resolv_conf;
 	const char		*proxy_env;
@@ -67,9 +69,12 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: guest-netd [-dv] [--host URI] [--vm-id NAME] [--pidfile PATH]\n"
+	    "usage: guest-netd [-dv] [--host URI] [--host-port N] [--guest-port N]\n"
+	    "                  [--vm-id NAME] [--pidfile PATH]\n"
 	    "                  [--resolv-conf PATH] [--proxy-env PATH]\n"
 	    "  --host URI          host-netd's channel (default %s)\n"
+	    "  --host-port N       host-netd's port on it (default %u)\n"
+	    "  --guest-port N      where forwarded connections arrive (default %u)\n"
 	    "  --vm-id NAME        name to give in HELLO (optional)\n"
 	    "  --resolv-conf PATH  where DNS settings go (default %s)\n"
 	    "  --proxy-env PATH    where proxy settings go (default %s)\n"
@@ -77,9 +82,22 @@ usage(void)
 	    "  -d                  stay in the foreground, log to stderr\n"
 	    "                      (otherwise: detach, log to syslog)\n"
 	    "  -v                  more verbose logging\n",
-	    DEFAULT_HOST, DEFAULT_RESOLV_CONF, DEFAULT_PROXY_ENV,
-	    DEFAULT_PIDFILE);
+	    DEFAULT_HOST, VMN_PORT_HOST, VMN_PORT_GUEST, DEFAULT_RESOLV_CONF,
+	    DEFAULT_PROXY_ENV, DEFAULT_PIDFILE);
 	exit(2);
+}
+
+static uint32_t
+port_arg(const char *opt, const char *s)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v == 0 || v > 65535 || s[0] == '-')
+		fatalx("%s %s: a port is 1 to 65535", opt, s);
+	return (uint32_t)v;
 }
 
 static int
@@ -297,8 +315,11 @@ connected(int fd, void *arg)
 	    vmn_endpoint_str(&g->host, uri, sizeof(uri)));
 	g->hello_seq = vmn_conn_next_seq(g->conn);
 	vmn_buf_init(&b, g->txbuf, sizeof(g->txbuf));
-	len = vmn_build_hello(&b, VMN_F_REQUEST, g->hello_seq,
-	    VMN_ROLE_CONTROL, GUEST_CAPS, g->vm_id);
+	vmn_build_hello(&b, VMN_F_REQUEST, g->hello_seq, VMN_ROLE_CONTROL,
+	    GUEST_CAPS, g->vm_id);
+	/* Where the host is to connect for forwards: no second setting. */
+	vmn_put_u16(&b, VMN_A_GUEST_PORT, (uint16_t)g->guest_port);
+	len = vmn_msg_end(&b);
 	if (len < 0 || vmn_conn_send(g->conn, b.data, (size_t)len) < 0)
 		vmn_conn_fail(g->conn, -EIO, "cannot send hello");
 }
@@ -357,6 +378,8 @@ main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "host", required_argument, NULL, 'H' },
+		{ "host-port", required_argument, NULL, 'o' },
+		{ "guest-port", required_argument, NULL, 'g' },
 		{ "vm-id", required_argument, NULL, 'i' },
 		{ "resolv-conf", required_argument, NULL, 'r' },
 		{ "proxy-env", required_argument, NULL, 'p' },
@@ -384,6 +407,12 @@ main(int argc, char *argv[])
 		case 'H':
 			host_uri = optarg;
 			break;
+		case 'o':
+			g->host_port = port_arg("--host-port", optarg);
+			break;
+		case 'g':
+			g->guest_port = port_arg("--guest-port", optarg);
+			break;
 		case 'i':
 			g->vm_id = optarg;
 			break;
@@ -406,6 +435,13 @@ main(int argc, char *argv[])
 	log_init("guest-netd", LOG_TO_STDERR, verbose);
 	if (vmn_endpoint_parse(host_uri, &g->host, &why) < 0)
 		fatalx("--host %s: %s", host_uri, why);
+	if (g->host.port && g->host_port && g->host.port != g->host_port)
+		fatalx("--host %s names port %u, --host-port %u", host_uri,
+		    g->host.port, g->host_port);
+	if (!g->host_port)
+		g->host_port = g->host.port ? g->host.port : VMN_PORT_HOST;
+	if (!g->guest_port)
+		g->guest_port = VMN_PORT_GUEST;
 	if (g->vm_id && (strlen(g->vm_id) == 0 || strlen(g->vm_id) > 64))
 		fatalx("--vm-id must be 1 to 64 characters");
 
@@ -415,12 +451,13 @@ main(int argc, char *argv[])
 		fatalx("netlink: %s", strerror(-rc));
 	if (!(g->base = event_base_new()))
 		fatalx("event_base_new failed");
-	if (!(g->dns = dnsproxy_new(g->base, &g->host, g->vm_id)))
+	if (!(g->dns = dnsproxy_new(g->base, &g->host, g->host_port,
+	    g->vm_id)))
 		fatalx("out of memory");
-	if (!(g->fwd = guestfwd_new(g->base, &g->host, g->vm_id,
-	    send_fwd_event, g)))
+	if (!(g->fwd = guestfwd_new(g->base, &g->host, g->host_port,
+	    g->guest_port, g->vm_id, send_fwd_event, g)))
 		fatalx("out of memory");
-	g->connector = vmn_connector_new(g->base, &g->host, VMN_PORT_HOST, 0,
+	g->connector = vmn_connector_new(g->base, &g->host, g->host_port, 0,
 	    connected, NULL, g);
 	if (!g->connector)
 		fatalx("cannot start connecting");

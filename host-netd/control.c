@@ -98,6 +98,12 @@ static void
 put_stats(struct vmn_buf *b)
 {
 	const struct dnstun_stats *d = dnstun_stats();
+	const struct hostfwd_stats *f = hostfwd_stats();
+	uint64_t conflicts = 0;
+	struct vm *vm;
+
+	TAILQ_FOREACH(vm, &hostd->vms, entry)
+		conflicts += hostfwd_conflicts(vm->fwd);
 
 	vmn_nest_begin(b, VMN_A_STATS);
 	put_stat(b, "dns.queries", d->queries);
@@ -107,6 +113,13 @@ put_stats(struct vmn_buf *b)
 	put_stat(b, "dns.limited", d->limited);
 	put_stat(b, "dns.queued", d->queued);
 	put_stat(b, "dns.resolver_changes", d->generations);
+	put_stat(b, "fwd.connections", f->connections);
+	put_stat(b, "fwd.refused", f->refused);
+	put_stat(b, "fwd.udp_flows", f->udp_flows);
+	put_stat(b, "fwd.reverse", f->reverse);
+	put_stat(b, "fwd.reverse_failed", f->reverse_failed);
+	put_stat(b, "fwd.resets", f->resets);
+	put_stat(b, "fwd.ports_in_use", conflicts);
 	vmn_nest_end(b);
 }
 
@@ -138,6 +151,7 @@ send_vms(struct ctl_client *c, uint32_t seq)
 	struct vmn_buf b;
 	struct vmn_ip ip;
 	struct vm *vm;
+	unsigned n;
 	int rc;
 
 	TAILQ_FOREACH(vm, &hostd->vms, entry) {
@@ -168,6 +182,8 @@ send_vms(struct ctl_client *c, uint32_t seq)
 		}
 		if (vm->mtu)
 			vmn_put_u32(&b, VMN_A_MTU, vm->mtu);
+		if ((n = hostfwd_conflicts(vm->fwd)))
+			vmn_put_u32(&b, VMN_A_FWD_CONFLICTS, n);
 		vmn_put_u32(&b, VMN_A_GEN, vm->gen);
 		vmn_put_u32(&b, VMN_A_GEN_APPLIED, vm->gen_applied);
 		vmn_put_u64(&b, VMN_A_UPTIME,

@@ -656,6 +656,20 @@ parse_vm_option(struct parser *p, struct vm_conf *vc)
 	return end_of_statement(p);
 }
 
+/*
+ * Two forwards want the same host socket: same protocol and port, and
+ * the same address or a wildcard of its family (IPv6 sockets are bound
+ * v6-only, so 0.0.0.0 and :: do not meet).
+ */
+static bool
+forwards_clash(const struct hostfwd_static *a, const struct hostfwd_static *b)
+{
+	return a->proto == b->proto && a->host_port == b->host_port &&
+	    a->addr.family == b->addr.family &&
+	    (vmn_ip_equal(&a->addr, &b->addr) ||
+	    vmn_ip_is_unspecified(&a->addr) || vmn_ip_is_unspecified(&b->addr));
+}
+
 static void
 parse_vm(struct parser *p)
 {
@@ -891,11 +905,8 @@ check_config(struct parser *p)
 			unsigned j;
 
 			for (j = i + 1; j < vc->nforwards; j++)
-				if (vc->forwards[i].proto == vc->forwards[j].proto &&
-				    vc->forwards[i].host_port ==
-				    vc->forwards[j].host_port &&
-				    vmn_ip_equal(&vc->forwards[i].addr,
-				    &vc->forwards[j].addr))
+				if (forwards_clash(&vc->forwards[i],
+				    &vc->forwards[j]))
 					perr(p, vc->line, "vm \"%s\": %s port %u "
 					    "is forwarded twice", vc->name,
 					    vc->forwards[i].proto == IPPROTO_TCP ?
@@ -936,12 +947,8 @@ check_config(struct parser *p)
 				unsigned j;
 
 				for (j = 0; j < vc->nforwards; j++)
-					if (o->forwards[i].proto ==
-					    vc->forwards[j].proto &&
-					    o->forwards[i].host_port ==
-					    vc->forwards[j].host_port &&
-					    vmn_ip_equal(&o->forwards[i].addr,
-					    &vc->forwards[j].addr)) {
+					if (forwards_clash(&o->forwards[i],
+					    &vc->forwards[j])) {
 						perr(p, o->line, "vm \"%s\": host "
 						    "port %u is vm \"%s\"'s forward",
 						    o->name, o->forwards[i].host_port,

@@ -284,6 +284,11 @@ handle_hello(struct session *s, const struct vmn_msg *m)
 		return 0;
 	}
 
+	/* A guest-netd says where it takes forwards; else the configuration. */
+	hostfwd_set_guest_port(vm->fwd,
+	    vmn_attr_present(&m->tb[VMN_A_GUEST_PORT]) &&
+	    vmn_attr_u16(&m->tb[VMN_A_GUEST_PORT]) ?
+	    vmn_attr_u16(&m->tb[VMN_A_GUEST_PORT]) : hostd->conf->guest_port);
 	hostfwd_session_up(vm->fwd);
 	if (vm->control) {
 		/* A rebooted or restarted guest: the new session wins. */

@@ -298,6 +298,7 @@ struct vm_row {
 	char addr6[VMN_IP_STRLEN], gw6[VMN_IP_STRLEN];
 	unsigned plen, mtu, gen, applied;
 	unsigned long long since;
+	unsigned conflicts;	/* forwarded ports the host has taken */
 };
 
 static void
@@ -324,6 +325,7 @@ row_from(const struct vmn_msg *m, struct vm_row *r)
 	r->gen = (unsigned)num_attr(m, VMN_A_GEN);
 	r->applied = (unsigned)num_attr(m, VMN_A_GEN_APPLIED);
 	r->since = num_attr(m, VMN_A_UPTIME);
+	r->conflicts = (unsigned)num_attr(m, VMN_A_FWD_CONFLICTS);
 }
 
 static int
@@ -338,7 +340,7 @@ cmd_vms(void)
 	if (output == OUT_DUMP)
 		printf("name\tmode\tstate\taddress\tgateway\taddress6\t"
 		    "gateway6\tlink\tmac\tmtu\tgen\tapplied\tsince\tchannel\t"
-		    "error\n");
+		    "error\tfwd_conflicts\n");
 	else if (output == OUT_JSON)
 		printf("[");
 	else
@@ -357,10 +359,10 @@ cmd_vms(void)
 			else
 				snprintf(buf, sizeof(buf), "-");
 			printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%u\t%u\t"
-			    "%u\t%llu\t%s\t%s\n", r.name, r.mode, r.state,
+			    "%u\t%llu\t%s\t%s\t%u\n", r.name, r.mode, r.state,
 			    buf, r.gw, r.addr6, r.gw6, r.link, r.mac,
 			    r.mtu, r.gen, r.applied, r.since, r.channel,
-			    r.error[0] ? r.error : "-");
+			    r.error[0] ? r.error : "-", r.conflicts);
 			break;
 		case OUT_JSON:
 			printf("%s{\"name\":", n ? "," : "");
@@ -390,7 +392,7 @@ cmd_vms(void)
 				json_string(r.error);
 			else
 				printf("null");
-			printf("}");
+			printf(",\"fwd_conflicts\":%u}", r.conflicts);
 			break;
 		default:
 			{
@@ -406,6 +408,10 @@ cmd_vms(void)
 				printf("%-12s %-11s %s\n", "", "", r.addr6);
 			if (r.error[0])
 				printf("  error: %s\n", r.error);
+			if (r.conflicts)
+				printf("  forwards: %u port%s in use on the "
+				    "host (netctl forwards)\n", r.conflicts,
+				    r.conflicts == 1 ? "" : "s");
 		}
 		n++;
 	}

@@ -16,9 +16,11 @@
  * UDP as datagrams framed on the channel (dgram.c).
  *
  * Reverse forwards. For each one the configuration names, guest-netd
- * listens on 127.0.0.1:guest_port; every connection opens a channel to the
- * host (HELLO role rfwd, FWD naming the host port) and is relayed the same
- * way once the host has connected.
+ * listens on 127.0.0.1:guest_port (and ::1); every connection opens a
+ * channel to the host (HELLO role rfwd, FWD naming the host port) and is
+ * relayed the same way once the host has connected. At most
+ * GUESTFWD_RFWD_PENDING wait for the host at once; more wait unaccepted.
+ * A connection the host cannot make is reset, as a refused one would be.
  *
  * Resets. A channel has no way to say "reset" in band, so the side that
  * sees a reset (a guest server aborting, say) sends a FWD_RESET event on
@@ -63,6 +65,7 @@ struct gconn {
 	struct guestfwd		*gf;
 	enum gc_state		 state;
 	bool			 reverse;	/* rfwd: we opened the channel */
+	bool			 pending;	/* rfwd: counted in rfwd_pending */
 	struct fwd_target	 t;
 	uint32_t		 fwd_seq;	/* the FWD request to answer */
 	int			 chan;
@@ -89,6 +92,8 @@ struct rfwd_listener {
 struct guestfwd {
 	struct event_base		*base;
 	struct vmn_endpoint		 host;
+	uint32_t			 host_port;
+	uint32_t			 guest_port;
 	const char			*vm_id;
 	guestfwd_event_fn		 send_event;
 	void				*arg;
@@ -100,9 +105,12 @@ struct guestfwd {
 	unsigned			 nconns;
 	uint32_t			 next_id;	/* rfwd ids */
 	LIST_HEAD(, rfwd_listener)	 rfwds;
+	unsigned			 rfwd_pending;	/* awaiting the host */
+	bool				 rfwd_paused;
 };
 
 static void gconn_free(struct gconn *gc);
+static void rfwd_pending_done(struct gconn *gc);
 
 /* ---- listeners --------------------------------------------------------- */
 
@@ -149,6 +157,7 @@ gconn_free(struct gconn *gc)
 {
 	struct guestfwd *gf = gc->gf;
 
+	rfwd_pending_done(gc);
 	LIST_REMOVE(gc, entry);
 	gf->nconns--;
 	if (gc->ev)
@@ -173,14 +182,26 @@ gconn_free(struct gconn *gc)
 	free(gc);
 }
 
+/* The local client sees a reset, as if the port were closed. */
+static void
+gconn_reset_local(struct gconn *gc)
+{
+	struct linger lg = { 1, 0 };
+
+	if (gc->local >= 0)
+		setsockopt(gc->local, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
 static void
 deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct gconn *gc = arg;
 
-	if (gc->state != GC_RESETTING)
-		log_debug("forward %u: %s timed out", gc->t.conn_id,
-		    gc->state == GC_RESETTING ? "reset" : "setup");
+	if (gc->state != GC_RESETTING) {
+		log_debug("forward %u: setup timed out", gc->t.conn_id);
+		if (gc->reverse)
+			gconn_reset_local(gc);
+	}
 	gconn_free(gc);
 }
 
@@ -301,6 +322,7 @@ start_relay(struct gconn *gc)
 	}
 	evtimer_del(gc->deadline);
 	gc->state = GC_RELAY;
+	rfwd_pending_done(gc);
 	if (gc->t.proto == IPPROTO_UDP) {
 		gc->ds = dgram_stream_new(gc->gf->base, gc->chan, udp_chan_cb,
 		    udp_closed_cb, gc);
@@ -489,7 +511,8 @@ reply_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (why)
 		log_debug("reverse forward channel: %s", why);
-	gconn_free(gc);	/* the local client sees its connection close */
+	gconn_reset_local(gc);
+	gconn_free(gc);
 }
 
 static void
@@ -512,7 +535,44 @@ rfwd_connected(int fd, void *arg)
 static void
 rfwd_failed(int err, void *arg)
 {
-	gconn_free(arg);
+	struct gconn *gc = arg;
+
+	log_debug("reverse forward to host port %u: no channel: %s",
+	    gc->t.port, strerror(-err));
+	gconn_reset_local(gc);
+	gconn_free(gc);
+}
+
+static void
+rfwd_listeners_enable(struct guestfwd *gf, bool on)
+{
+	struct rfwd_listener *rl;
+	int i;
+
+	gf->rfwd_paused = !on;
+	LIST_FOREACH(rl, &gf->rfwds, entry)
+		for (i = 0; i < 2; i++) {
+			if (!rl->ev[i])
+				continue;
+			if (on)
+				event_add(rl->ev[i], NULL);
+			else
+				event_del(rl->ev[i]);
+		}
+}
+
+/* A reverse connection got its answer (or died): maybe accept again. */
+static void
+rfwd_pending_done(struct gconn *gc)
+{
+	struct guestfwd *gf = gc->gf;
+
+	if (!gc->pending)
+		return;
+	gc->pending = false;
+	gf->rfwd_pending--;
+	if (gf->rfwd_paused && gf->rfwd_pending < GUESTFWD_RFWD_PENDING)
+		rfwd_listeners_enable(gf, true);
 }
 
 /* A guest program connected to a reverse forward: a channel to the host. */
@@ -522,18 +582,23 @@ rfwd_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	struct rfwd_listener *rl = arg;
 	struct guestfwd *gf = rl->gf;
 	struct gconn *gc;
-	int fd, i;
+	int fd;
 
-	for (i = 0; i < 64; i++) {
+	while (gf->rfwd_pending < GUESTFWD_RFWD_PENDING) {
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
 		if (!(gc = gconn_new(gf, -1))) {
+			struct linger lg = { 1, 0 };
+
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 			close(fd);
 			continue;
 		}
 		fwd_nodelay(fd);
 		gc->reverse = true;
+		gc->pending = true;
+		gf->rfwd_pending++;
 		gc->local = fd;
 		gc->t.proto = rl->f.proto;
 		gc->t.port = rl->f.port;
@@ -541,10 +606,14 @@ rfwd_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		gc->t.conn_id = FWD_ID_GUEST | gf->next_id;
 		gc->state = GC_CONNECTING;
 		gc->connector = vmn_connector_new(gf->base, &gf->host,
-		    VMN_PORT_HOST, 2, rfwd_connected, rfwd_failed, gc);
-		if (!gc->connector)
+		    gf->host_port, 2, rfwd_connected, rfwd_failed, gc);
+		if (!gc->connector) {
+			gconn_reset_local(gc);
 			gconn_free(gc);
+		}
 	}
+	if (!gf->rfwd_paused)
+		rfwd_listeners_enable(gf, false);	/* the rest wait */
 }
 
 /* ---- configuration --------------------------------------------------------- */
@@ -602,7 +671,8 @@ rfwd_open(struct guestfwd *gf, const struct vmn_nc_rfwd *f, char *err,
 		rl->fd[i] = fd;
 		rl->ev[i] = event_new(gf->base, fd, EV_READ | EV_PERSIST,
 		    rfwd_accept_cb, rl);
-		event_add(rl->ev[i], NULL);
+		if (!gf->rfwd_paused)
+			event_add(rl->ev[i], NULL);
 	}
 	LIST_INSERT_HEAD(&gf->rfwds, rl, entry);
 	/* Ours: never reported back to the host as a guest listener. */
@@ -657,7 +727,8 @@ guestfwd_configure(struct guestfwd *gf, const struct vmn_netconf *nc,
 
 struct guestfwd *
 guestfwd_new(struct event_base *base, const struct vmn_endpoint *host,
-    const char *vm_id, guestfwd_event_fn send_event, void *arg)
+    uint32_t host_port, uint32_t guest_port, const char *vm_id,
+    guestfwd_event_fn send_event, void *arg)
 {
 	struct guestfwd *gf = calloc(1, sizeof(*gf));
 	int fd;
@@ -666,6 +737,8 @@ guestfwd_new(struct event_base *base, const struct vmn_endpoint *host,
 		return NULL;
 	gf->base = base;
 	gf->host = *host;
+	gf->host_port = host_port;
+	gf->guest_port = guest_port;
 	gf->vm_id = vm_id;
 	gf->send_event = send_event;
 	gf->arg = arg;
@@ -674,9 +747,9 @@ guestfwd_new(struct event_base *base, const struct vmn_endpoint *host,
 	LIST_INIT(&gf->rfwds);
 	relay_raise_nofile();
 	gf->watch = portwatch_new(base, watch_cb, gf);
-	if ((fd = vmn_listen(host, VMN_PORT_GUEST, 4096)) < 0) {
-		log_warnx("cannot listen for forwarded connections: %s",
-		    strerror(-fd));
+	if ((fd = vmn_listen(host, guest_port, 4096)) < 0) {
+		log_warnx("cannot listen for forwarded connections on port "
+		    "%u: %s", guest_port, strerror(-fd));
 	} else {
 		gf->listen_fd = fd;
 		gf->listen_ev = event_new(base, fd, EV_READ | EV_PERSIST,
@@ -702,7 +775,7 @@ guestfwd_free(struct guestfwd *gf)
 		event_free(gf->listen_ev);
 	if (gf->listen_fd >= 0) {
 		close(gf->listen_fd);
-		vmn_unlisten(&gf->host, VMN_PORT_GUEST);
+		vmn_unlisten(&gf->host, gf->guest_port);
 	}
 	portwatch_free(gf->watch);
 	free(gf);

@@ -16,13 +16,21 @@ struct guestfwd;
 
 #define GUESTFWD_MAX_CONNS	4096	/* forwarded connections at once */
 #define GUESTFWD_RESET_WAIT_MS	2000	/* for the peer to act on a reset */
+/*
+ * Reverse-forward connections waiting for the host's answer. Beyond this
+ * the listeners stop accepting and clients wait in the kernel's backlog:
+ * host-netd limits a VM's connections in setup, and a burst must queue
+ * rather than be refused.
+ */
+#define GUESTFWD_RFWD_PENDING	8
 
 /* Hands an event (listener added/removed/synced, reset) to the host. */
 typedef void	(*guestfwd_event_fn)(void *arg, int event,
 		    const struct listener *l, uint32_t conn_id);
 
 struct guestfwd	*guestfwd_new(struct event_base *base,
-		    const struct vmn_endpoint *host, const char *vm_id,
+		    const struct vmn_endpoint *host, uint32_t host_port,
+		    uint32_t guest_port, const char *vm_id,
 		    guestfwd_event_fn send_event, void *arg);
 void		 guestfwd_free(struct guestfwd *gf);
 void		 guestfwd_session_up(struct guestfwd *gf);

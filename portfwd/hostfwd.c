@@ -8,10 +8,14 @@
  * same number: "auto") and from the configuration ("static": a host port,
  * on 127.0.0.1 or the address the configuration names, to a guest port).
  * Nothing is ever bound on another address unless the configuration says
- * so. A port the host already uses is reported (log, netctl forwards) and
- * tried again every HOSTFWD_RETRY_MS until it is free. When the guest's
- * session starts again its listeners arrive as a fresh list: ports it no
- * longer has are dropped once the list is complete (LISTENERS_SYNCED).
+ * so. The guest's listeners are kept as reported, and the auto ports are
+ * derived from them: turning auto-forward off and on again, or removing a
+ * static forward that held the same loopback port (the configuration
+ * wins), brings them back without the guest's help. A port the host
+ * already uses is reported (log, netctl forwards and vms) and tried again
+ * every HOSTFWD_RETRY_MS until it is free. When the guest's session starts
+ * again its listeners arrive as a fresh list: ports it no longer has are
+ * dropped once the list is complete (LISTENERS_SYNCED).
  *
  * Connections. Each TCP connection accepted on a forwarded port opens a
  * channel to the guest's port 7701 (through the VM's vsock, hybrid vsock
@@ -24,7 +28,7 @@
  *
  * Reverse forwards. The guest opens the channel (role rfwd) for a port the
  * configuration allows; host-netd connects to 127.0.0.1:port on the host
- * and relays the same way.
+ * (::1 if that is refused) and relays the same way.
  *
  * Resets go as FWD_RESET events on the control channel, the fwd channel
  * kept open until the peer has acted (see guestfwd.c).
@@ -50,6 +54,7 @@
 #include "transport.h"
 
 #define UDP_QUEUE_MAX	16	/* datagrams waiting for their channel */
+#define LISTENERS_MAX	1024	/* guest listeners remembered per VM */
 
 enum hport_kind { HP_AUTO, HP_STATIC, HP_REVERSE };
 static const char *const kind_names[] = { "auto", "static", "reverse" };
@@ -73,7 +78,6 @@ struct hport {
 	uint16_t		 host_port;
 	uint16_t		 guest_port;
 	uint8_t			 families;	/* auto: 1 IPv4, 2 IPv6 */
-	bool			 stale;
 	bool			 keep;		/* static: mark and sweep */
 	unsigned		 nbind;
 	struct hbind		 bind[2];
@@ -90,6 +94,7 @@ struct hconn {
 	struct hostfwd		*hf;
 	enum hc_state		 state;
 	bool			 reverse;
+	bool			 tried_v6;	/* reverse: after 127.0.0.1 */
 	struct fwd_target	 t;
 	uint32_t		 seq;		/* reverse: the FWD to answer */
 	int			 local;		/* the host-side TCP socket */
@@ -119,6 +124,21 @@ struct hudp {
 	uint8_t			*q[UDP_QUEUE_MAX];
 };
 
+/* A listening socket the guest reported. */
+struct glistener {
+	uint8_t			 proto;
+	uint8_t			 families;	/* 1 IPv4, 2 IPv6 */
+	uint16_t		 port;
+	bool			 stale;		/* not listed since the HELLO */
+};
+
+/* A reverse forward the configuration allows, and how it fares. */
+struct hrfwd {
+	struct hostfwd_rfwd	 f;
+	uint64_t		 conns;
+	char			 error[96];	/* last failure; empty: fine */
+};
+
 struct hostfwd {
 	struct event_base	*base;
 	char			 vm[64];
@@ -127,15 +147,20 @@ struct hostfwd {
 	hostfwd_reset_fn	 send_reset;
 	void			*arg;
 	bool			 auto_forward;
+	struct glistener	*listeners;
+	unsigned		 nlisteners;
+	bool			 listeners_full;	/* warned once */
 	TAILQ_HEAD(, hport)	 ports;
 	unsigned		 nports;
 	LIST_HEAD(, hconn)	 conns;
 	unsigned		 nconns;
 	uint32_t		 next_id;
-	struct hostfwd_rfwd	 rfwds[32];
+	struct hrfwd		 rfwds[HOSTFWD_MAX_RFWDS];
 	unsigned		 nrfwds;
 	struct event		*retry_ev;
 };
+
+static struct hostfwd_stats stats;
 
 static void hport_free(struct hport *hp);
 
@@ -239,6 +264,7 @@ relay_done(struct relay *r, int err, enum relay_end end, void *arg)
 		return;
 	}
 	/* The host-side socket was reset: tell the guest, then let go. */
+	stats.resets++;
 	hc->hf->send_reset(hc->hf->arg, hc->t.conn_id);
 	chan = dup(hc->chan);
 	relay_free(hc->relay, RELAY_RESET_A);
@@ -291,6 +317,7 @@ handshake_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		/* Nothing listens there in the guest: the client sees RST. */
 		why = "refused by the guest";
+		stats.refused++;
 		break;
 	}
 	if (rc == 0)
@@ -325,6 +352,7 @@ chan_failed(int err, void *arg)
 
 	log_debug("vm %s: no channel to the guest: %s", hc->hf->vm,
 	    strerror(-err));
+	stats.refused++;
 	hconn_free(hc, RELAY_RESET_A);
 }
 
@@ -365,6 +393,7 @@ tcp_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		}
 		fwd_nodelay(fd);
 		hp->conns++;
+		stats.connections++;
 		hc->t.proto = IPPROTO_TCP;
 		hc->t.family = target_family(hp);
 		hc->t.port = hp->guest_port;
@@ -384,6 +413,7 @@ hostfwd_reset(struct hostfwd *hf, uint32_t conn_id)
 
 	LIST_FOREACH(hc, &hf->conns, entry)
 		if (hc->t.conn_id == conn_id && hc->state != HC_RESETTING) {
+			stats.resets++;
 			hconn_free(hc, RELAY_RESET_A);
 			return;
 		}
@@ -391,24 +421,83 @@ hostfwd_reset(struct hostfwd *hf, uint32_t conn_id)
 
 /* ---- reverse forwards ------------------------------------------------------ */
 
+static struct hrfwd *
+rfwd_find(struct hostfwd *hf, uint8_t proto, uint16_t port)
+{
+	unsigned i;
+
+	for (i = 0; i < hf->nrfwds; i++)
+		if (hf->rfwds[i].f.proto == proto && hf->rfwds[i].f.port == port)
+			return &hf->rfwds[i];
+	return NULL;
+}
+
+static void
+rfwd_failed(struct hconn *hc, int err)
+{
+	struct hrfwd *r = rfwd_find(hc->hf, hc->t.proto, hc->t.port);
+
+	stats.reverse_failed++;
+	if (r)
+		snprintf(r->error, sizeof(r->error), "host port %u: %s",
+		    hc->t.port, strerror(err));
+	chan_send_reply(hc->chan, hc->seq, err, strerror(err));
+	hconn_free(hc, 0);
+}
+
+static void reverse_connected_cb(evutil_socket_t fd, short what, void *arg);
+
+static int
+reverse_connect(struct hconn *hc, int family)
+{
+	int local;
+
+	if ((local = fwd_connect_local(family, IPPROTO_TCP, hc->t.port)) < 0)
+		return local;
+	if (hc->ev)
+		event_free(hc->ev);
+	hc->local = local;
+	hc->ev = event_new(hc->hf->base, local, EV_WRITE, reverse_connected_cb,
+	    hc);
+	if (!hc->ev)
+		return -ENOMEM;
+	event_add(hc->ev, NULL);
+	return 0;
+}
+
 static void
 reverse_connected_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct hconn *hc = arg;
 	socklen_t len = sizeof(int);
-	int err = 0;
+	struct hrfwd *r;
+	int err = 0, rc;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err) {
-		chan_send_reply(hc->chan, hc->seq, err, strerror(err));
-		hconn_free(hc, 0);
+		close(hc->local);
+		hc->local = -1;
+		/* A host service may listen on ::1 only. */
+		if (!hc->tried_v6) {
+			hc->tried_v6 = true;
+			if ((rc = reverse_connect(hc, AF_INET6)) == 0)
+				return;
+			if (rc != -EADDRNOTAVAIL && rc != -EAFNOSUPPORT)
+				err = -rc;
+		}
+		rfwd_failed(hc, err);
 		return;
 	}
 	if (chan_send_reply(hc->chan, hc->seq, 0, NULL) < 0) {
 		hconn_free(hc, RELAY_RESET_A);
 		return;
 	}
+	if ((r = rfwd_find(hc->hf, hc->t.proto, hc->t.port))) {
+		r->conns++;
+		r->error[0] = '\0';
+	}
+	stats.reverse++;
 	start_relay(hc);
 }
 
@@ -421,13 +510,9 @@ hostfwd_reverse(struct hostfwd *hf, int fd, const struct fwd_target *t,
     uint32_t seq)
 {
 	struct hconn *hc;
-	unsigned i;
-	int local;
+	int rc;
 
-	for (i = 0; i < hf->nrfwds; i++)
-		if (hf->rfwds[i].proto == t->proto && hf->rfwds[i].port == t->port)
-			break;
-	if (i == hf->nrfwds) {
+	if (!rfwd_find(hf, t->proto, t->port)) {
 		log_warnx("vm %s: reverse forward to host port %u/%s refused: "
 		    "not in the configuration", hf->vm, t->port,
 		    proto_name(t->proto));
@@ -445,14 +530,11 @@ hostfwd_reverse(struct hostfwd *hf, int fd, const struct fwd_target *t,
 	hc->chan = fd;
 	hc->t = *t;
 	hc->seq = seq;
-	if ((local = fwd_connect_local(AF_INET, IPPROTO_TCP, t->port)) < 0) {
-		chan_send_reply(fd, seq, -local, strerror(-local));
-		hconn_free(hc, 0);
-		return;
+	if ((rc = reverse_connect(hc, AF_INET)) < 0) {
+		hc->tried_v6 = true;
+		if ((rc = reverse_connect(hc, AF_INET6)) < 0)
+			rfwd_failed(hc, -rc);
 	}
-	hc->local = local;
-	hc->ev = event_new(hf->base, local, EV_WRITE, reverse_connected_cb, hc);
-	event_add(hc->ev, NULL);
 }
 
 /* ---- UDP flows -------------------------------------------------------------- */
@@ -587,6 +669,7 @@ hudp_new(struct hport *hp, struct hbind *b, const struct sockaddr_storage *from,
 	LIST_INSERT_HEAD(&hp->udp, u, entry);
 	hp->nudp++;
 	hp->conns++;
+	stats.udp_flows++;
 	hudp_touch(u);
 	u->connector = vmn_connector_new(hf->base, &hf->chan, hf->guest_port,
 	    1, hudp_connected, hudp_failed, u);
@@ -738,14 +821,52 @@ hport_free(struct hport *hp)
 }
 
 static struct hport *
-hport_find(struct hostfwd *hf, enum hport_kind kind, uint8_t proto,
-    uint16_t host_port)
+hport_find_auto(struct hostfwd *hf, uint8_t proto, uint16_t port)
 {
 	struct hport *hp;
 
 	TAILQ_FOREACH(hp, &hf->ports, entry)
-		if (hp->kind == kind && hp->proto == proto &&
-		    hp->host_port == host_port)
+		if (hp->kind == HP_AUTO && hp->proto == proto &&
+		    hp->host_port == port)
+			return hp;
+	return NULL;
+}
+
+static struct hport *
+hport_find_static(struct hostfwd *hf, uint8_t proto, uint16_t port,
+    const struct vmn_ip *addr)
+{
+	struct hport *hp;
+
+	TAILQ_FOREACH(hp, &hf->ports, entry)
+		if (hp->kind == HP_STATIC && hp->proto == proto &&
+		    hp->host_port == port &&
+		    vmn_ip_equal(&hp->bind[0].addr, addr))
+			return hp;
+	return NULL;
+}
+
+/* Whether binding addr would take the loopback port an auto forward uses. */
+static bool
+covers_loopback(const struct vmn_ip *addr)
+{
+	struct vmn_ip lo;
+
+	if (vmn_ip_is_unspecified(addr))
+		return true;
+	set_loopback(&lo, addr->family);
+	return vmn_ip_equal(addr, &lo);
+}
+
+/* The static forward holding this loopback port, if the configuration has one. */
+static const struct hport *
+static_holder(struct hostfwd *hf, uint8_t proto, uint16_t port)
+{
+	const struct hport *hp;
+
+	TAILQ_FOREACH(hp, &hf->ports, entry)
+		if (hp->kind == HP_STATIC && hp->proto == proto &&
+		    hp->host_port == port && covers_loopback(&hp->bind[0].addr))
 			return hp;
 	return NULL;
 }
@@ -761,71 +882,155 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 			hport_bind(hp);
 }
 
+static struct glistener *
+listener_find(struct hostfwd *hf, uint8_t proto, uint16_t port)
+{
+	unsigned i;
+
+	for (i = 0; i < hf->nlisteners; i++)
+		if (hf->listeners[i].proto == proto &&
+		    hf->listeners[i].port == port)
+			return &hf->listeners[i];
+	return NULL;
+}
+
+/*
+ * Makes the auto port for one guest listener what it should be: there
+ * while the guest listens, auto-forward is on and no static forward holds
+ * the same loopback port.
+ */
+static void
+auto_reconcile(struct hostfwd *hf, uint8_t proto, uint16_t port)
+{
+	const struct glistener *l = listener_find(hf, proto, port);
+	struct hport *hp = hport_find_auto(hf, proto, port);
+	bool want = l && l->families && hf->auto_forward;
+
+	if (want && static_holder(hf, proto, port))
+		want = false;
+	if (!want) {
+		if (!hp)
+			return;
+		log_info("vm %s: %s port %u no longer forwarded", hf->vm,
+		    proto_name(proto), port);
+		hport_free(hp);
+		return;
+	}
+	if (!hp) {
+		if (!(hp = hport_new(hf, HP_AUTO, proto, port, port, NULL))) {
+			log_warnx("vm %s: too many forwarded ports; %s port %u "
+			    "not forwarded", hf->vm, proto_name(proto), port);
+			return;
+		}
+		if (!hp->error[0])	/* else hport_bind said why not */
+			log_info("vm %s: forwarding localhost %s port %u",
+			    hf->vm, proto_name(proto), port);
+	}
+	hp->families = l->families;
+}
+
+static void
+log_held(struct hostfwd *hf, const struct hport *holder)
+{
+	log_info("vm %s: %s port %u: the configuration forwards it to guest "
+	    "port %u; the guest's own port %u is not forwarded", hf->vm,
+	    proto_name(holder->proto), holder->host_port, holder->guest_port,
+	    holder->host_port);
+}
+
+static void
+auto_reconcile_all(struct hostfwd *hf)
+{
+	struct hport *hp, *next;
+	unsigned i;
+
+	for (hp = TAILQ_FIRST(&hf->ports); hp; hp = next) {
+		next = TAILQ_NEXT(hp, entry);
+		if (hp->kind == HP_AUTO &&
+		    !listener_find(hf, hp->proto, hp->host_port))
+			auto_reconcile(hf, hp->proto, hp->host_port);
+	}
+	for (i = 0; i < hf->nlisteners; i++)
+		auto_reconcile(hf, hf->listeners[i].proto,
+		    hf->listeners[i].port);
+}
+
 /* A listener in the guest came or went. */
 void
 hostfwd_listener(struct hostfwd *hf, bool added, uint8_t proto,
     uint8_t family, uint16_t port)
 {
 	uint8_t bit = family == AF_INET6 ? 2 : 1;
-	struct hport *hp;
+	const struct hport *holder;
+	struct glistener *l;
 
 	if ((proto != IPPROTO_TCP && proto != IPPROTO_UDP) || port == 0 ||
 	    (family != AF_INET && family != AF_INET6))
 		return;		/* not from a guest-netd: ignored */
-	hp = hport_find(hf, HP_AUTO, proto, port);
+	l = listener_find(hf, proto, port);
 	if (added) {
-		if (!hf->auto_forward)
-			return;
-		if (!hp) {
-			if (!(hp = hport_new(hf, HP_AUTO, proto, port, port,
-			    NULL))) {
-				log_warnx("vm %s: too many forwarded ports",
-				    hf->vm);
+		if (!l) {
+			if (hf->nlisteners >= LISTENERS_MAX) {
+				if (!hf->listeners_full)
+					log_warnx("vm %s: more than %d "
+					    "listeners; the rest are not "
+					    "forwarded", hf->vm, LISTENERS_MAX);
+				hf->listeners_full = true;
 				return;
 			}
-			log_info("vm %s: forwarding localhost %s port %u",
-			    hf->vm, proto_name(proto), port);
+			l = &hf->listeners[hf->nlisteners++];
+			l->proto = proto;
+			l->port = port;
+			l->families = 0;
+			if (hf->auto_forward &&
+			    (holder = static_holder(hf, proto, port)))
+				log_held(hf, holder);
 		}
-		hp->families |= bit;
-		hp->stale = false;
-		return;
+		l->families |= bit;
+		l->stale = false;
+	} else {
+		if (!l)
+			return;
+		l->families &= (uint8_t)~bit;
+		if (l->families == 0)
+			*l = hf->listeners[--hf->nlisteners];
 	}
-	if (!hp)
-		return;
-	hp->families &= (uint8_t)~bit;
-	if (hp->families == 0) {
-		log_info("vm %s: %s port %u no longer forwarded", hf->vm,
-		    proto_name(proto), port);
-		hport_free(hp);
-	}
+	auto_reconcile(hf, proto, port);
 }
 
 /* The guest connected again: its listeners will be listed anew. */
 void
 hostfwd_session_up(struct hostfwd *hf)
 {
-	struct hport *hp;
+	unsigned i;
 
-	TAILQ_FOREACH(hp, &hf->ports, entry)
-		if (hp->kind == HP_AUTO) {
-			hp->stale = true;
-			hp->families = 0;
-		}
+	for (i = 0; i < hf->nlisteners; i++)
+		hf->listeners[i].stale = true;
 }
 
 /* The list is complete: what was not in it is gone. */
 void
 hostfwd_synced(struct hostfwd *hf)
 {
-	struct hport *hp, *next;
+	unsigned i = 0;
 
-	for (hp = TAILQ_FIRST(&hf->ports); hp; hp = next) {
-		next = TAILQ_NEXT(hp, entry);
-		if (hp->kind == HP_AUTO && hp->stale) {
-			log_info("vm %s: %s port %u no longer forwarded",
-			    hf->vm, proto_name(hp->proto), hp->host_port);
-			hport_free(hp);
-		}
+	while (i < hf->nlisteners) {
+		if (hf->listeners[i].stale)
+			hf->listeners[i] = hf->listeners[--hf->nlisteners];
+		else
+			i++;
+	}
+	hf->listeners_full = false;
+	auto_reconcile_all(hf);
+}
+
+void
+hostfwd_set_guest_port(struct hostfwd *hf, uint32_t port)
+{
+	if (port && port != hf->guest_port) {
+		log_info("vm %s: the guest takes forwarded connections on "
+		    "port %u", hf->vm, port);
+		hf->guest_port = port;
 	}
 }
 
@@ -836,27 +1041,32 @@ hostfwd_configure(struct hostfwd *hf, bool auto_forward,
     const struct hostfwd_rfwd *rv, unsigned nrv)
 {
 	struct hport *hp, *next;
-	unsigned i;
+	struct hrfwd old[HOSTFWD_MAX_RFWDS];
+	unsigned i, j, nold;
 
 	hf->auto_forward = auto_forward;
-	if (!auto_forward)
-		for (hp = TAILQ_FIRST(&hf->ports); hp; hp = next) {
-			next = TAILQ_NEXT(hp, entry);
-			if (hp->kind == HP_AUTO)
-				hport_free(hp);
-		}
+	/* Statics first (mark and sweep), so that they win their ports. */
 	TAILQ_FOREACH(hp, &hf->ports, entry)
 		hp->keep = hp->kind != HP_STATIC;
 	for (i = 0; i < nst; i++) {
-		hp = hport_find(hf, HP_STATIC, st[i].proto, st[i].host_port);
-		if (hp && (hp->guest_port != st[i].guest_port ||
-		    !vmn_ip_equal(&hp->bind[0].addr, &st[i].addr))) {
+		hp = hport_find_static(hf, st[i].proto, st[i].host_port,
+		    &st[i].addr);
+		if (hp && hp->guest_port != st[i].guest_port) {
 			hport_free(hp);
 			hp = NULL;
 		}
-		if (!hp)
+		if (!hp) {
+			struct hport *a = covers_loopback(&st[i].addr) ?
+			    hport_find_auto(hf, st[i].proto, st[i].host_port) :
+			    NULL;
+
+			if (a)		/* the configuration's now */
+				hport_free(a);
 			hp = hport_new(hf, HP_STATIC, st[i].proto,
 			    st[i].host_port, st[i].guest_port, &st[i].addr);
+			if (a && hp)
+				log_held(hf, hp);
+		}
 		if (hp)
 			hp->keep = true;
 	}
@@ -865,8 +1075,22 @@ hostfwd_configure(struct hostfwd *hf, bool auto_forward,
 		if (!hp->keep)
 			hport_free(hp);
 	}
-	hf->nrfwds = nrv < 32 ? nrv : 32;
-	memcpy(hf->rfwds, rv, hf->nrfwds * sizeof(*rv));
+	auto_reconcile_all(hf);
+
+	/* Reverse forwards keep their counters across reloads. */
+	nold = hf->nrfwds;
+	memcpy(old, hf->rfwds, nold * sizeof(*old));
+	hf->nrfwds = nrv < HOSTFWD_MAX_RFWDS ? nrv : HOSTFWD_MAX_RFWDS;
+	for (i = 0; i < hf->nrfwds; i++) {
+		memset(&hf->rfwds[i], 0, sizeof(hf->rfwds[i]));
+		hf->rfwds[i].f = rv[i];
+		for (j = 0; j < nold; j++)
+			if (old[j].f.proto == rv[i].proto &&
+			    old[j].f.port == rv[i].port) {
+				hf->rfwds[i].conns = old[j].conns;
+				break;
+			}
+	}
 }
 
 void
@@ -889,12 +1113,13 @@ hostfwd_foreach(struct hostfwd *hf, hostfwd_port_fn fn, void *arg)
 	}
 	for (i = 0; i < hf->nrfwds; i++) {
 		memset(&pi, 0, sizeof(pi));
-		pi.proto = hf->rfwds[i].proto;
+		pi.proto = hf->rfwds[i].f.proto;
 		set_loopback(&pi.addr, AF_INET);
-		pi.host_port = hf->rfwds[i].port;
-		pi.guest_port = hf->rfwds[i].guest_port;
+		pi.host_port = hf->rfwds[i].f.port;
+		pi.guest_port = hf->rfwds[i].f.guest_port;
 		pi.kind = kind_names[HP_REVERSE];
-		pi.state = "active";
+		pi.state = hf->rfwds[i].error[0] ? hf->rfwds[i].error : "active";
+		pi.conns = hf->rfwds[i].conns;
 		fn(arg, &pi);
 	}
 }
@@ -905,9 +1130,17 @@ hostfwd_conflicts(const struct hostfwd *hf)
 	const struct hport *hp;
 	unsigned n = 0;
 
+	if (!hf)
+		return 0;
 	TAILQ_FOREACH(hp, &hf->ports, entry)
 		n += hp->error[0] != '\0';
 	return n;
+}
+
+const struct hostfwd_stats *
+hostfwd_stats(void)
+{
+	return &stats;
 }
 
 struct hostfwd *
@@ -929,7 +1162,11 @@ hostfwd_new(struct event_base *base, const char *vm_name,
 	TAILQ_INIT(&hf->ports);
 	LIST_INIT(&hf->conns);
 	hf->retry_ev = evtimer_new(base, retry_cb, hf);
-	if (!hf->retry_ev) {
+	hf->listeners = calloc(LISTENERS_MAX, sizeof(*hf->listeners));
+	if (!hf->retry_ev || !hf->listeners) {
+		if (hf->retry_ev)
+			event_free(hf->retry_ev);
+		free(hf->listeners);
 		free(hf);
 		return NULL;
 	}
@@ -949,5 +1186,6 @@ hostfwd_free(struct hostfwd *hf)
 	while ((hp = TAILQ_FIRST(&hf->ports)))
 		hport_free(hp);
 	event_free(hf->retry_ev);
+	free(hf->listeners);
 	free(hf);
 }

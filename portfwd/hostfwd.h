@@ -20,6 +20,17 @@ struct hostfwd;
 #define HOSTFWD_UDP_IDLE_MS	60000
 #define HOSTFWD_RETRY_MS	2000	/* ports taken on the host: try again */
 #define HOSTFWD_RESET_WAIT_MS	2000
+#define HOSTFWD_MAX_RFWDS	32	/* reverse forwards per VM */
+
+/* Counters over every VM, for netctl status. */
+struct hostfwd_stats {
+	uint64_t	connections;	/* accepted on forwarded ports (TCP) */
+	uint64_t	refused;	/* the guest could not connect */
+	uint64_t	udp_flows;
+	uint64_t	reverse;	/* reverse connections relayed */
+	uint64_t	reverse_failed;	/* refused or failed on the host */
+	uint64_t	resets;		/* resets passed either way */
+};
 
 /* A forward from the configuration. */
 struct hostfwd_static {
@@ -57,6 +68,7 @@ void		 hostfwd_free(struct hostfwd *hf);
 void		 hostfwd_configure(struct hostfwd *hf, bool auto_forward,
 		    const struct hostfwd_static *st, unsigned nst,
 		    const struct hostfwd_rfwd *rv, unsigned nrv);
+void		 hostfwd_set_guest_port(struct hostfwd *hf, uint32_t port);
 void		 hostfwd_session_up(struct hostfwd *hf);
 void		 hostfwd_listener(struct hostfwd *hf, bool added, uint8_t proto,
 		    uint8_t family, uint16_t port);
@@ -67,5 +79,6 @@ void		 hostfwd_reverse(struct hostfwd *hf, int fd,
 void		 hostfwd_foreach(struct hostfwd *hf, hostfwd_port_fn fn,
 		    void *arg);
 unsigned	 hostfwd_conflicts(const struct hostfwd *hf);
+const struct hostfwd_stats *hostfwd_stats(void);
 
 #endif

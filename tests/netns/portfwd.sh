@@ -7,17 +7,28 @@
 # deadlock, no corruption); a half-closed connection still gets its reply;
 # 1,000 connections at once; resets passed on both ways; UDP echo; a port
 # the host already uses is reported and forwarded once freed; guest-netd
-# killed with connections open, then back with its listeners; a reverse
-# forward to a host loopback service, and one the configuration does not
-# allow refused.
+# killed with connections open, then back on another guest port (which
+# host-netd learns from its HELLO) with its listeners; a static forward
+# wins a loopback port over the guest's own listener, and gives it back
+# when removed; auto-forward off and on again; one port forwarded on
+# 127.0.0.1 and ::1 to different guest ports; reverse forwards to host
+# loopback services (::1-only included), a burst of 100 at once, a host
+# port nobody serves reset for the guest's client, and one the
+# configuration does not allow refused.
 TEST_NAME=portfwd
 . "$(dirname "$0")/lib.sh"
 bed_init
 bed_up
 bed_guest g1
-VM_EXTRA='	forward tcp 18080 to 8000
+BASE_EXTRA='	forward tcp 18080 to 8000
+	forward tcp 9600 to 9200
+	forward tcp 9600 to 9300 address ::1
 	reverse-forward tcp 3128
-	reverse-forward tcp 3129 to 13129' bed_write_conf g1 >/dev/null
+	reverse-forward tcp 3129 to 13129
+	reverse-forward tcp 3130
+	reverse-forward tcp 3131'
+VM_EXTRA="$BASE_EXTRA
+	forward tcp 9500 to 9200" bed_write_conf g1 >/dev/null
 bed_host_netd
 bed_guest_netd g1
 wait_online g1
@@ -111,6 +122,11 @@ wait_for 5 "the conflict is reported" sh -c \
 	"$NETCTL -s $TMP/control.sock forwards | grep 9400 | grep -q 'in use on the host'"
 grep -q "cannot forward tcp port 9400 on 127.0.0.1: in use on the host" "$TMP/host-netd.log" ||
 	fail "the conflict is not in the log"
+if grep -q "forwarding localhost tcp port 9400" "$TMP/host-netd.log"; then
+	fail "the log claims 9400 is forwarded while the host holds it"
+fi
+[ "$(vm_field g1 fwd_conflicts)" = 1 ] ||
+	fail "netctl vms does not show the conflict: $(vm_field g1 fwd_conflicts)"
 kill "$SQUAT"
 wait_for 10 "9400 forwarded once free" forwarded tcp 9400
 [ "$(in_host "$BULK" half 127.0.0.1 9400)" = "request through a half-closed connection" ] ||
@@ -123,12 +139,42 @@ HOLD=$!
 sleep 0.5
 kill -9 "$GUEST_PID_g1"
 wait_for 5 "the open connection ends with guest-netd" sh -c "! kill -0 $HOLD 2>/dev/null"
-bed_guest_netd g1
+GUEST_NETD_ARGS="--guest-port 7801" bed_guest_netd g1
 wait_online g1
 wait_for 5 "9200 forwarded again" forwarded tcp 9200
 [ "$(in_host "$BULK" half 127.0.0.1 9200)" = "request through a half-closed connection" ] ||
-	fail "9200 does not work after guest-netd came back"
-pass "guest-netd killed: open connections end, the listeners come back"
+	fail "9200 does not work after guest-netd came back on port 7801"
+pass "guest-netd killed: open connections end, the listeners come back (guest port 7801)"
+
+# --- the configuration's forwards and the guest's own ---------------------------
+ECHO_REPLY="request through a half-closed connection"
+bed_spawn "$G" own9500 socat TCP4-LISTEN:9500,fork,reuseaddr SYSTEM:'echo guest-9500'
+wait_for 5 "the guest's 9500 reported" grep -q "tcp port 9500: the configuration forwards it" "$TMP/host-netd.log"
+[ "$(in_host "$BULK" half 127.0.0.1 9500)" = "$ECHO_REPLY" ] ||
+	fail "host 9500 should be the configuration's forward to guest 9200"
+VM_EXTRA="$BASE_EXTRA" bed_write_conf g1 >/dev/null
+netctl reload >/dev/null || fail "reload without the 9500 forward"
+wait_for 5 "9500 auto-forwarded" forwarded tcp 9500
+[ "$(in_host socat -T2 - TCP:127.0.0.1:9500 </dev/null)" = guest-9500 ] ||
+	fail "the guest's own 9500 did not come back when the static forward went"
+pass "a static forward holds its loopback port; the guest's port returns without it"
+
+[ "$(in_host "$BULK" half 127.0.0.1 9600)" = "$ECHO_REPLY" ] ||
+	fail "127.0.0.1:9600 -> guest 9200"
+in_host "$BULK" expect-reset ::1 9600 >/dev/null ||
+	fail "[::1]:9600 should reach the guest's reset server on 9300"
+pass "one host port on 127.0.0.1 and ::1 to two guest ports"
+
+VM_EXTRA="$BASE_EXTRA
+	auto-forward no" bed_write_conf g1 >/dev/null
+netctl reload >/dev/null || fail "reload with auto-forward no"
+wait_for 5 "9200 not forwarded" not_forwarded tcp 9200
+VM_EXTRA="$BASE_EXTRA" bed_write_conf g1 >/dev/null
+netctl reload >/dev/null || fail "reload with auto-forward yes"
+wait_for 5 "9200 forwarded again without the guest's help" forwarded tcp 9200
+[ "$(in_host "$BULK" half 127.0.0.1 9200)" = "$ECHO_REPLY" ] ||
+	fail "9200 after auto-forward came back"
+pass "auto-forward off drops the guest's ports, on brings them back"
 
 # --- reverse forwards -----------------------------------------------------------
 bed_spawn "$NS_HOST" proxy "$BULK" echo-server 3128
@@ -141,6 +187,17 @@ wait_for 5 "host services" sh -c "ip netns exec $NS_HOST ss -ltn | grep -q ':312
 if netctl --dump forwards | awk -F'\t' '$5 == "auto"' | grep -q "3128\|13129"; then
 	fail "a reverse forward's guest port was forwarded back to the host"
 fi
+bed_spawn "$NS_HOST" v6only socat TCP6-LISTEN:3130,bind=[::1],fork,reuseaddr \
+    SYSTEM:'echo host-v6-only'
+wait_for 5 "the ::1 service" sh -c "ip netns exec $NS_HOST ss -ltn | grep -q '\[::1\]:3130 '"
+[ "$(in_guest g1 socat -T2 - TCP:127.0.0.1:3130 </dev/null)" = host-v6-only ] ||
+	fail "reverse forward to a host service on ::1 only"
+out=$(in_guest g1 "$BULK" many 127.0.0.1 3128 100) ||
+	fail "100 reverse connections at once: $out"
+in_guest g1 "$BULK" expect-reset 127.0.0.1 3131 >/dev/null ||
+	fail "a reverse forward nobody serves on the host was not reset"
+netctl --dump forwards | awk -F'\t' '$5 == "reverse" && $3 == "127.0.0.1:3131"' |
+	grep -q "Connection refused" || fail "netctl forwards does not show the refusal"
 out=$(in_guest g1 "$ROGUE" -t 3 -i g1 "unix:$TMP/g1" rfwd=22 || true)
 echo "$out" | grep -q "error reply: not allowed by host-netd.conf" ||
 	fail "a reverse forward outside the configuration was not refused: $out"
