@@ -33,7 +33,7 @@
 #include "watch.h"
 #include "wire.h"
 
-#define DEFAULT_HOST		"vsock:2:7700"
+#define DEFAULT_HOST		"vsock:2"	/* the host, on --host-port */
 #define DEFAULT_RESOLV_CONF	"/etc/resolv.conf"
 #define DEFAULT_PROXY_ENV	"/etc/profile.d/vmnetd-proxy.sh"
 #define DEFAULT_PIDFILE		"/run/guest-netd.pid"
@@ -394,6 +394,7 @@ main(int argc, char *argv[])
 	char uri[VMN_URI_MAX];
 	int ch, foreground = 0, verbose = 0, rc, pidfd;
 
+	log_init("guest-netd", LOG_TO_STDERR, 0);	/* for option errors */
 	g->resolv_conf = DEFAULT_RESOLV_CONF;
 	g->proxy_env = DEFAULT_PROXY_ENV;
 	while ((ch = getopt_long(argc, argv, "dvh", longopts, NULL)) != -1) {
@@ -442,6 +443,10 @@ main(int argc, char *argv[])
 		g->host_port = g->host.port ? g->host.port : VMN_PORT_HOST;
 	if (!g->guest_port)
 		g->guest_port = VMN_PORT_GUEST;
+	/* On unix and hvsock channels both are paths beside each other. */
+	if (g->host_port == g->guest_port)
+		fatalx("--guest-port and --host-port must differ (both %u)",
+		    g->host_port);
 	if (g->vm_id && (strlen(g->vm_id) == 0 || strlen(g->vm_id) > 64))
 		fatalx("--vm-id must be 1 to 64 characters");
 

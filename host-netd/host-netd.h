@@ -38,7 +38,9 @@
 #define MAX_ALLOW		16
 #define MAX_FORWARDS		32	/* static forwards per VM */
 #define MAX_RFORWARDS		32	/* reverse forwards per VM */
-#define VM_MAX_SESSIONS		16	/* a guest's connections at once */
+/* A guest's connections at once, before they are handed on: control, two
+ * dns, and reverse forwards in setup (guest-netd queues past 24). */
+#define VM_MAX_SESSIONS		32
 #define HELLO_TIMEOUT_MS	5000	/* from connect to HELLO, at most */
 #define COMMIT_TIMEOUT_MS	10000	/* a guest must answer a COMMIT */
 #define VM_RETRY_MIN_MS		500

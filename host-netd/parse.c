@@ -901,16 +901,30 @@ check_config(struct parser *p)
 		if (vc->ipv6 && vc->mtu && vc->mtu < 1280)
 			perr(p, vc->line, "vm \"%s\": IPv6 needs an mtu of "
 			    "1280 or more", vc->name);
-		for (i = 0; i < vc->nforwards; i++) {
+		for (i = 1; i < vc->nforwards; i++) {
+			const struct hostfwd_static *f = &vc->forwards[i];
+			char a[VMN_IP_STRLEN], b[VMN_IP_STRLEN];
 			unsigned j;
 
-			for (j = i + 1; j < vc->nforwards; j++)
-				if (forwards_clash(&vc->forwards[i],
-				    &vc->forwards[j]))
+			for (j = 0; j < i; j++) {	/* once per forward */
+				const struct hostfwd_static *g = &vc->forwards[j];
+
+				if (!forwards_clash(f, g))
+					continue;
+				if (vmn_ip_equal(&f->addr, &g->addr))
 					perr(p, vc->line, "vm \"%s\": %s port %u "
 					    "is forwarded twice", vc->name,
-					    vc->forwards[i].proto == IPPROTO_TCP ?
-					    "tcp" : "udp", vc->forwards[i].host_port);
+					    f->proto == IPPROTO_TCP ? "tcp" : "udp",
+					    f->host_port);
+				else
+					perr(p, vc->line, "vm \"%s\": %s port %u "
+					    "on %s overlaps its forward on %s",
+					    vc->name, f->proto == IPPROTO_TCP ?
+					    "tcp" : "udp", f->host_port,
+					    vmn_ip_ntop(&f->addr, a, sizeof(a)),
+					    vmn_ip_ntop(&g->addr, b, sizeof(b)));
+				break;
+			}
 		}
 		for (i = 0; i < vc->nrforwards; i++) {
 			unsigned j;

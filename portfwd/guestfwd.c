@@ -65,7 +65,7 @@ struct gconn {
 	struct guestfwd		*gf;
 	enum gc_state		 state;
 	bool			 reverse;	/* rfwd: we opened the channel */
-	bool			 pending;	/* rfwd: counted in rfwd_pending */
+	struct rfwd_listener	*rl;		/* rfwd: pending on it; else NULL */
 	struct fwd_target	 t;
 	uint32_t		 fwd_seq;	/* the FWD request to answer */
 	int			 chan;
@@ -86,6 +86,8 @@ struct rfwd_listener {
 	struct vmn_nc_rfwd	 f;
 	int			 fd[2];		/* 127.0.0.1, ::1 */
 	struct event		*ev[2];
+	unsigned		 pending;	/* awaiting the host */
+	bool			 accepting;
 	bool			 keep;		/* mark and sweep */
 };
 
@@ -106,7 +108,6 @@ struct guestfwd {
 	uint32_t			 next_id;	/* rfwd ids */
 	LIST_HEAD(, rfwd_listener)	 rfwds;
 	unsigned			 rfwd_pending;	/* awaiting the host */
-	bool				 rfwd_paused;
 };
 
 static void gconn_free(struct gconn *gc);
@@ -524,6 +525,7 @@ rfwd_connected(int fd, void *arg)
 	gc->connector = NULL;
 	gc->chan = fd;
 	if (chan_send_request(fd, VMN_ROLE_RFWD, gc->gf->vm_id, &gc->t) < 0) {
+		gconn_reset_local(gc);
 		gconn_free(gc);
 		return;
 	}
@@ -543,14 +545,25 @@ rfwd_failed(int err, void *arg)
 	gconn_free(gc);
 }
 
+static bool
+rfwd_can_accept(const struct rfwd_listener *rl)
+{
+	return rl->pending < GUESTFWD_RFWD_PENDING &&
+	    rl->gf->rfwd_pending < GUESTFWD_RFWD_PENDING_ALL;
+}
+
+/* Listeners at their limit wait; the others accept. */
 static void
-rfwd_listeners_enable(struct guestfwd *gf, bool on)
+rfwd_refresh(struct guestfwd *gf)
 {
 	struct rfwd_listener *rl;
+	bool on;
 	int i;
 
-	gf->rfwd_paused = !on;
-	LIST_FOREACH(rl, &gf->rfwds, entry)
+	LIST_FOREACH(rl, &gf->rfwds, entry) {
+		if ((on = rfwd_can_accept(rl)) == rl->accepting)
+			continue;
+		rl->accepting = on;
 		for (i = 0; i < 2; i++) {
 			if (!rl->ev[i])
 				continue;
@@ -559,6 +572,7 @@ rfwd_listeners_enable(struct guestfwd *gf, bool on)
 			else
 				event_del(rl->ev[i]);
 		}
+	}
 }
 
 /* A reverse connection got its answer (or died): maybe accept again. */
@@ -567,12 +581,12 @@ rfwd_pending_done(struct gconn *gc)
 {
 	struct guestfwd *gf = gc->gf;
 
-	if (!gc->pending)
+	if (!gc->rl)
 		return;
-	gc->pending = false;
+	gc->rl->pending--;
+	gc->rl = NULL;
 	gf->rfwd_pending--;
-	if (gf->rfwd_paused && gf->rfwd_pending < GUESTFWD_RFWD_PENDING)
-		rfwd_listeners_enable(gf, true);
+	rfwd_refresh(gf);
 }
 
 /* A guest program connected to a reverse forward: a channel to the host. */
@@ -584,7 +598,7 @@ rfwd_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	struct gconn *gc;
 	int fd;
 
-	while (gf->rfwd_pending < GUESTFWD_RFWD_PENDING) {
+	while (rfwd_can_accept(rl)) {
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
@@ -597,7 +611,8 @@ rfwd_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		}
 		fwd_nodelay(fd);
 		gc->reverse = true;
-		gc->pending = true;
+		gc->rl = rl;
+		rl->pending++;
 		gf->rfwd_pending++;
 		gc->local = fd;
 		gc->t.proto = rl->f.proto;
@@ -612,8 +627,7 @@ rfwd_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			gconn_free(gc);
 		}
 	}
-	if (!gf->rfwd_paused)
-		rfwd_listeners_enable(gf, false);	/* the rest wait */
+	rfwd_refresh(gf);	/* at a limit: the rest wait in the backlog */
 }
 
 /* ---- configuration --------------------------------------------------------- */
@@ -621,7 +635,15 @@ rfwd_accept_cb(evutil_socket_t lfd, short what, void *arg)
 static void
 rfwd_close(struct guestfwd *gf, struct rfwd_listener *rl)
 {
+	struct gconn *gc;
 	int i;
+
+	/* Its connections in setup carry on, counted against no listener. */
+	LIST_FOREACH(gc, &gf->conns, entry)
+		if (gc->rl == rl) {
+			gc->rl = NULL;
+			gf->rfwd_pending--;
+		}
 
 	for (i = 0; i < 2; i++) {
 		if (rl->ev[i])
@@ -633,6 +655,7 @@ rfwd_close(struct guestfwd *gf, struct rfwd_listener *rl)
 		portwatch_ignore(gf->watch, rl->f.proto, rl->f.guest_port, false);
 	LIST_REMOVE(rl, entry);
 	free(rl);
+	rfwd_refresh(gf);
 }
 
 static struct rfwd_listener *
@@ -671,10 +694,9 @@ rfwd_open(struct guestfwd *gf, const struct vmn_nc_rfwd *f, char *err,
 		rl->fd[i] = fd;
 		rl->ev[i] = event_new(gf->base, fd, EV_READ | EV_PERSIST,
 		    rfwd_accept_cb, rl);
-		if (!gf->rfwd_paused)
-			event_add(rl->ev[i], NULL);
 	}
 	LIST_INSERT_HEAD(&gf->rfwds, rl, entry);
+	rfwd_refresh(gf);
 	/* Ours: never reported back to the host as a guest listener. */
 	if (gf->watch)
 		portwatch_ignore(gf->watch, f->proto, f->guest_port, true);

@@ -17,12 +17,14 @@ struct guestfwd;
 #define GUESTFWD_MAX_CONNS	4096	/* forwarded connections at once */
 #define GUESTFWD_RESET_WAIT_MS	2000	/* for the peer to act on a reset */
 /*
- * Reverse-forward connections waiting for the host's answer. Beyond this
- * the listeners stop accepting and clients wait in the kernel's backlog:
- * host-netd limits a VM's connections in setup, and a burst must queue
- * rather than be refused.
+ * Reverse-forward connections waiting for the host's answer, per reverse
+ * forward and in all. Beyond these a listener stops accepting and its
+ * clients wait in the kernel's backlog: host-netd limits a VM's
+ * connections in setup (VM_MAX_SESSIONS), and a burst must queue rather
+ * than be refused, without one slow host service holding up the others.
  */
-#define GUESTFWD_RFWD_PENDING	8
+#define GUESTFWD_RFWD_PENDING		8
+#define GUESTFWD_RFWD_PENDING_ALL	24
 
 /* Hands an event (listener added/removed/synced, reset) to the host. */
 typedef void	(*guestfwd_event_fn)(void *arg, int event,

@@ -64,6 +64,7 @@ struct hport;
 struct hbind {
 	struct hport		*hp;
 	struct vmn_ip		 addr;
+	bool			 held;		/* auto: a static forward's */
 	int			 fd;
 	struct event		*ev;
 };
@@ -217,6 +218,12 @@ hconn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	struct hconn *hc = arg;
 
 	/* Setup took too long: to the host program it is a refusal. */
+	if (hc->state != HC_RESETTING) {
+		if (hc->reverse)
+			stats.reverse_failed++;
+		else
+			stats.refused++;
+	}
 	hconn_free(hc, hc->state == HC_RESETTING ? 0 : RELAY_RESET_A);
 }
 
@@ -317,11 +324,11 @@ handshake_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		/* Nothing listens there in the guest: the client sees RST. */
 		why = "refused by the guest";
-		stats.refused++;
 		break;
 	}
 	if (rc == 0)
 		return;
+	stats.refused++;	/* refused, or the channel broke or lied */
 	log_debug("vm %s: forward %u to guest port %u: %s", hc->hf->vm,
 	    hc->t.conn_id, hc->t.port, why ? why : "failed");
 	hconn_free(hc, RELAY_RESET_A);
@@ -619,8 +626,10 @@ hudp_handshake_cb(evutil_socket_t fd, short what, void *arg)
 		u->nqueued = 0;
 		return;
 	}
-	if (rc != 0)
+	if (rc != 0) {
+		stats.refused++;
 		hudp_free(u);
+	}
 }
 
 static void
@@ -643,6 +652,7 @@ hudp_connected(int fd, void *arg)
 static void
 hudp_failed(int err, void *arg)
 {
+	stats.refused++;
 	hudp_free(arg);
 }
 
@@ -740,7 +750,7 @@ hport_bind(struct hport *hp)
 	for (i = 0; i < hp->nbind; i++) {
 		struct hbind *b = &hp->bind[i];
 
-		if (b->fd >= 0)
+		if (b->fd >= 0 || b->held)
 			continue;
 		fd = fwd_bind_local(&b->addr, hp->proto, hp->host_port, 4096);
 		if (fd == -EADDRNOTAVAIL && b->addr.family == AF_INET6 &&
@@ -772,7 +782,8 @@ hport_bind(struct hport *hp)
 
 static struct hport *
 hport_new(struct hostfwd *hf, enum hport_kind kind, uint8_t proto,
-    uint16_t host_port, uint16_t guest_port, const struct vmn_ip *addr)
+    uint16_t host_port, uint16_t guest_port, const struct vmn_ip *addr,
+    uint8_t held)
 {
 	struct hport *hp;
 
@@ -792,12 +803,33 @@ hport_new(struct hostfwd *hf, enum hport_kind kind, uint8_t proto,
 	} else {
 		set_loopback(&hp->bind[0].addr, AF_INET);
 		set_loopback(&hp->bind[1].addr, AF_INET6);
+		hp->bind[0].held = held & 1;
+		hp->bind[1].held = (held & 2) != 0;
 		hp->nbind = 2;
 	}
 	TAILQ_INSERT_TAIL(&hf->ports, hp, entry);
 	hf->nports++;
 	hport_bind(hp);
 	return hp;
+}
+
+static void
+hbind_close(struct hbind *b)
+{
+	struct hudp *u, *next;
+
+	/* UDP flows answer through this socket: they end with it. */
+	for (u = LIST_FIRST(&b->hp->udp); u; u = next) {
+		next = LIST_NEXT(u, entry);
+		if (u->b == b)
+			hudp_free(u);
+	}
+	if (b->ev)
+		event_free(b->ev);
+	if (b->fd >= 0)
+		close(b->fd);
+	b->ev = NULL;
+	b->fd = -1;
 }
 
 /* Stops listening; connections already made carry on. */
@@ -809,12 +841,8 @@ hport_free(struct hport *hp)
 
 	while ((u = LIST_FIRST(&hp->udp)))
 		hudp_free(u);
-	for (i = 0; i < hp->nbind; i++) {
-		if (hp->bind[i].ev)
-			event_free(hp->bind[i].ev);
-		if (hp->bind[i].fd >= 0)
-			close(hp->bind[i].fd);
-	}
+	for (i = 0; i < hp->nbind; i++)
+		hbind_close(&hp->bind[i]);
 	TAILQ_REMOVE(&hp->hf->ports, hp, entry);
 	hp->hf->nports--;
 	free(hp);
@@ -858,17 +886,24 @@ covers_loopback(const struct vmn_ip *addr)
 	return vmn_ip_equal(addr, &lo);
 }
 
-/* The static forward holding this loopback port, if the configuration has one. */
-static const struct hport *
-static_holder(struct hostfwd *hf, uint8_t proto, uint16_t port)
+/* Which loopback families (1 IPv4, 2 IPv6) static forwards hold this port on. */
+static uint8_t
+static_held(struct hostfwd *hf, uint8_t proto, uint16_t port)
 {
 	const struct hport *hp;
+	uint8_t held = 0;
 
 	TAILQ_FOREACH(hp, &hf->ports, entry)
 		if (hp->kind == HP_STATIC && hp->proto == proto &&
 		    hp->host_port == port && covers_loopback(&hp->bind[0].addr))
-			return hp;
-	return NULL;
+			held |= hp->bind[0].addr.family == AF_INET6 ? 2 : 1;
+	return held;
+}
+
+static uint8_t
+hport_held(const struct hport *hp)
+{
+	return (uint8_t)(hp->bind[0].held | (hp->bind[1].held << 1));
 }
 
 static void
@@ -904,20 +939,21 @@ auto_reconcile(struct hostfwd *hf, uint8_t proto, uint16_t port)
 {
 	const struct glistener *l = listener_find(hf, proto, port);
 	struct hport *hp = hport_find_auto(hf, proto, port);
-	bool want = l && l->families && hf->auto_forward;
+	uint8_t held = static_held(hf, proto, port);
+	bool want = l && l->families && hf->auto_forward && held != 3;
 
-	if (want && static_holder(hf, proto, port))
-		want = false;
-	if (!want) {
-		if (!hp)
-			return;
-		log_info("vm %s: %s port %u no longer forwarded", hf->vm,
-		    proto_name(proto), port);
+	if (hp && (!want || hport_held(hp) != held)) {
+		if (!want)
+			log_info("vm %s: %s port %u no longer forwarded",
+			    hf->vm, proto_name(proto), port);
 		hport_free(hp);
-		return;
+		hp = NULL;
 	}
+	if (!want)
+		return;
 	if (!hp) {
-		if (!(hp = hport_new(hf, HP_AUTO, proto, port, port, NULL))) {
+		if (!(hp = hport_new(hf, HP_AUTO, proto, port, port, NULL,
+		    held))) {
 			log_warnx("vm %s: too many forwarded ports; %s port %u "
 			    "not forwarded", hf->vm, proto_name(proto), port);
 			return;
@@ -932,10 +968,25 @@ auto_reconcile(struct hostfwd *hf, uint8_t proto, uint16_t port)
 static void
 log_held(struct hostfwd *hf, const struct hport *holder)
 {
-	log_info("vm %s: %s port %u: the configuration forwards it to guest "
-	    "port %u; the guest's own port %u is not forwarded", hf->vm,
-	    proto_name(holder->proto), holder->host_port, holder->guest_port,
-	    holder->host_port);
+	char ip[VMN_IP_STRLEN];
+
+	log_info("vm %s: %s port %u on %s: the configuration forwards it to "
+	    "guest port %u; the guest's own port %u is not forwarded there",
+	    hf->vm, proto_name(holder->proto), holder->host_port,
+	    vmn_ip_ntop(&holder->bind[0].addr, ip, sizeof(ip)),
+	    holder->guest_port, holder->host_port);
+}
+
+/* Logs the static forwards that keep a guest listener off their ports. */
+static void
+log_holders(struct hostfwd *hf, uint8_t proto, uint16_t port)
+{
+	const struct hport *hp;
+
+	TAILQ_FOREACH(hp, &hf->ports, entry)
+		if (hp->kind == HP_STATIC && hp->proto == proto &&
+		    hp->host_port == port && covers_loopback(&hp->bind[0].addr))
+			log_held(hf, hp);
 }
 
 static void
@@ -961,7 +1012,6 @@ hostfwd_listener(struct hostfwd *hf, bool added, uint8_t proto,
     uint8_t family, uint16_t port)
 {
 	uint8_t bit = family == AF_INET6 ? 2 : 1;
-	const struct hport *holder;
 	struct glistener *l;
 
 	if ((proto != IPPROTO_TCP && proto != IPPROTO_UDP) || port == 0 ||
@@ -982,9 +1032,8 @@ hostfwd_listener(struct hostfwd *hf, bool added, uint8_t proto,
 			l->proto = proto;
 			l->port = port;
 			l->families = 0;
-			if (hf->auto_forward &&
-			    (holder = static_holder(hf, proto, port)))
-				log_held(hf, holder);
+			if (hf->auto_forward)
+				log_holders(hf, proto, port);
 		}
 		l->families |= bit;
 		l->stale = false;
@@ -1060,10 +1109,16 @@ hostfwd_configure(struct hostfwd *hf, bool auto_forward,
 			    hport_find_auto(hf, st[i].proto, st[i].host_port) :
 			    NULL;
 
-			if (a)		/* the configuration's now */
-				hport_free(a);
+			/* The configuration's now: the auto port lets go. */
+			if (a) {
+				struct hbind *b = &a->bind[
+				    st[i].addr.family == AF_INET6];
+
+				hbind_close(b);
+				b->held = true;
+			}
 			hp = hport_new(hf, HP_STATIC, st[i].proto,
-			    st[i].host_port, st[i].guest_port, &st[i].addr);
+			    st[i].host_port, st[i].guest_port, &st[i].addr, 0);
 			if (a && hp)
 				log_held(hf, hp);
 		}
@@ -1077,7 +1132,7 @@ hostfwd_configure(struct hostfwd *hf, bool auto_forward,
 	}
 	auto_reconcile_all(hf);
 
-	/* Reverse forwards keep their counters across reloads. */
+	/* Reverse forwards keep their counters and last error across reloads. */
 	nold = hf->nrfwds;
 	memcpy(old, hf->rfwds, nold * sizeof(*old));
 	hf->nrfwds = nrv < HOSTFWD_MAX_RFWDS ? nrv : HOSTFWD_MAX_RFWDS;
@@ -1088,6 +1143,8 @@ hostfwd_configure(struct hostfwd *hf, bool auto_forward,
 			if (old[j].f.proto == rv[i].proto &&
 			    old[j].f.port == rv[i].port) {
 				hf->rfwds[i].conns = old[j].conns;
+				memcpy(hf->rfwds[i].error, old[j].error,
+				    sizeof(old[j].error));
 				break;
 			}
 	}
@@ -1103,7 +1160,7 @@ hostfwd_foreach(struct hostfwd *hf, hostfwd_port_fn fn, void *arg)
 	TAILQ_FOREACH(hp, &hf->ports, entry) {
 		memset(&pi, 0, sizeof(pi));
 		pi.proto = hp->proto;
-		pi.addr = hp->bind[0].addr;
+		pi.addr = hp->bind[hp->bind[0].held ? 1 : 0].addr;
 		pi.host_port = hp->host_port;
 		pi.guest_port = hp->guest_port;
 		pi.kind = kind_names[hp->kind];

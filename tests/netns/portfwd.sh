@@ -11,7 +11,8 @@
 # host-netd learns from its HELLO) with its listeners; a static forward
 # wins a loopback port over the guest's own listener, and gives it back
 # when removed; auto-forward off and on again; one port forwarded on
-# 127.0.0.1 and ::1 to different guest ports; reverse forwards to host
+# 127.0.0.1 and ::1 to different guest ports, and a static forward on ::1
+# beside the guest's own port on 127.0.0.1; reverse forwards to host
 # loopback services (::1-only included), a burst of 100 at once, a host
 # port nobody serves reset for the guest's client, and one the
 # configuration does not allow refused.
@@ -23,6 +24,7 @@ bed_guest g1
 BASE_EXTRA='	forward tcp 18080 to 8000
 	forward tcp 9600 to 9200
 	forward tcp 9600 to 9300 address ::1
+	forward tcp 9700 to 9200 address ::1
 	reverse-forward tcp 3128
 	reverse-forward tcp 3129 to 13129
 	reverse-forward tcp 3130
@@ -149,7 +151,7 @@ pass "guest-netd killed: open connections end, the listeners come back (guest po
 # --- the configuration's forwards and the guest's own ---------------------------
 ECHO_REPLY="request through a half-closed connection"
 bed_spawn "$G" own9500 socat TCP4-LISTEN:9500,fork,reuseaddr SYSTEM:'echo guest-9500'
-wait_for 5 "the guest's 9500 reported" grep -q "tcp port 9500: the configuration forwards it" "$TMP/host-netd.log"
+wait_for 5 "the guest's 9500 reported" grep -q "tcp port 9500 on 127.0.0.1: the configuration forwards it" "$TMP/host-netd.log"
 [ "$(in_host "$BULK" half 127.0.0.1 9500)" = "$ECHO_REPLY" ] ||
 	fail "host 9500 should be the configuration's forward to guest 9200"
 VM_EXTRA="$BASE_EXTRA" bed_write_conf g1 >/dev/null
@@ -164,6 +166,14 @@ pass "a static forward holds its loopback port; the guest's port returns without
 in_host "$BULK" expect-reset ::1 9600 >/dev/null ||
 	fail "[::1]:9600 should reach the guest's reset server on 9300"
 pass "one host port on 127.0.0.1 and ::1 to two guest ports"
+
+bed_spawn "$G" own9700 socat TCP4-LISTEN:9700,fork,reuseaddr SYSTEM:'echo guest-9700'
+wait_for 5 "the guest's 9700 forwarded on 127.0.0.1" forwarded tcp 9700
+[ "$(in_host socat -T2 - TCP:127.0.0.1:9700 </dev/null)" = guest-9700 ] ||
+	fail "127.0.0.1:9700 should be the guest's own port"
+[ "$(in_host "$BULK" half ::1 9700)" = "$ECHO_REPLY" ] ||
+	fail "[::1]:9700 should be the configuration's forward to guest 9200"
+pass "a static forward on ::1 leaves the guest's port on 127.0.0.1"
 
 VM_EXTRA="$BASE_EXTRA
 	auto-forward no" bed_write_conf g1 >/dev/null
