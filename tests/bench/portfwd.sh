@@ -40,6 +40,9 @@ id "$USER_NAME" >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin "$USER_NAME"
 
 bed_init
 chmod 755 "$TMP"
+# pasta's servers live in its own namespaces: gone with the bench user's.
+pkill -KILL -u "$USER_NAME" 2>/dev/null
+BED_CLEANUP_HOOK="pkill -KILL -u $USER_NAME"
 bed_up
 bed_guest g1
 bed_write_conf g1 >/dev/null

@@ -60,6 +60,8 @@ bed_dump_logs() {
 bed_cleanup() {
 	local rc=$? pid ns
 	set +e
+	# A test's own cleanup first (processes outside our namespaces).
+	[ -n "${BED_CLEANUP_HOOK:-}" ] && eval "$BED_CLEANUP_HOOK"
 	for pid in "${BED_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null
 	done

@@ -1,0 +1,142 @@
+/*
+ * vmnet-vsockd.c - a vhost-user virtio-vsock back-end for one VM
+ *
+ * Where the host has no /dev/vhost-vsock, QEMU's vhost-user-vsock device
+ * hands the guest's vsock to this process, which gives host programs the
+ * guest's ports the way Firecracker and cloud-hypervisor do (hybrid
+ * vsock): host-netd talks to it exactly as to those VMMs, and inside the
+ * guest it is plain AF_VSOCK.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "transport.h"
+#include "vhost-user.h"
+#include "vsockdev.h"
+
+static struct {
+	struct event_base	*base;
+	struct vu_dev		 vu;
+	struct vsockdev		*dev;
+	const char		*socket_path;
+	bool			 once;
+} d;
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: vmnet-vsockd [-v] --socket PATH --uds PATH [--guest-cid N] "
+	    "[--once]\n"
+	    "  --socket PATH    the vhost-user socket QEMU connects to\n"
+	    "  --uds PATH       hybrid vsock: host programs connect here and "
+	    "say\n"
+	    "                   \"CONNECT <port>\"; guest connections to host "
+	    "port P\n"
+	    "                   go to PATH_P\n"
+	    "  --guest-cid N    the guest's CID (default 3)\n"
+	    "  --once           exit when QEMU disconnects\n"
+	    "  -v               more verbose logging (stderr)\n");
+	exit(2);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	log_info("exiting on signal %d", (int)sig);
+	event_base_loopbreak(d.base);
+}
+
+/* --once: QEMU gone is the end of this VM. */
+static void
+disconnected(void *arg)
+{
+	if (d.once)
+		event_base_loopbreak(d.base);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "uds", required_argument, NULL, 'u' },
+		{ "guest-cid", required_argument, NULL, 'c' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct event *sigterm, *sigint;
+	const char *uds = NULL;
+	uint64_t cid = 3;
+	char err[256], *end;
+	int ch, verbose = 0, fd;
+
+	log_init("vmnet-vsockd", LOG_TO_STDERR, 0);
+	while ((ch = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			d.socket_path = optarg;
+			break;
+		case 'u':
+			uds = optarg;
+			break;
+		case 'c':
+			errno = 0;
+			cid = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-')
+				fatalx("--guest-cid %s: a number", optarg);
+			break;
+		case 'o':
+			d.once = true;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || !d.socket_path || !uds)
+		usage();
+	log_init("vmnet-vsockd", LOG_TO_STDERR, verbose);
+	signal(SIGPIPE, SIG_IGN);
+	if (!(d.base = event_base_new()))
+		fatalx("event_base_new failed");
+	if (!(d.dev = vsockdev_new(d.base, &d.vu, cid, uds, err, sizeof(err))))
+		fatalx("%s", err);
+	if ((fd = vmn_listen_path(d.socket_path, 1)) < 0)
+		fatalx("%s: %s", d.socket_path, strerror(-fd));
+	if (vu_init(&d.vu, d.base, fd, &vsockdev_vu_ops, d.dev) < 0)
+		fatalx("out of memory");
+	d.vu.on_disconnect = disconnected;
+	sigterm = evsignal_new(d.base, SIGTERM, signal_cb, NULL);
+	sigint = evsignal_new(d.base, SIGINT, signal_cb, NULL);
+	if (!sigterm || !sigint)
+		fatalx("out of memory");
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+	log_info("guest CID %" PRIu64 "; vhost-user on %s, hybrid vsock on %s",
+	    cid, d.socket_path, uds);
+
+	event_base_dispatch(d.base);
+
+	vu_free(&d.vu);
+	unlink(d.socket_path);
+	vsockdev_free(d.dev);
+	event_free(sigterm);
+	event_free(sigint);
+	event_base_free(d.base);
+	return 0;
+}
