@@ -41,6 +41,8 @@ static const char *const msg_names[] = {
 	[VMN_MSG_CTL_RELOAD]	= "ctl-reload",
 	[VMN_MSG_CONFIG_RFWD]	= "config-rfwd",
 	[VMN_MSG_CTL_FORWARDS]	= "ctl-forwards",
+	[VMN_MSG_CTL_REGISTER]	= "ctl-register",
+	[VMN_MSG_CTL_UNREGISTER] = "ctl-unregister",
 };
 static_assert(ARRAY_SIZE(msg_names) == VMN_MSG__MAX, "msg_names");
 
@@ -300,6 +302,36 @@ static const policy_t ctl_vms_policy = {
 	[VMN_A_GEN_APPLIED]	= P_(U32),
 	[VMN_A_UPTIME]		= P_(U64),
 	[VMN_A_FWD_CONFLICTS]	= P_(U32),
+	[VMN_A_PID]		= P_(U32),	/* registered: its owner */
+};
+
+/* Request: a vm block and its owner; reply: the VM, as ctl-vms says it. */
+static const policy_t ctl_register_policy = {
+	[VMN_A_PAYLOAD]		= { .kind = VMN_AK_BINARY, .min_len = 1,
+				    .max_len = VMN_REGISTER_MAX },
+	[VMN_A_NAME]		= P_STR(0, 255),
+	[VMN_A_VM_ID]		= P_STR(1, 64),
+	[VMN_A_MODE]		= P_STR(0, 32),
+	[VMN_A_STATE]		= P_STR(0, 255),
+	[VMN_A_ERRMSG]		= P_STR(0, VMN_MAX_STRING),
+	[VMN_A_CHANNEL]		= P_STR(0, 255),
+	[VMN_A_IFNAME]		= P_STR(1, IFNAME_MAX),
+	[VMN_A_MAC]		= P_(MAC),
+	[VMN_A_MTU]		= P_(U32),
+	[VMN_A_ADDR]		= P_(INADDR),
+	[VMN_A_PREFIXLEN]	= P_(U8),
+	[VMN_A_GATEWAY]		= P_(INADDR),
+	[VMN_A_ADDR6]		= P_(INADDR),
+	[VMN_A_GATEWAY6]	= P_(INADDR),
+	[VMN_A_GEN]		= P_(U32),
+	[VMN_A_GEN_APPLIED]	= P_(U32),
+	[VMN_A_UPTIME]		= P_(U64),
+	[VMN_A_FWD_CONFLICTS]	= P_(U32),
+	[VMN_A_PID]		= P_(U32),
+};
+
+static const policy_t ctl_unregister_policy = {
+	[VMN_A_VM_ID]		= P_STR(1, 64),
 };
 
 static const struct vmn_attr_policy *const msg_policies[] = {
@@ -323,6 +355,8 @@ static const struct vmn_attr_policy *const msg_policies[] = {
 	[VMN_MSG_CTL_RELOAD]	= empty_policy,
 	[VMN_MSG_CONFIG_RFWD]	= rfwd_policy,
 	[VMN_MSG_CTL_FORWARDS]	= ctl_forwards_policy,
+	[VMN_MSG_CTL_REGISTER]	= ctl_register_policy,
+	[VMN_MSG_CTL_UNREGISTER] = ctl_unregister_policy,
 };
 static_assert(ARRAY_SIZE(msg_policies) == VMN_MSG__MAX, "msg_policies");
 
@@ -565,28 +599,34 @@ vmn_msg_parse(const uint8_t *frame, size_t len, struct vmn_msg *m,
 	return 0;
 }
 
+/*
+ * Integer attributes, 0 when absent: optional ones may be read without a
+ * presence check, and a peer that leaves one out gets a zero, not a crash.
+ * (The policy has checked the length of those present.)
+ */
 uint8_t
 vmn_attr_u8(const struct vmn_attr *a)
 {
-	return a->data[0];
+	return a->data ? a->data[0] : 0;
 }
 
 uint16_t
 vmn_attr_u16(const struct vmn_attr *a)
 {
-	return get_be16(a->data);
+	return a->data ? get_be16(a->data) : 0;
 }
 
 uint32_t
 vmn_attr_u32(const struct vmn_attr *a)
 {
-	return get_be32(a->data);
+	return a->data ? get_be32(a->data) : 0;
 }
 
 uint64_t
 vmn_attr_u64(const struct vmn_attr *a)
 {
-	return (uint64_t)get_be32(a->data) << 32 | get_be32(a->data + 4);
+	return a->data ? (uint64_t)get_be32(a->data) << 32 |
+	    get_be32(a->data + 4) : 0;
 }
 
 /* Copies a string attribute; -ENAMETOOLONG if it does not fit with its NUL. */

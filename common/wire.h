@@ -47,6 +47,7 @@
 #define VMN_ATTR_TYPE_MASK	0x7fff
 #define VMN_MAX_NEST		4	/* nests inside nests, at most */
 #define VMN_MAX_STRING		1024	/* longest string attribute */
+#define VMN_REGISTER_MAX	16384	/* a registered vm block, at most */
 
 /* Default ports (vsock ports; suffixes of unix and hvsock paths). */
 #define VMN_PORT_HOST		7700u	/* guest -> host: control, dns, rfwd */
@@ -81,6 +82,8 @@ enum vmn_msg_type {
 	VMN_MSG_CTL_RELOAD,	/* netctl: re-read the configuration */
 	VMN_MSG_CONFIG_RFWD,	/* a reverse forward: guest port -> host port */
 	VMN_MSG_CTL_FORWARDS,	/* netctl: one reply per forwarded port, END */
+	VMN_MSG_CTL_REGISTER,	/* netctl: a vm block; reply: the VM */
+	VMN_MSG_CTL_UNREGISTER,	/* netctl: a registered VM goes */
 	VMN_MSG__MAX
 };
 

@@ -144,55 +144,119 @@ send_status(struct ctl_client *c, uint32_t seq)
 	return vmn_conn_send_buf(c->conn, &b);
 }
 
+/* One VM, as `netctl vms` shows it (and `netctl register` answers). */
+static void
+put_vm(struct vmn_buf *b, const struct vm *vm)
+{
+	char uri[VMN_URI_MAX];
+	struct vmn_ip ip;
+	unsigned n;
+
+	vmn_put_str(b, VMN_A_VM_ID, vm->conf.name);
+	vmn_put_str(b, VMN_A_MODE, vm_mode_name(vm->conf.mode));
+	vmn_put_str(b, VMN_A_STATE, vm_state_name(vm->state));
+	if (vm->error[0])
+		vmn_put_str(b, VMN_A_ERRMSG, vm->error);
+	vmn_put_str(b, VMN_A_CHANNEL,
+	    vmn_endpoint_str(&vm->conf.channel, uri, sizeof(uri)));
+	if (vm->conf.link != VM_LINK_NONE)
+		vmn_put_str(b, VMN_A_IFNAME, vm->conf.host_ifname);
+	if (vm->subnet4.ip.family) {
+		vmn_put(b, VMN_A_MAC, vm->guest_mac, VMN_MAC_LEN);
+		vm_guest4(vm, &ip);
+		vmn_put_ip(b, VMN_A_ADDR, &ip);
+		vmn_put_u8(b, VMN_A_PREFIXLEN, vm->subnet4.plen);
+		vm_gateway4(vm, &ip);
+		vmn_put_ip(b, VMN_A_GATEWAY, &ip);
+	}
+	if (vm->subnet6.ip.family) {
+		vm_guest6(vm, &ip);
+		vmn_put_ip(b, VMN_A_ADDR6, &ip);
+		vm_gateway6(vm, &ip);
+		vmn_put_ip(b, VMN_A_GATEWAY6, &ip);
+	}
+	if (vm->mtu)
+		vmn_put_u32(b, VMN_A_MTU, vm->mtu);
+	if ((n = hostfwd_conflicts(vm->fwd)))
+		vmn_put_u32(b, VMN_A_FWD_CONFLICTS, n);
+	if (vm->conf.registered)
+		vmn_put_u32(b, VMN_A_PID, (uint32_t)vm->conf.owner);
+	vmn_put_u32(b, VMN_A_GEN, vm->gen);
+	vmn_put_u32(b, VMN_A_GEN_APPLIED, vm->gen_applied);
+	vmn_put_u64(b, VMN_A_UPTIME, (uint64_t)(time(NULL) - vm->state_since));
+}
+
 static int
 send_vms(struct ctl_client *c, uint32_t seq)
 {
-	char uri[VMN_URI_MAX];
 	struct vmn_buf b;
-	struct vmn_ip ip;
 	struct vm *vm;
-	unsigned n;
 	int rc;
 
 	TAILQ_FOREACH(vm, &hostd->vms, entry) {
 		vmn_buf_init(&b, c->txbuf, sizeof(c->txbuf));
 		vmn_msg_begin(&b, VMN_MSG_CTL_VMS, VMN_F_REPLY, seq);
-		vmn_put_str(&b, VMN_A_VM_ID, vm->conf.name);
-		vmn_put_str(&b, VMN_A_MODE, vm_mode_name(vm->conf.mode));
-		vmn_put_str(&b, VMN_A_STATE, vm_state_name(vm->state));
-		if (vm->error[0])
-			vmn_put_str(&b, VMN_A_ERRMSG, vm->error);
-		vmn_put_str(&b, VMN_A_CHANNEL,
-		    vmn_endpoint_str(&vm->conf.channel, uri, sizeof(uri)));
-		if (vm->conf.link != VM_LINK_NONE)
-			vmn_put_str(&b, VMN_A_IFNAME, vm->conf.host_ifname);
-		if (vm->subnet4.ip.family) {
-			vmn_put(&b, VMN_A_MAC, vm->guest_mac, VMN_MAC_LEN);
-			vm_guest4(vm, &ip);
-			vmn_put_ip(&b, VMN_A_ADDR, &ip);
-			vmn_put_u8(&b, VMN_A_PREFIXLEN, vm->subnet4.plen);
-			vm_gateway4(vm, &ip);
-			vmn_put_ip(&b, VMN_A_GATEWAY, &ip);
-		}
-		if (vm->subnet6.ip.family) {
-			vm_guest6(vm, &ip);
-			vmn_put_ip(&b, VMN_A_ADDR6, &ip);
-			vm_gateway6(vm, &ip);
-			vmn_put_ip(&b, VMN_A_GATEWAY6, &ip);
-		}
-		if (vm->mtu)
-			vmn_put_u32(&b, VMN_A_MTU, vm->mtu);
-		if ((n = hostfwd_conflicts(vm->fwd)))
-			vmn_put_u32(&b, VMN_A_FWD_CONFLICTS, n);
-		vmn_put_u32(&b, VMN_A_GEN, vm->gen);
-		vmn_put_u32(&b, VMN_A_GEN_APPLIED, vm->gen_applied);
-		vmn_put_u64(&b, VMN_A_UPTIME,
-		    (uint64_t)(time(NULL) - vm->state_since));
+		put_vm(&b, vm);
 		if ((rc = vmn_conn_send_buf(c->conn, &b)) < 0)
 			return rc;
 	}
 	vmn_buf_init(&b, c->txbuf, sizeof(c->txbuf));
 	vmn_msg_begin(&b, VMN_MSG_CTL_VMS, VMN_F_REPLY | VMN_F_END, seq);
+	return vmn_conn_send_buf(c->conn, &b);
+}
+
+static int
+do_register(struct ctl_client *c, const struct vmn_msg *m)
+{
+	char src[256] = "", err[1024];
+	const struct vmn_attr *text = &m->tb[VMN_A_PAYLOAD];
+	struct vmn_buf b;
+	struct vm *vm;
+	pid_t owner = 0;
+	int rc;
+
+	if (!may_change(c))
+		return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq,
+		    EPERM, "registering a VM needs root or the vmnetd group");
+	if (!vmn_attr_present(text))
+		return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq,
+		    EINVAL, "no vm block");
+	if (vmn_attr_str(&m->tb[VMN_A_NAME], src, sizeof(src)) < 0 || !src[0])
+		snprintf(src, sizeof(src), "registration");
+	vmn_str_printable(src);
+	if (vmn_attr_present(&m->tb[VMN_A_PID]))
+		owner = (pid_t)vmn_attr_u32(&m->tb[VMN_A_PID]);
+	rc = hostd_register(src, (const char *)text->data, text->len, owner,
+	    c->uid, err, sizeof(err), &vm);
+	if (rc < 0)
+		return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq,
+		    -rc, err);
+	vmn_buf_init(&b, c->txbuf, sizeof(c->txbuf));
+	vmn_msg_begin(&b, m->hdr.type, VMN_F_REPLY, m->hdr.seq);
+	if (vm)
+		put_vm(&b, vm);
+	return vmn_conn_send_buf(c->conn, &b);
+}
+
+static int
+do_unregister(struct ctl_client *c, const struct vmn_msg *m)
+{
+	char name[VM_NAME_MAX + 2], err[512], why[64];
+	struct vmn_buf b;
+	int rc;
+
+	if (!may_change(c))
+		return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq,
+		    EPERM, "unregistering a VM needs root or the vmnetd group");
+	if (vmn_attr_str(&m->tb[VMN_A_VM_ID], name, sizeof(name)) < 0)
+		return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq,
+		    EINVAL, "which VM?");
+	snprintf(why, sizeof(why), "netctl, uid %u", (unsigned)c->uid);
+	if ((rc = hostd_unregister(name, why, err, sizeof(err))) < 0)
+		return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq,
+		    -rc, err);
+	vmn_buf_init(&b, c->txbuf, sizeof(c->txbuf));
+	vmn_msg_begin(&b, m->hdr.type, VMN_F_REPLY, m->hdr.seq);
 	return vmn_conn_send_buf(c->conn, &b);
 }
 
@@ -258,6 +322,10 @@ ctl_msg_cb(struct vmn_conn *conn, const struct vmn_msg *m, void *arg)
 		return send_vms(c, m->hdr.seq);
 	case VMN_MSG_CTL_FORWARDS:
 		return send_forwards(c, m->hdr.seq);
+	case VMN_MSG_CTL_REGISTER:
+		return do_register(c, m);
+	case VMN_MSG_CTL_UNREGISTER:
+		return do_unregister(c, m);
 	case VMN_MSG_CTL_RELOAD:
 		if (!may_change(c))
 			return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq, EPERM,

@@ -108,6 +108,8 @@ vm_conf_same_link(const struct vm_conf *a, const struct vm_conf *b)
 
 	memset(&x.entry, 0, sizeof(x.entry));
 	memset(&y.entry, 0, sizeof(y.entry));
+	memset(x.file, 0, sizeof(x.file));
+	memset(y.file, 0, sizeof(y.file));
 	x.line = y.line = 0;
 	y.dns = x.dns;
 	y.mtu = x.mtu;
@@ -154,7 +156,7 @@ hostd_reload(const char *why, char *err, size_t errlen)
 {
 	struct hostd_conf *newc, *old = hostd->conf;
 	struct vm *vm, *tmp;
-	struct vm_conf *vc;
+	struct vm_conf *vc, *copy;
 	bool globals;
 	int rc;
 
@@ -163,6 +165,22 @@ hostd_reload(const char *why, char *err, size_t errlen)
 		snprintf(err, errlen, "%s has errors; the running "
 		    "configuration stays (see the log)", old->file);
 		log_warnx("%s", err);
+		return -EINVAL;
+	}
+	/* Registered VMs are not in the file; they stay, checked with it. */
+	TAILQ_FOREACH(vc, &old->vms, entry) {
+		if (!vc->registered)
+			continue;
+		if (!(copy = malloc(sizeof(*copy))))
+			fatal("malloc");
+		*copy = *vc;
+		TAILQ_INSERT_TAIL(&newc->vms, copy, entry);
+		newc->nvms++;
+	}
+	if (conf_check(newc, err, errlen) < 0) {
+		log_warnx("%s clashes with the registered VMs; the running "
+		    "configuration stays", old->file);
+		conf_free(newc);
 		return -EINVAL;
 	}
 	globals = globals_equal(old, newc);
@@ -207,6 +225,102 @@ hostd_reload(const char *why, char *err, size_t errlen)
 	if (nat_apply(&hostd->vms) < 0)
 		log_warnx("nftables table not updated");
 	vms_push_all();
+	return 0;
+}
+
+/*
+ * netctl register: one vm block (text, named src in messages) for as long
+ * as process owner runs (0: until unregistered), from a client with uid.
+ * The VM starts at once; on error nothing changes and err says why.
+ */
+int
+hostd_register(const char *src, const char *text, size_t len, pid_t owner,
+    uid_t uid, char *err, size_t errlen, struct vm **out)
+{
+	struct hostd_conf *trial;
+	struct vm_conf *vc;
+	struct vm *vm;
+	int rc;
+
+	if (!(vc = parse_vm_text(src, text, len, err, errlen)))
+		return -EINVAL;
+	if ((vm = vm_find(vc->name))) {
+		snprintf(err, errlen, "vm \"%s\" exists (%s:%d)", vc->name,
+		    vm->conf.file, vm->conf.line);
+		free(vc);
+		return -EEXIST;
+	}
+	if (uid != 0) {
+		/* Its QEMU runs as the client: the tap is theirs, no one else's. */
+		if (vc->tap_owner == (uid_t)-1)
+			vc->tap_owner = uid;
+		if (vc->tap_owner != uid) {
+			snprintf(err, errlen, "tap-owner must be you (uid %u)",
+			    (unsigned)uid);
+			free(vc);
+			return -EPERM;
+		}
+	}
+	if (owner > 0 && !(vc->owner_start = process_start(owner))) {
+		snprintf(err, errlen, "owner pid %d: no such process", (int)owner);
+		free(vc);
+		return -ESRCH;
+	}
+	vc->owner = owner;
+	trial = conf_dup(hostd->conf);
+	TAILQ_INSERT_TAIL(&trial->vms, vc, entry);
+	trial->nvms++;
+	if (conf_check(trial, err, errlen) < 0) {
+		conf_free(trial);
+		return -EINVAL;
+	}
+	if ((rc = registry_save(vc, text, len)) < 0) {
+		snprintf(err, errlen, "cannot keep the registration: %s",
+		    strerror(-rc));
+		conf_free(trial);
+		return rc;
+	}
+	conf_free(hostd->conf);
+	hostd->conf = trial;
+	add_new_vms();
+	forwarding_if_needed();
+	if (nat_apply(&hostd->vms) < 0)
+		log_warnx("nftables table not updated");
+	if (owner > 0)
+		log_info("vm %s registered by pid %d", vc->name, (int)owner);
+	else
+		log_info("vm %s registered", vc->name);
+	*out = vm_find(vc->name);
+	return 0;
+}
+
+/* netctl unregister, or the owner gone: the VM stops and is forgotten. */
+int
+hostd_unregister(const char *name, const char *why, char *err, size_t errlen)
+{
+	struct vm_conf *vc;
+	struct vm *vm;
+
+	if (!(vc = conf_find_vm(hostd->conf, name))) {
+		snprintf(err, errlen, "no vm \"%s\"", name);
+		return -ENOENT;
+	}
+	if (!vc->registered) {
+		snprintf(err, errlen, "vm \"%s\" is defined in %s: remove it "
+		    "there and reload", name, vc->file);
+		return -EPERM;
+	}
+	if ((vm = vm_find(name))) {
+		TAILQ_REMOVE(&hostd->vms, vm, entry);
+		vm_free(vm);
+	}
+	TAILQ_REMOVE(&hostd->conf->vms, vc, entry);
+	hostd->conf->nvms--;
+	free(vc);
+	registry_remove(name);
+	if (nat_apply(&hostd->vms) < 0)
+		log_warnx("nftables table not updated");
+	log_info("vm %s unregistered (%s)", name, why);
 	return 0;
 }
 
@@ -299,6 +413,7 @@ main(int argc, char *argv[])
 
 	hostd = &the_hostd;
 	hostd->conf = conf;
+	registry_load(conf);	/* VMs registered before a restart */
 	hostd->vsock_fd = -1;
 	hostd->started = time(NULL);
 	TAILQ_INIT(&hostd->vms);

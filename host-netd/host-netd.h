@@ -62,8 +62,13 @@ enum vm_state {
 /* One `vm "name" { ... }` block. */
 struct vm_conf {
 	TAILQ_ENTRY(vm_conf)	entry;
+	char			file[PATH_MAX];	/* where it is defined */
 	int			line;
 	char			name[VM_NAME_MAX + 1];
+	bool			registered;	/* by netctl, not in the file */
+	pid_t			owner;		/* registered: ends with it */
+	uint64_t		owner_start;	/* its start time (a pid reused) */
+	uid_t			tap_owner;	/* (uid_t)-1: root's */
 	enum vm_mode		mode;
 	enum vm_link_kind	link;
 	char			netns[NAME_MAX + 1];	/* veth: target netns */
@@ -137,6 +142,8 @@ struct vm {
 	unsigned		retry_ms;
 	struct event		*commit_ev;	/* COMMIT_TIMEOUT_MS deadline */
 	uint64_t		sessions_refused;
+	int			owner_fd;	/* registered: pidfd of its owner */
+	struct event		*owner_ev;
 };
 TAILQ_HEAD(vm_list, vm);
 
@@ -174,6 +181,11 @@ extern struct hostd *hostd;
 /* parse.c */
 struct hostd_conf	*conf_new(void);
 struct hostd_conf	*parse_config(const char *path);
+struct vm_conf		*parse_vm_text(const char *src, const char *text,
+			    size_t len, char *err, size_t errlen);
+int			 conf_check(struct hostd_conf *c, char *err,
+			    size_t errlen);
+struct hostd_conf	*conf_dup(const struct hostd_conf *c);
 void			 conf_free(struct hostd_conf *conf);
 const char		*vm_mode_name(enum vm_mode m);
 const char		*vm_link_name(enum vm_link_kind k);
@@ -192,6 +204,13 @@ bool	subnet_collides(const struct vmn_prefix *p,
 	    const struct vmn_prefix *avoid, size_t navoid);
 void	random_mac(uint8_t mac[VMN_MAC_LEN]);
 void	random_ula48(struct vmn_prefix *p);
+
+/* registry.c */
+void	registry_load(struct hostd_conf *c);
+int	registry_save(const struct vm_conf *vc, const char *text, size_t len);
+void	registry_remove(const char *name);
+uint64_t process_start(pid_t pid);
+int	owner_pidfd(pid_t pid);
 
 /* state.c */
 int	state_load_vm(const char *dir, struct vm *vm);
@@ -274,5 +293,9 @@ int	isolation_drop_caps(void);
 
 /* host-netd.c */
 int	hostd_reload(const char *why, char *err, size_t errlen);
+int	hostd_register(const char *src, const char *text, size_t len,
+	    pid_t owner, uid_t uid, char *err, size_t errlen, struct vm **out);
+int	hostd_unregister(const char *name, const char *why, char *err,
+	    size_t errlen);
 
 #endif

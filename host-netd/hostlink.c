@@ -251,8 +251,9 @@ hostlink_create_veth(struct vmn_nl *nl, struct vm *vm, uint32_t mtu)
 }
 
 /*
- * A persistent tap for QEMU to open by name. The VM's MAC is QEMU's
- * business (-device virtio-net,mac=...); the tap gets the host-side MAC.
+ * A persistent tap for QEMU to open by name (as tap-owner, if the VM has
+ * one). The VM's MAC is QEMU's business (-device virtio-net,mac=...); the
+ * tap gets the host-side MAC.
  */
 int
 hostlink_create_tap(struct vmn_nl *nl, const struct vm *vm, uint32_t mtu)
@@ -266,7 +267,11 @@ hostlink_create_tap(struct vmn_nl *nl, const struct vm *vm, uint32_t mtu)
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s",
 	    vm->conf.host_ifname);
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETPERSIST, 1) < 0)
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0 ||
+	    /* QEMU run by its user opens it without privileges. */
+	    (vm->conf.tap_owner != (uid_t)-1 &&
+	    ioctl(fd, TUNSETOWNER, (unsigned long)vm->conf.tap_owner) < 0) ||
+	    ioctl(fd, TUNSETPERSIST, 1) < 0)
 		rc = -errno;
 	close(fd);
 	if (rc < 0)

@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <pwd.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -45,6 +46,9 @@ struct parser {
 	int			 line_pool, line_size;	/* 0: default */
 	int			 line_host_port, line_guest_port;
 	int			 line_tunnel;
+	bool			 vm_only;	/* a registration: one vm block */
+	char			*errbuf;	/* messages also go here */
+	size_t			 errlen;
 	struct hostd_conf	*conf;
 };
 
@@ -83,20 +87,47 @@ vm_state_name(enum vm_state s)
 }
 
 static void
+vperr(struct parser *p, const char *file, int line, const char *fmt,
+    va_list ap)
+{
+	char msg[512];
+	size_t used;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_warnx("%s:%d: %s", file, line, msg);
+	p->errors++;
+	if (p->errbuf && (used = strlen(p->errbuf)) + 1 < p->errlen)
+		snprintf(p->errbuf + used, p->errlen - used, "%s%s:%d: %s",
+		    used ? "\n" : "", file, line, msg);
+}
+
+static void
 perr(struct parser *p, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static void
 perr(struct parser *p, int line, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vperr(p, p->file, line, fmt, ap);
 	va_end(ap);
-	log_warnx("%s:%d: %s", p->file, line, msg);
-	p->errors++;
+}
+
+/* About a VM block, in the file it came from. */
+static void
+vcerr(struct parser *p, const struct vm_conf *vc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+vcerr(struct parser *p, const struct vm_conf *vc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vperr(p, vc->file[0] ? vc->file : p->file, vc->line, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- tokenizer ------------------------------------------------------ */
@@ -438,6 +469,7 @@ vm_defaults(struct vm_conf *vc)
 	vc->dns = DNS_MODE_TUNNEL;
 	vc->ipv6 = true;
 	vc->auto_forward = true;
+	vc->tap_owner = (uid_t)-1;
 	strcpy(vc->guest_ifname, HOSTD_GUEST_IFNAME);
 }
 
@@ -578,6 +610,20 @@ parse_vm_option(struct parser *p, struct vm_conf *vc)
 				return at_end(p);
 			}
 		}
+	} else if (strcmp(kw, "tap-owner") == 0) {
+		struct passwd *pw;
+		uint32_t uid;
+
+		if (!arg(p, "tap-owner"))
+			return false;
+		if ((pw = getpwnam(p->text))) {
+			vc->tap_owner = pw->pw_uid;
+		} else if (tok_u32_or(p, "tap-owner", "a user name", 0,
+		    UINT32_MAX - 1, &uid)) {
+			vc->tap_owner = (uid_t)uid;
+		} else {
+			return false;
+		}
 	} else if (strcmp(kw, "host-ifname") == 0) {
 		if (!arg_ifname(p, "host-ifname", vc->host_ifname))
 			return false;
@@ -691,6 +737,7 @@ parse_vm(struct parser *p)
 		fatal("calloc");
 	vm_defaults(vc);
 	vc->line = line;
+	snprintf(vc->file, sizeof(vc->file), "%s", p->file);
 	strcpy(vc->name, p->text);
 	TAILQ_INSERT_TAIL(&p->conf->vms, vc, entry);
 	p->conf->nvms++;
@@ -754,6 +801,11 @@ parse_global(struct parser *p)
 	const char *kw = p->text;
 	uint32_t v;
 
+	if (p->vm_only && strcmp(kw, "vm") != 0) {
+		perr(p, p->tok_line, "\"%s\": only a vm block can be "
+		    "registered (global options live in host-netd.conf)", kw);
+		return false;
+	}
 	if (strcmp(kw, "state-dir") == 0) {
 		if (!arg_path(p, "state-dir", c->state_dir,
 		    sizeof(c->state_dir)))
@@ -814,6 +866,10 @@ parse_global(struct parser *p)
 			return false;
 		c->nuplinks++;
 	} else if (strcmp(kw, "vm") == 0) {
+		if (p->vm_only && p->conf->nvms) {
+			perr(p, p->tok_line, "one vm block only");
+			return false;
+		}
 		parse_vm(p);
 		return true;
 	} else {
@@ -882,24 +938,24 @@ check_config(struct parser *p)
 				    vc->name);
 		} else if (vc->link == VM_LINK_TAP && vc->tap_name[0] &&
 		    strcmp(vc->tap_name, vc->host_ifname) != 0) {
-			perr(p, vc->line, "vm \"%s\": tap name and "
+			vcerr(p, vc, "vm \"%s\": tap name and "
 			    "host-ifname differ", vc->name);
 		}
 		for (i = 0; i < c->nuplinks && vc->link != VM_LINK_NONE; i++)
 			if (strcmp(c->uplinks[i], vc->host_ifname) == 0)
-				perr(p, vc->line, "vm \"%s\": host interface %s "
+				vcerr(p, vc, "vm \"%s\": host interface %s "
 				    "is an uplink", vc->name, vc->host_ifname);
 		if (vc->channel.kind == VMN_TR_NONE)
-			perr(p, vc->line, "vm \"%s\": no channel (add channel "
+			vcerr(p, vc, "vm \"%s\": no channel (add channel "
 			    "vsock:CID, hvsock:PATH or unix:PATH)", vc->name);
 		if (vc->mode == VM_MODE_MIRRORED)
-			perr(p, vc->line, "vm \"%s\": mirrored mode is not "
+			vcerr(p, vc, "vm \"%s\": mirrored mode is not "
 			    "available in this version", vc->name);
 		if (vc->mode == VM_MODE_NAT && vc->link == VM_LINK_NONE)
-			perr(p, vc->line, "vm \"%s\": NAT mode needs a link "
+			vcerr(p, vc, "vm \"%s\": NAT mode needs a link "
 			    "(tap or veth)", vc->name);
 		if (vc->ipv6 && vc->mtu && vc->mtu < 1280)
-			perr(p, vc->line, "vm \"%s\": IPv6 needs an mtu of "
+			vcerr(p, vc, "vm \"%s\": IPv6 needs an mtu of "
 			    "1280 or more", vc->name);
 		for (i = 1; i < vc->nforwards; i++) {
 			const struct hostfwd_static *f = &vc->forwards[i];
@@ -912,12 +968,12 @@ check_config(struct parser *p)
 				if (!forwards_clash(f, g))
 					continue;
 				if (vmn_ip_equal(&f->addr, &g->addr))
-					perr(p, vc->line, "vm \"%s\": %s port %u "
+					vcerr(p, vc, "vm \"%s\": %s port %u "
 					    "is forwarded twice", vc->name,
 					    f->proto == IPPROTO_TCP ? "tcp" : "udp",
 					    f->host_port);
 				else
-					perr(p, vc->line, "vm \"%s\": %s port %u "
+					vcerr(p, vc, "vm \"%s\": %s port %u "
 					    "on %s overlaps its forward on %s",
 					    vc->name, f->proto == IPPROTO_TCP ?
 					    "tcp" : "udp", f->host_port,
@@ -932,30 +988,35 @@ check_config(struct parser *p)
 			for (j = i + 1; j < vc->nrforwards; j++)
 				if (vc->rforwards[i].guest_port ==
 				    vc->rforwards[j].guest_port)
-					perr(p, vc->line, "vm \"%s\": guest port "
+					vcerr(p, vc, "vm \"%s\": guest port "
 					    "%u has two reverse forwards",
 					    vc->name, vc->rforwards[i].guest_port);
 		}
 		for (i = 0; i < vc->nallow; i++) {
 			if (strcmp(vc->allow[i], vc->name) == 0)
-				perr(p, vc->line, "vm \"%s\": allow-vm names "
+				vcerr(p, vc, "vm \"%s\": allow-vm names "
 				    "itself", vc->name);
 			else if (!find_vm(c, vc->allow[i]))
-				perr(p, vc->line, "vm \"%s\": allow-vm \"%s\": "
+				vcerr(p, vc, "vm \"%s\": allow-vm \"%s\": "
 				    "no such VM", vc->name, vc->allow[i]);
 		}
 		for (o = TAILQ_NEXT(vc, entry); o; o = TAILQ_NEXT(o, entry)) {
 			if (strcmp(o->name, vc->name) == 0) {
-				perr(p, o->line, "vm \"%s\" is defined twice "
-				    "(first on line %d)", o->name, vc->line);
+				if (strcmp(o->file, vc->file) == 0)
+					vcerr(p, o, "vm \"%s\" is defined twice "
+					    "(first on line %d)", o->name, vc->line);
+				else
+					vcerr(p, o, "vm \"%s\" is defined twice "
+					    "(first at %s:%d)", o->name, vc->file,
+					    vc->line);
 				continue;	/* nothing more to say about it */
 			}
 			if (same_channel(&o->channel, &vc->channel))
-				perr(p, o->line, "vm \"%s\": channel already "
+				vcerr(p, o, "vm \"%s\": channel already "
 				    "used by vm \"%s\"", o->name, vc->name);
 			if (o->subnet4.ip.family && vc->subnet4.ip.family &&
 			    vmn_prefix_overlap(&o->subnet4, &vc->subnet4))
-				perr(p, o->line, "vm \"%s\": subnet overlaps "
+				vcerr(p, o, "vm \"%s\": subnet overlaps "
 				    "vm \"%s\"", o->name, vc->name);
 			for (i = 0; i < o->nforwards; i++) {
 				unsigned j;
@@ -963,7 +1024,7 @@ check_config(struct parser *p)
 				for (j = 0; j < vc->nforwards; j++)
 					if (forwards_clash(&o->forwards[i],
 					    &vc->forwards[j])) {
-						perr(p, o->line, "vm \"%s\": host "
+						vcerr(p, o, "vm \"%s\": host "
 						    "port %u is vm \"%s\"'s forward",
 						    o->name, o->forwards[i].host_port,
 						    vc->name);
@@ -978,7 +1039,7 @@ check_config(struct parser *p)
 			if (vc->link != VM_LINK_NONE && o->link != VM_LINK_NONE &&
 			    strcmp(o->name, vc->name) != 0 &&
 			    strcmp(o->host_ifname, vc->host_ifname) == 0)
-				perr(p, o->line, "vm \"%s\": host interface "
+				vcerr(p, o, "vm \"%s\": host interface "
 				    "%s is also vm \"%s\"'s (set host-ifname)",
 				    o->name, o->host_ifname, vc->name);
 }
@@ -1052,44 +1113,51 @@ read_file(const char *path, size_t *lenp)
 	return buf;
 }
 
+/* Parses buf as a configuration file named path into p->conf. */
+static void
+parse_buffer(struct parser *p, const char *path, const char *buf, size_t len)
+{
+	p->file = path;
+	p->line = 1;
+	p->buf = buf;
+	p->len = len;
+	if (memchr(buf, '\0', len)) {
+		perr(p, 1, "contains a NUL byte");
+		return;
+	}
+	for (next(p); p->tok != T_EOF; next(p)) {
+		if (p->tok == T_EOS)
+			continue;
+		if (p->tok != T_WORD) {
+			if (p->tok == T_RBRACE)
+				perr(p, p->tok_line, "unexpected '}'");
+			else if (p->tok != T_ERROR)
+				perr(p, p->tok_line, "option expected");
+			skip_statement(p);
+			if (p->tok == T_EOF)
+				break;
+			continue;
+		}
+		if (!parse_global(p))
+			skip_statement(p);
+		if (p->tok == T_EOF)
+			break;
+	}
+}
+
 /* Parses path into a new configuration; NULL (errors logged) on failure. */
 struct hostd_conf *
 parse_config(const char *path)
 {
-	struct parser p = { .file = path, .line = 1 };
+	struct parser p = { 0 };
 	char *buf;
 	size_t len;
 
 	if (!(buf = read_file(path, &len)))
 		return NULL;
-	if (memchr(buf, '\0', len)) {
-		log_warnx("%s: contains a NUL byte", path);
-		free(buf);
-		return NULL;
-	}
-	p.buf = buf;
-	p.len = len;
 	p.conf = conf_new();
 	snprintf(p.conf->file, sizeof(p.conf->file), "%s", path);
-
-	for (next(&p); p.tok != T_EOF; next(&p)) {
-		if (p.tok == T_EOS)
-			continue;
-		if (p.tok != T_WORD) {
-			if (p.tok == T_RBRACE)
-				perr(&p, p.tok_line, "unexpected '}'");
-			else if (p.tok != T_ERROR)
-				perr(&p, p.tok_line, "option expected");
-			skip_statement(&p);
-			if (p.tok == T_EOF)
-				break;
-			continue;
-		}
-		if (!parse_global(&p))
-			skip_statement(&p);
-		if (p.tok == T_EOF)
-			break;
-	}
+	parse_buffer(&p, path, buf, len);
 	if (p.errors == 0)
 		check_config(&p);
 	free(buf);
@@ -1098,4 +1166,62 @@ parse_config(const char *path)
 		return NULL;
 	}
 	return p.conf;
+}
+
+/*
+ * One vm block registered at run time (text as netctl sent it, named src
+ * in messages): the VM, or NULL with the errors in err.
+ */
+struct vm_conf *
+parse_vm_text(const char *src, const char *text, size_t len, char *err,
+    size_t errlen)
+{
+	struct parser p = { .vm_only = true, .errbuf = err, .errlen = errlen };
+	struct vm_conf *vc = NULL;
+
+	err[0] = '\0';
+	p.conf = conf_new();
+	parse_buffer(&p, src, text, len);
+	if (!p.errors && p.conf->nvms != 1)
+		perr(&p, 1, "a vm \"NAME\" { ... } block is expected");
+	if (!p.errors) {
+		vc = TAILQ_FIRST(&p.conf->vms);
+		TAILQ_REMOVE(&p.conf->vms, vc, entry);
+		p.conf->nvms--;
+		vc->registered = true;
+	}
+	conf_free(p.conf);
+	return vc;
+}
+
+/* The whole-configuration checks on c as assembled; errors into err. */
+int
+conf_check(struct hostd_conf *c, char *err, size_t errlen)
+{
+	struct parser p = { .file = c->file, .errbuf = err, .errlen = errlen,
+	    .conf = c };
+
+	err[0] = '\0';
+	check_config(&p);
+	return p.errors ? -EINVAL : 0;
+}
+
+struct hostd_conf *
+conf_dup(const struct hostd_conf *c)
+{
+	struct hostd_conf *d = conf_new();
+	const struct vm_conf *vc;
+	struct vm_conf *copy;
+
+	*d = *c;
+	TAILQ_INIT(&d->vms);
+	d->nvms = 0;
+	TAILQ_FOREACH(vc, &c->vms, entry) {
+		if (!(copy = malloc(sizeof(*copy))))
+			fatal("malloc");
+		*copy = *vc;
+		TAILQ_INSERT_TAIL(&d->vms, copy, entry);
+		d->nvms++;
+	}
+	return d;
 }

@@ -42,6 +42,8 @@ print_vm(FILE *f, const struct vm_conf *vc)
 		break;
 	case VM_LINK_TAP:
 		fprintf(f, "\tlink tap\n");
+		if (vc->tap_owner != (uid_t)-1)
+			fprintf(f, "\ttap-owner %u\n", (unsigned)vc->tap_owner);
 		break;
 	case VM_LINK_NONE:
 	default:

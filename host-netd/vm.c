@@ -41,6 +41,61 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg);
 static void send_fwd_reset(void *arg, uint32_t conn_id);
 static void commit_timeout_cb(evutil_socket_t fd, short what, void *arg);
 
+/* From the loop, not from the owner event that vm_free() frees. */
+static void
+owner_gone_cb(evutil_socket_t fd, short what, void *arg)
+{
+	char *name = arg, err[256];
+	struct vm *vm = vm_find(name);
+
+	if (vm && vm->conf.registered) {
+		snprintf(err, sizeof(err), "its owner, pid %d, exited",
+		    (int)vm->conf.owner);
+		hostd_unregister(name, err, err, sizeof(err));
+	}
+	free(name);
+}
+
+static void
+owner_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct vm *vm = arg;
+	struct timeval now = { 0, 0 };
+	char *name;
+
+	/* Without a pidfd: a 1 s poll that compares start times. */
+	if (vm->owner_fd < 0 &&
+	    process_start(vm->conf.owner) == vm->conf.owner_start)
+		return;
+	event_del(vm->owner_ev);
+	if (!(name = strdup(vm->conf.name)) ||
+	    event_base_once(hostd->base, -1, EV_TIMEOUT, owner_gone_cb, name,
+	    &now) < 0)
+		free(name);
+}
+
+/* A registered VM lasts as long as the process that registered it. */
+static void
+watch_owner(struct vm *vm)
+{
+	struct timeval second = { 1, 0 };
+
+	vm->owner_fd = owner_pidfd(vm->conf.owner);
+	if (vm->owner_fd >= 0) {
+		vm->owner_ev = event_new(hostd->base, vm->owner_fd, EV_READ,
+		    owner_cb, vm);
+		if (vm->owner_ev)
+			event_add(vm->owner_ev, NULL);
+	} else {
+		vm->owner_ev = event_new(hostd->base, -1, EV_PERSIST, owner_cb,
+		    vm);
+		if (vm->owner_ev)
+			event_add(vm->owner_ev, &second);
+	}
+	if (!vm->owner_ev)
+		fatalx("out of memory for vm %s", vm->conf.name);
+}
+
 struct vm *
 vm_new(const struct vm_conf *vc)
 {
@@ -61,6 +116,9 @@ vm_new(const struct vm_conf *vc)
 	    hostd->conf->guest_port, send_fwd_reset, vm);
 	if (!vm->retry_ev || !vm->commit_ev || !vm->fwd)
 		fatalx("out of memory for vm %s", vm->conf.name);
+	vm->owner_fd = -1;
+	if (vc->registered && vc->owner > 0)
+		watch_owner(vm);
 	return vm;
 }
 
@@ -75,6 +133,10 @@ vm_free(struct vm *vm)
 		close(vm->netns_fd);
 	event_free(vm->retry_ev);
 	event_free(vm->commit_ev);
+	if (vm->owner_ev)
+		event_free(vm->owner_ev);
+	if (vm->owner_fd >= 0)
+		close(vm->owner_fd);
 	free(vm);
 }
 

@@ -1,5 +1,6 @@
 /*
- * netctl.c - control host-netd: status, VMs, forwarded ports, reload
+ * netctl.c - control host-netd: status, VMs, forwarded ports, reload,
+ *            VMs registered at run time
  *
  * A table of subcommands, each accepting any unambiguous prefix. Output is
  * a table for people, --dump for scripts (tab-separated, one header line,
@@ -8,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,12 +34,17 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: netctl [-s socket] [--json | --dump] command\n"
+	    "usage: netctl [-s socket] [--json | --dump] command [args]\n"
 	    "commands (any unambiguous prefix):\n"
 	    "  status   host-netd's version, uptime and VMs online\n"
 	    "  vms      every VM: state, addresses, link, generation\n"
 	    "  forwards every forwarded port: VM, host port, guest port, state\n"
-	    "  reload   re-read host-netd.conf (refused if it has errors)\n");
+	    "  reload   re-read host-netd.conf (refused if it has errors)\n"
+	    "  register [--owner PID] FILE|-\n"
+	    "           add the vm block in FILE (- for stdin) until\n"
+	    "           unregistered, or until process PID exits; prints it\n"
+	    "  unregister NAME\n"
+	    "           remove a registered VM\n");
 	exit(2);
 }
 
@@ -72,17 +79,25 @@ ctl_connect(const char *path)
 }
 
 static void
+ctl_send(struct vmn_buf *b)
+{
+	int len;
+
+	if ((len = vmn_msg_end(b)) < 0 ||
+	    write(ctl_fd, b->data, (size_t)len) != len)
+		die("sending request: %s", len < 0 ? strerror(-len) :
+		    strerror(errno));
+}
+
+static void
 ctl_request(uint16_t type)
 {
 	uint8_t buf[64];
 	struct vmn_buf b;
-	int len;
 
 	vmn_buf_init(&b, buf, sizeof(buf));
 	vmn_msg_begin(&b, type, VMN_F_REQUEST, ++ctl_seq);
-	if ((len = vmn_msg_end(&b)) < 0 ||
-	    write(ctl_fd, b.data, (size_t)len) != len)
-		die("sending request: %s", strerror(errno));
+	ctl_send(&b);
 }
 
 static void
@@ -251,11 +266,13 @@ stat_dump(const char *name, uint64_t v, int first)
 }
 
 static int
-cmd_status(void)
+cmd_status(int argc, char **argv)
 {
 	struct vmn_msg m;
 	char ver[64], up[32];
 
+	if (argc)
+		usage();
 	ctl_request(VMN_MSG_CTL_STATUS);
 	ctl_reply(&m);
 	str_attr(&m, VMN_A_STATE, ver, sizeof(ver));
@@ -299,6 +316,8 @@ struct vm_row {
 	unsigned plen, mtu, gen, applied;
 	unsigned long long since;
 	unsigned conflicts;	/* forwarded ports the host has taken */
+	unsigned owner;		/* registered: its owner's pid; else 0 */
+	int registered;
 };
 
 static void
@@ -326,108 +345,219 @@ row_from(const struct vmn_msg *m, struct vm_row *r)
 	r->applied = (unsigned)num_attr(m, VMN_A_GEN_APPLIED);
 	r->since = num_attr(m, VMN_A_UPTIME);
 	r->conflicts = (unsigned)num_attr(m, VMN_A_FWD_CONFLICTS);
+	r->registered = vmn_attr_present(&m->tb[VMN_A_PID]);
+	r->owner = (unsigned)num_attr(m, VMN_A_PID);
 }
 
-static int
-cmd_vms(void)
+static void
+vms_begin(void)
 {
-	struct vmn_msg m;
-	struct vm_row r;
-	char buf[VMN_IP_STRLEN + 8];
-	int n = 0;
-
-	ctl_request(VMN_MSG_CTL_VMS);
 	if (output == OUT_DUMP)
 		printf("name\tmode\tstate\taddress\tgateway\taddress6\t"
 		    "gateway6\tlink\tmac\tmtu\tgen\tapplied\tsince\tchannel\t"
-		    "error\tfwd_conflicts\n");
+		    "error\tfwd_conflicts\towner\n");
 	else if (output == OUT_JSON)
 		printf("[");
 	else
 		printf("%-12s %-11s %-15s %-12s %-17s %-7s %s\n", "VM", "STATE",
 		    "ADDRESS", "LINK", "MAC", "GEN", "SINCE");
+}
+
+static void
+vms_row(const struct vm_row *r, int n)
+{
+	char buf[VMN_IP_STRLEN + 8], owner[16];
+
+	if (r->registered)
+		snprintf(owner, sizeof(owner), "%u", r->owner);
+	else
+		snprintf(owner, sizeof(owner), "-");
+	switch (output) {
+	case OUT_DUMP:
+		if (r->plen)
+			snprintf(buf, sizeof(buf), "%s/%u", r->addr, r->plen);
+		else
+			snprintf(buf, sizeof(buf), "-");
+		printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%u\t%u\t"
+		    "%u\t%llu\t%s\t%s\t%u\t%s\n", r->name, r->mode, r->state,
+		    buf, r->gw, r->addr6, r->gw6, r->link, r->mac,
+		    r->mtu, r->gen, r->applied, r->since, r->channel,
+		    r->error[0] ? r->error : "-", r->conflicts, owner);
+		break;
+	case OUT_JSON:
+		printf("%s{\"name\":", n ? "," : "");
+		json_string(r->name);
+		printf(",\"mode\":");
+		json_string(r->mode);
+		printf(",\"state\":");
+		json_string(r->state);
+		printf(",\"address\":");
+		json_string(r->addr);
+		printf(",\"prefixlen\":%u,\"gateway\":", r->plen);
+		json_string(r->gw);
+		printf(",\"address6\":");
+		json_string(r->addr6);
+		printf(",\"gateway6\":");
+		json_string(r->gw6);
+		printf(",\"link\":");
+		json_string(r->link);
+		printf(",\"mac\":");
+		json_string(r->mac);
+		printf(",\"mtu\":%u,\"gen\":%u,\"applied\":%u,"
+		    "\"since\":%llu,\"channel\":", r->mtu, r->gen,
+		    r->applied, r->since);
+		json_string(r->channel);
+		printf(",\"error\":");
+		if (r->error[0])
+			json_string(r->error);
+		else
+			printf("null");
+		printf(",\"fwd_conflicts\":%u,\"owner\":%s}", r->conflicts,
+		    r->registered ? owner : "null");
+		break;
+	default:
+		{
+			char gen[24], since[16];
+
+			snprintf(gen, sizeof(gen), "%u/%u", r->applied, r->gen);
+			printf("%-12s %-11s %-15s %-12s %-17s %-7s %s\n",
+			    r->name, r->state, r->addr, r->link, r->mac, gen,
+			    duration(r->since, since, sizeof(since)));
+		}
+		if (strcmp(r->addr6, "-") != 0)
+			printf("%-12s %-11s %s\n", "", "", r->addr6);
+		if (r->error[0])
+			printf("  error: %s\n", r->error);
+		if (r->conflicts)
+			printf("  forwards: %u port%s in use on the host "
+			    "(netctl forwards)\n", r->conflicts,
+			    r->conflicts == 1 ? "" : "s");
+		if (r->registered && r->owner)
+			printf("  registered by pid %u\n", r->owner);
+		else if (r->registered)
+			printf("  registered\n");
+	}
+}
+
+static void
+vms_end(void)
+{
+	if (output == OUT_JSON)
+		printf("]\n");
+}
+
+static int
+cmd_vms(int argc, char **argv)
+{
+	struct vmn_msg m;
+	struct vm_row r;
+	int n = 0;
+
+	if (argc)
+		usage();
+	ctl_request(VMN_MSG_CTL_VMS);
+	vms_begin();
 	for (;;) {
 		ctl_reply(&m);
 		if (m.hdr.flags & VMN_F_END)
 			break;
 		row_from(&m, &r);
-		switch (output) {
-		case OUT_DUMP:
-			if (r.plen)
-				snprintf(buf, sizeof(buf), "%s/%u", r.addr,
-				    r.plen);
-			else
-				snprintf(buf, sizeof(buf), "-");
-			printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%u\t%u\t"
-			    "%u\t%llu\t%s\t%s\t%u\n", r.name, r.mode, r.state,
-			    buf, r.gw, r.addr6, r.gw6, r.link, r.mac,
-			    r.mtu, r.gen, r.applied, r.since, r.channel,
-			    r.error[0] ? r.error : "-", r.conflicts);
-			break;
-		case OUT_JSON:
-			printf("%s{\"name\":", n ? "," : "");
-			json_string(r.name);
-			printf(",\"mode\":");
-			json_string(r.mode);
-			printf(",\"state\":");
-			json_string(r.state);
-			printf(",\"address\":");
-			json_string(r.addr);
-			printf(",\"prefixlen\":%u,\"gateway\":", r.plen);
-			json_string(r.gw);
-			printf(",\"address6\":");
-			json_string(r.addr6);
-			printf(",\"gateway6\":");
-			json_string(r.gw6);
-			printf(",\"link\":");
-			json_string(r.link);
-			printf(",\"mac\":");
-			json_string(r.mac);
-			printf(",\"mtu\":%u,\"gen\":%u,\"applied\":%u,"
-			    "\"since\":%llu,\"channel\":", r.mtu, r.gen,
-			    r.applied, r.since);
-			json_string(r.channel);
-			printf(",\"error\":");
-			if (r.error[0])
-				json_string(r.error);
-			else
-				printf("null");
-			printf(",\"fwd_conflicts\":%u}", r.conflicts);
-			break;
-		default:
-			{
-				char gen[24], since[16];
-
-				snprintf(gen, sizeof(gen), "%u/%u", r.applied,
-				    r.gen);
-				printf("%-12s %-11s %-15s %-12s %-17s %-7s %s\n",
-				    r.name, r.state, r.addr, r.link, r.mac, gen,
-				    duration(r.since, since, sizeof(since)));
-			}
-			if (strcmp(r.addr6, "-") != 0)
-				printf("%-12s %-11s %s\n", "", "", r.addr6);
-			if (r.error[0])
-				printf("  error: %s\n", r.error);
-			if (r.conflicts)
-				printf("  forwards: %u port%s in use on the "
-				    "host (netctl forwards)\n", r.conflicts,
-				    r.conflicts == 1 ? "" : "s");
-		}
-		n++;
+		vms_row(&r, n++);
 	}
-	if (output == OUT_JSON)
-		printf("]\n");
+	vms_end();
 	return 0;
 }
 
 static int
-cmd_forwards(void)
+cmd_register(int argc, char **argv)
+{
+	static uint8_t text[VMN_REGISTER_MAX + 1], buf[VMN_REGISTER_MAX + 1024];
+	const char *file = NULL;
+	unsigned long owner = 0;
+	struct vmn_buf b;
+	struct vmn_msg m;
+	struct vm_row r;
+	size_t len = 0;
+	ssize_t k;
+	char *end;
+	int fd, i;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--owner") == 0 && i + 1 < argc) {
+			errno = 0;
+			owner = strtoul(argv[++i], &end, 10);
+			if (errno || *end || !owner || owner > 0x7fffffff)
+				die("--owner %s: a process id", argv[i]);
+		} else if (!file) {
+			file = argv[i];
+		} else {
+			usage();
+		}
+	}
+	if (!file)
+		usage();
+	if (strcmp(file, "-") == 0)
+		fd = STDIN_FILENO;
+	else if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+		die("%s: %s", file, strerror(errno));
+	while (len < sizeof(text) &&
+	    (k = read(fd, text + len, sizeof(text) - len)) > 0)
+		len += (size_t)k;
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (len == 0)
+		die("%s: empty", file);
+	if (len > VMN_REGISTER_MAX)
+		die("%s: more than %d bytes", file, VMN_REGISTER_MAX);
+	vmn_buf_init(&b, buf, sizeof(buf));
+	vmn_msg_begin(&b, VMN_MSG_CTL_REGISTER, VMN_F_REQUEST, ++ctl_seq);
+	vmn_put(&b, VMN_A_PAYLOAD, text, len);
+	vmn_put_str(&b, VMN_A_NAME, strcmp(file, "-") == 0 ? "<stdin>" : file);
+	if (owner)
+		vmn_put_u32(&b, VMN_A_PID, (uint32_t)owner);
+	ctl_send(&b);
+	ctl_reply(&m);
+	row_from(&m, &r);
+	vms_begin();
+	vms_row(&r, 0);
+	vms_end();
+	return 0;
+}
+
+static int
+cmd_unregister(int argc, char **argv)
+{
+	uint8_t buf[256];
+	struct vmn_buf b;
+	struct vmn_msg m;
+
+	if (argc != 1)
+		usage();
+	vmn_buf_init(&b, buf, sizeof(buf));
+	vmn_msg_begin(&b, VMN_MSG_CTL_UNREGISTER, VMN_F_REQUEST, ++ctl_seq);
+	vmn_put_str(&b, VMN_A_VM_ID, argv[0]);
+	ctl_send(&b);
+	ctl_reply(&m);
+	if (output == OUT_JSON) {
+		printf("{\"unregistered\":");
+		json_string(argv[0]);
+		printf("}\n");
+	} else {
+		printf("unregistered %s\n", argv[0]);
+	}
+	return 0;
+}
+
+static int
+cmd_forwards(int argc, char **argv)
 {
 	struct vmn_msg m;
 	char vm[80], kind[40], state[260], ip[VMN_IP_STRLEN], hp[VMN_IP_STRLEN + 8];
 	const char *proto;
 	int n = 0;
 
+	if (argc)
+		usage();
 	ctl_request(VMN_MSG_CTL_FORWARDS);
 	if (output == OUT_DUMP)
 		printf("vm\tproto\thost\tguest_port\tkind\tstate\tconnections\n");
@@ -482,10 +612,12 @@ cmd_forwards(void)
 }
 
 static int
-cmd_reload(void)
+cmd_reload(int argc, char **argv)
 {
 	struct vmn_msg m;
 
+	if (argc)
+		usage();
 	ctl_request(VMN_MSG_CTL_RELOAD);
 	ctl_reply(&m);
 	if (output == OUT_JSON)
@@ -497,12 +629,14 @@ cmd_reload(void)
 
 static const struct command {
 	const char	*name;
-	int		(*fn)(void);
+	int		(*fn)(int argc, char **argv);
 } commands[] = {
 	{ "status", cmd_status },
 	{ "vms", cmd_vms },
 	{ "forwards", cmd_forwards },
 	{ "reload", cmd_reload },
+	{ "register", cmd_register },
+	{ "unregister", cmd_unregister },
 };
 
 static const struct command *
@@ -556,9 +690,9 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	if (optind + 1 != argc)
+	if (optind >= argc)
 		usage();
 	cmd = find_command(argv[optind]);
 	ctl_connect(sock);
-	return cmd->fn();
+	return cmd->fn(argc - optind - 1, argv + optind + 1);
 }

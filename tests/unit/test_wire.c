@@ -314,6 +314,11 @@ test_roundtrip_scalars(void **state)
 	/* Not sent, or not in the EVENT policy: absent. */
 	assert_false(vmn_attr_present(&m.tb[VMN_A_MAC]));
 	assert_false(vmn_attr_present(&m.tb[VMN_A_VERSION]));
+	/* Absent integers read as 0, never through a NULL pointer. */
+	assert_int_equal(vmn_attr_u32(&m.tb[VMN_A_VERSION]), 0);
+	assert_int_equal(vmn_attr_u8(&m.tb[VMN_A_ROLE]), 0);
+	assert_int_equal(vmn_attr_u16(&m.tb[VMN_A_GUEST_PORT]), 0);
+	assert_int_equal(vmn_attr_u64(&m.tb[VMN_A_COUNT]), 0);
 
 	/* CTL_STATUS: u64 extremes, u32 extremes. */
 	vmn_msg_begin(&b, VMN_MSG_CTL_STATUS, VMN_F_REPLY | VMN_F_END, 0);
