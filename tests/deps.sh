@@ -8,10 +8,13 @@ set -euo pipefail
 BUILD_PKGS="build-essential autoconf automake libtool pkg-config
 	libmnl-dev libnftables-dev libc-ares-dev libevent-dev libcmocka-dev"
 TEST_PKGS="iproute2 nftables dnsmasq-base socat dnsutils curl procps
-	cppcheck"
+	iputils-ping cppcheck"
+# The VM: QEMU, a kernel to boot (Debian's, its modules in /lib/modules)
+# and busybox for the initramfs.
+VM_PKGS="qemu-system-x86 linux-image-amd64 busybox-static cpio"
 
 missing=()
-for p in $BUILD_PKGS $TEST_PKGS; do
+for p in $BUILD_PKGS $TEST_PKGS $VM_PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 		missing+=("$p")
 done

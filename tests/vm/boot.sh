@@ -1,0 +1,125 @@
+#!/bin/bash
+# tests/vm/boot.sh - a real VM: booted by vmnet-run, online over real vsock
+#
+# host-netd runs in the test bed's host namespace, with its lan (dnsmasq,
+# a web server) behind it; vmnet-run boots the host's Debian kernel under
+# QEMU (TCG here, KVM where it really works) with our initramfs, a tap
+# from host-netd and vsock through vmnet-vsockd (or the kernel's
+# vhost-vsock where it exists). Checks, from the host: the guest came
+# online (host-netd has its acknowledgement of the generation it sent);
+# its address answers ping through the tap; inside the guest, a name of
+# the lan resolves through the DNS tunnel and the lan's web server
+# answers (NAT); a server the guest starts on 127.0.0.1:3000 is reachable
+# on the host's 127.0.0.1:3000 and [::1]:3000 through the forward; a
+# guest program reaches a host loopback service through a reverse
+# forward; 8 MiB each way at once through that path (the guest's vsock
+# flow control, both directions, checksums compared) and 200 connections
+# at once. Then vmnet-run stopped: QEMU and vmnet-vsockd gone, the VM
+# unregistered, its tap and runtime directory removed. Also: the kernel
+# booted has everything vm/kernel.config lists, built in or as modules.
+TEST_NAME=vm-boot
+. "$(dirname "$0")/../netns/lib.sh"
+# tests/deps.sh installs these; missing here is an error, not a skip.
+command -v qemu-system-x86_64 >/dev/null || { echo "missing: qemu-system-x86"; exit 99; }
+ls /boot/vmlinuz-* >/dev/null 2>&1 || { echo "missing: linux-image-amd64"; exit 99; }
+[ -x /bin/busybox ] || { echo "missing: busybox-static"; exit 99; }
+KERNEL=$(ls -1v /boot/vmlinuz-* | tail -1)
+config=/boot/config-${KERNEL#/boot/vmlinuz-}
+if [ -f "$config" ]; then
+	missing=$(grep -E '^CONFIG_' "$VMN_SRCDIR/vm/kernel.config" | cut -d= -f1 |
+	    while read -r o; do grep -qE "^$o=(y|m)$" "$config" || echo "$o"; done)
+	[ -z "$missing" ] || { echo "vm/kernel.config: $config lacks $missing"; exit 1; }
+fi
+bed_init
+bed_up
+bed_write_conf >/dev/null
+bed_host_netd
+VM=t$SFX
+RUN=$VMN_SRCDIR/vm/vmnet-run
+
+# A host loopback service for the reverse forward.
+bed_spawn "$NS_HOST" proxy socat TCP4-LISTEN:3128,bind=127.0.0.1,fork,reuseaddr \
+    SYSTEM:'echo host-proxy'
+
+cat >"$TMP/rc.local" <<EOF
+#!/bin/sh
+# Waits for guest-netd's configuration, then shows what the test checks.
+for i in \$(seq 600); do
+	grep -q nameserver /etc/resolv.conf && ip -4 addr show eth0 | grep -q inet && break
+	sleep 0.1
+done
+mkdir -p /www
+echo "hello from the vm" >/www/index.html
+httpd -p 127.0.0.1:3000 -h /www
+echo "vmnet-test: dns \$(nslookup web.test.lan 2>&1 | tr '\n' ' ')"
+echo "vmnet-test: lan \$(printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 5 $LAN4 8080 2>&1 | tail -1)"
+echo "vmnet-test: proxy \$(nc 127.0.0.1 3128 </dev/null 2>&1)"
+/bin/vmn-bulk echo-server 9200 &
+/bin/vmn-bulk bulk-server 9100 \$((8 << 20)) 1 >/dev/console 2>&1 &
+echo "vmnet-test: ready"
+EOF
+chmod 755 "$TMP/rc.local"
+
+start=$(date +%s%N)
+bed_spawn "$NS_HOST" vmnet-run env VMN_BUILDDIR="$VMN_BUILDDIR" "$RUN" \
+    --name "$VM" --console "$TMP/console.log" --rc-local "$TMP/rc.local" \
+    --socket "$TMP/control.sock" --verbose \
+    --add "$VMN_BUILDDIR/tests/tools/vmn-bulk:/bin/vmn-bulk" \
+    --vm-option "reverse-forward tcp 3128"
+RUN_PID=$LAST_PID
+wait_for 120 "vm $VM online" sh -c \
+	"$NETCTL -s $TMP/control.sock --dump vms | awk -F'\t' '\$1 == \"$VM\" && \$3 == \"online\"' | grep -q ."
+log "online $(( ($(date +%s%N) - start) / 1000000 )) ms after vmnet-run started"
+gen=$(vm_field "$VM" gen)
+[ "$gen" -ge 1 ] && [ "$(vm_field "$VM" applied)" = "$gen" ] ||
+	fail "generation $gen sent, $(vm_field "$VM" applied) applied"
+addr=$(vm_field "$VM" address)
+in_host ping -c 1 -W 5 "${addr%/*}" >/dev/null ||
+	fail "no ping to ${addr%/*} through the tap"
+pass "VM online over vsock (generation $gen applied); ${addr%/*} answers ping"
+
+wait_for 60 "the guest's checks" grep -q "vmnet-test: ready" "$TMP/console.log"
+grep "vmnet-test: dns" "$TMP/console.log" | grep -q "$LAN4" ||
+	fail "no DNS answer in the guest: $(grep 'vmnet-test: dns' "$TMP/console.log")"
+grep -q "vmnet-test: lan $HOST4" "$TMP/console.log" ||
+	fail "the guest did not reach the lan: $(grep 'vmnet-test: lan' "$TMP/console.log")"
+grep -q "nameserver 10.255.255.254" "$TMP/console.log" ||
+	grep "vmnet-test: dns" "$TMP/console.log" | grep -q "10.255.255.254" ||
+	fail "the guest's DNS did not go through the tunnel"
+pass "in the guest: web.test.lan resolved through the tunnel, the lan answers through NAT"
+
+wait_for 10 "3000 forwarded" sh -c \
+	"$NETCTL -s $TMP/control.sock --dump forwards | grep -q '127.0.0.1:3000'"
+[ "$(in_host curl -sS -m 5 http://127.0.0.1:3000/)" = "hello from the vm" ] ||
+	fail "the guest's 127.0.0.1:3000 is not on the host's 127.0.0.1:3000"
+[ "$(in_host curl -sS -m 5 "http://[::1]:3000/")" = "hello from the vm" ] ||
+	fail "not on the host's [::1]:3000"
+grep -q "vmnet-test: proxy host-proxy" "$TMP/console.log" ||
+	fail "reverse forward: $(grep 'vmnet-test: proxy' "$TMP/console.log")"
+pass "guest 127.0.0.1:3000 on host 127.0.0.1:3000 and [::1]:3000; reverse forward to host 3128"
+
+BULK=$VMN_BUILDDIR/tests/tools/vmn-bulk
+BYTES=$((8 << 20))
+wait_for 10 "9100 forwarded" sh -c \
+	"$NETCTL -s $TMP/control.sock --dump forwards | grep -q '127.0.0.1:9100'"
+t=$(date +%s%N)
+got=$(in_host "$BULK" bulk-client 127.0.0.1 9100 $BYTES 2) || fail "bulk: $got"
+[ "$got" = "$("$BULK" sum $BYTES 1)" ] || fail "host received $got"
+wait_for 30 "the guest's side" grep -q "^received" "$TMP/console.log"
+[ "$(grep "^received" "$TMP/console.log" | tr -d '\r')" = "$("$BULK" sum $BYTES 2)" ] ||
+	fail "guest received $(grep '^received' "$TMP/console.log")"
+log "8 MiB each way at once in $(( ($(date +%s%N) - t) / 1000000 )) ms"
+wait_for 10 "9200 forwarded" sh -c \
+	"$NETCTL -s $TMP/control.sock --dump forwards | grep -q '127.0.0.1:9200'"
+out=$(in_host "$BULK" many 127.0.0.1 9200 200) || fail "200 connections: $out"
+pass "through vsock: 8 MiB each way at once, checksums match; $out connections"
+
+kill "$RUN_PID"
+wait_for 10 "vmnet-run gone" sh -c "! kill -0 $RUN_PID 2>/dev/null"
+wait_for 5 "unregistered" sh -c \
+	"! $NETCTL -s $TMP/control.sock --dump vms | grep -q '^$VM	'"
+in_host ip link show "vmn-$VM" >/dev/null 2>&1 && fail "tap left behind"
+[ ! -e "/run/vmnetd/vm/$VM" ] || fail "runtime directory left behind"
+pgrep -f "vmnet-vsockd.*/vm/$VM/" >/dev/null && fail "vmnet-vsockd left running"
+pgrep -f "qemu-system-x86_64 -name $VM " >/dev/null && fail "QEMU left running"
+pass "vmnet-run stopped: QEMU, vmnet-vsockd, registration, tap and runtime dir gone"
