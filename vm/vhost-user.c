@@ -15,7 +15,9 @@
  * stops (a reset, a reboot, QEMU gone) so that it can drop what it holds.
  *
  * QEMU is trusted as the host's own process; sizes and counts are checked
- * all the same, and an error ends the session rather than the program.
+ * all the same. A request we cannot honour is refused (with REPLY_ACK, QEMU
+ * hears of it) and leaves the device in a state it can run in, or stopped;
+ * a malformed message or a dead socket ends the session, never the program.
  */
 #include "config.h"
 
@@ -301,6 +303,7 @@ queue_reset(struct vu_dev *d, unsigned q)
 	virtq_init(&d->vq[q]);
 }
 
+/* The device's state; what was negotiated for the session stays. */
 static void
 reset_all(struct vu_dev *d)
 {
@@ -309,8 +312,7 @@ reset_all(struct vu_dev *d)
 	for (q = 0; q < VU_MAX_QUEUES; q++)
 		queue_reset(d, q);
 	guestmem_clear(&d->mem);
-	d->features = 0;
-	d->protocol_features = 0;
+	d->features = 0;	/* SET_FEATURES comes with every start */
 	update_running(d);
 }
 
@@ -375,8 +377,13 @@ set_mem_table(struct vu_dev *d, const uint8_t *p, uint32_t size, int *fds,
 	rc = guestmem_set(&d->mem, desc, fds, n, err, sizeof(err));
 	for (i = 0; i < nfds; i++)
 		fds[i] = -1;		/* closed by guestmem_set */
-	if (rc < 0)
+	if (rc < 0) {
+		/* The old table is gone too: no ring may point into it. */
+		for (i = 0; i < d->ops->nqueues; i++)
+			virtq_unmap(&d->vq[i]);
+		update_running(d);
 		return perr(d, VHOST_USER_SET_MEM_TABLE, "%s", err);
+	}
 	for (i = 0; i < d->ops->nqueues; i++)
 		map_queue(d, i);
 	log_debug("vhost-user: %u memory region%s", n, n == 1 ? "" : "s");
@@ -611,6 +618,7 @@ disconnect(struct vu_dev *d, const char *why)
 	close(d->fd);
 	d->fd = -1;
 	reset_all(d);
+	d->features = d->protocol_features = 0;
 	event_add(d->listen_ev, NULL);
 	if (d->on_disconnect)
 		d->on_disconnect(d->on_disconnect_arg);
@@ -631,6 +639,7 @@ msg_cb(evutil_socket_t fd, short what, void *arg)
 		disconnect(d, rc == 0 ? "closed" : strerror(-rc));
 		return;
 	}
+	/* Refusals are answered (REPLY_ACK); only a dead socket ends it. */
 	if (vu_handle(d, req, flags, payload, size, fds, nfds) == -EIO)
 		disconnect(d, "cannot reply");
 }

@@ -97,9 +97,15 @@ virtq_pending(const struct virtq *vq)
 
 enum walk { WALK_OK, WALK_BAD_CHAIN, WALK_BROKEN };
 
+/*
+ * Follows the chain from c->head. A chain found bad is still walked to its
+ * end (at most num descriptors), so that a loop is told from a chain that
+ * is merely too long or unusable: the first breaks the queue.
+ */
 static enum walk
 walk_chain(struct virtq *vq, const struct guestmem *gm, struct virtq_chain *c)
 {
+	enum walk verdict = WALK_OK;
 	struct vring_desc d;
 	unsigned count = 0;
 	uint16_t i = c->head;
@@ -115,28 +121,32 @@ walk_chain(struct virtq *vq, const struct guestmem *gm, struct virtq_chain *c)
 		d.len = le32toh(d.len);
 		d.flags = le16toh(d.flags);
 		d.next = le16toh(d.next);
-		if (d.flags & VRING_DESC_F_INDIRECT)
-			return WALK_BAD_CHAIN;		/* not negotiated */
-		if (d.len) {
-			if (!(p = guestmem_gpa(gm, d.addr, d.len)))
-				return WALK_BAD_CHAIN;
-			if (d.flags & VRING_DESC_F_WRITE) {
-				if (c->nin == VIRTQ_MAX_IOV)
-					return WALK_BAD_CHAIN;
-				c->in[c->nin].iov_base = p;
-				c->in[c->nin++].iov_len = d.len;
-				c->in_len += d.len;
+		if (verdict == WALK_BAD_CHAIN) {
+			/* Only following it now, for a loop. */
+		} else if (d.flags & VRING_DESC_F_INDIRECT) {
+			verdict = WALK_BAD_CHAIN;	/* not negotiated */
+		} else if (d.len) {
+			if (!(p = guestmem_gpa(gm, d.addr, d.len))) {
+				verdict = WALK_BAD_CHAIN;
+			} else if (d.flags & VRING_DESC_F_WRITE) {
+				if (c->nin == VIRTQ_MAX_IOV) {
+					verdict = WALK_BAD_CHAIN;
+				} else {
+					c->in[c->nin].iov_base = p;
+					c->in[c->nin++].iov_len = d.len;
+					c->in_len += d.len;
+				}
+			} else if (c->nin || c->nout == VIRTQ_MAX_IOV) {
+				/* Readable buffers come first, and not too many. */
+				verdict = WALK_BAD_CHAIN;
 			} else {
-				/* Readable buffers come first. */
-				if (c->nin || c->nout == VIRTQ_MAX_IOV)
-					return WALK_BAD_CHAIN;
 				c->out[c->nout].iov_base = p;
 				c->out[c->nout++].iov_len = d.len;
 				c->out_len += d.len;
 			}
 		}
 		if (!(d.flags & VRING_DESC_F_NEXT))
-			return WALK_OK;
+			return verdict;
 		if (d.next >= vq->num) {
 			set_broken(vq, "descriptor next out of range");
 			return WALK_BROKEN;
@@ -204,6 +214,7 @@ virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 	vq->used_idx++;
 	__atomic_store_n(&vq->used->idx, htole16(vq->used_idx),
 	    __ATOMIC_RELEASE);
+	vq->unsignalled = true;
 }
 
 void
@@ -211,8 +222,9 @@ virtq_notify(struct virtq *vq)
 {
 	uint16_t flags;
 
-	if (!vq->avail || vq->call_fd < 0)
+	if (!vq->avail || vq->call_fd < 0 || !vq->unsignalled)
 		return;
+	vq->unsignalled = false;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	flags = le16toh(__atomic_load_n(&vq->avail->flags, __ATOMIC_RELAXED));
 	if (!(flags & VRING_AVAIL_F_NO_INTERRUPT))
@@ -265,6 +277,21 @@ iov_from_buf(const struct iovec *iov, unsigned n, size_t off, const void *buf,
 		off = 0;
 	}
 	return done;
+}
+
+unsigned
+iov_trim(struct iovec *iov, unsigned n, size_t len)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		if (iov[i].iov_len >= len) {
+			iov[i].iov_len = len;
+			return len ? i + 1 : i;
+		}
+		len -= iov[i].iov_len;
+	}
+	return n;
 }
 
 unsigned

@@ -57,6 +57,7 @@ struct virtq {
 	struct vring_avail	*avail;
 	struct vring_used	*used;
 	uint16_t		 used_idx;	/* ours, published on push */
+	bool			 unsignalled;	/* pushed since the last notify */
 	bool			 broken;	/* the guest corrupted it */
 	char			 why[96];	/* ... how */
 	uint64_t		 chains_bad;	/* chains refused, not fatal */
@@ -92,7 +93,8 @@ void	virtq_unpop(struct virtq *vq);
 bool	virtq_pending(const struct virtq *vq);
 /* Gives a chain back, len bytes written into it. */
 void	virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
-/* Interrupts the driver if it wants to hear of used buffers. */
+/* Interrupts the driver if something was pushed since the last time and
+ * it wants to hear of used buffers. */
 void	virtq_notify(struct virtq *vq);
 
 /* Scatter/gather over a chain's iovecs. */
@@ -100,6 +102,8 @@ size_t	iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf,
 	    size_t len);
 size_t	iov_from_buf(const struct iovec *iov, unsigned n, size_t off,
 	    const void *buf, size_t len);
+/* Shortens iov to len bytes in all; how many iovecs are left. */
+unsigned iov_trim(struct iovec *iov, unsigned n, size_t len);
 /* The part of iov from off on, at most max iovecs; how many it took. */
 unsigned iov_tail(const struct iovec *iov, unsigned n, size_t off,
 	    struct iovec *out, unsigned max);

@@ -544,8 +544,8 @@ emit_data(struct vconn *c, const struct virtq_chain *ch, struct virtq *vq)
 {
 	struct iovec iov[VIRTQ_MAX_IOV];
 	struct vsock_hdr h;
-	size_t max = ch->in_len - VSOCK_HDR_LEN, left;
-	unsigned k, i;
+	size_t max = ch->in_len - VSOCK_HDR_LEN;
+	unsigned k;
 	ssize_t n;
 
 	if (max > VSOCK_MAX_PKT)
@@ -557,15 +557,7 @@ emit_data(struct vconn *c, const struct virtq_chain *ch, struct virtq *vq)
 		return EMIT_SENT;
 	}
 	k = iov_tail(ch->in, ch->nin, VSOCK_HDR_LEN, iov, VIRTQ_MAX_IOV);
-	for (i = 0, left = max; i < k; i++) {
-		if (iov[i].iov_len > left)
-			iov[i].iov_len = left;
-		left -= iov[i].iov_len;
-		if (!left) {
-			k = i + 1;
-			break;
-		}
-	}
+	k = iov_trim(iov, k, max);
 	do {
 		n = readv(c->fd, iov, (int)k);
 	} while (n < 0 && errno == EINTR);
@@ -613,7 +605,6 @@ rx_flush(struct vsockdev *dev)
 	struct vsock_hdr h;
 	struct vconn *c;
 	unsigned budget = VSOCK_BATCH;
-	bool used = false;
 	int rc;
 
 	if (!dev->running)
@@ -630,10 +621,8 @@ rx_flush(struct vsockdev *dev)
 		budget--;
 		if (ch.in_len < VSOCK_HDR_LEN || ch.nout) {
 			virtq_push(vq, ch.head, 0);	/* not an rx buffer */
-			used = true;
 			continue;
 		}
-		used = true;
 		if (dev->rst_len) {
 			struct rst_entry *e = &dev->rst[dev->rst_head];
 
@@ -672,8 +661,7 @@ rx_flush(struct vsockdev *dev)
 		if (c->pending || wants_data(c))
 			rx_schedule(c);
 	}
-	if (used)
-		virtq_notify(vq);
+	virtq_notify(vq);	/* bad chains given back count too */
 	if (!budget)
 		event_active(dev->rx_ev, 0, 0);	/* the rest next turn */
 }
@@ -765,8 +753,10 @@ guest_data(struct vconn *c, const struct virtq_chain *ch, uint32_t len)
 	c->dev->st.bytes_from_guest += len;
 	if (c->fd < 0)
 		return;
+	/* The payload is len bytes; whatever else the chain holds is not. */
+	k = iov_tail(ch->out, ch->nout, VSOCK_HDR_LEN, iov, VIRTQ_MAX_IOV);
+	k = iov_trim(iov, k, len);
 	if (!c->buf_len) {
-		k = iov_tail(ch->out, ch->nout, VSOCK_HDR_LEN, iov, VIRTQ_MAX_IOV);
 		do {
 			n = writev(c->fd, iov, (int)k);
 		} while (n < 0 && errno == EINTR);
@@ -784,7 +774,7 @@ guest_data(struct vconn *c, const struct virtq_chain *ch, uint32_t len)
 			conn_reset(c);
 			return;
 		}
-		buf_append(c, ch->out, ch->nout, VSOCK_HDR_LEN + written);
+		buf_append(c, iov, k, written);
 		event_add(c->wr, NULL);
 	}
 	maybe_credit_update(c);
@@ -828,7 +818,11 @@ guest_packet(struct vsockdev *dev, const struct virtq_chain *ch)
 	    len > ch->out_len - VSOCK_HDR_LEN ||
 	    (op != VSOCK_OP_RW && len != 0)) {
 		dev->st.bad_packets++;
-		if (op != VSOCK_OP_RST)
+		/* On a connection of ours: it ends, both sides. */
+		if (le64toh(h.dst_cid) == VSOCK_HOST_CID && (c = conn_find(dev,
+		    le32toh(h.dst_port), le32toh(h.src_port))))
+			conn_reset(c);
+		else if (op != VSOCK_OP_RST)
 			rst_queue(dev, &h);
 		return;
 	}
@@ -928,7 +922,6 @@ tx_process(struct vsockdev *dev)
 	struct virtq *vq = &dev->vu->vq[TXQ];
 	struct virtq_chain ch;
 	unsigned budget = VSOCK_BATCH;
-	bool used = false;
 	int rc;
 
 	while (dev->running && budget--) {
@@ -940,10 +933,8 @@ tx_process(struct vsockdev *dev)
 			break;
 		guest_packet(dev, &ch);
 		virtq_push(vq, ch.head, 0);
-		used = true;
 	}
-	if (used)
-		virtq_notify(vq);
+	virtq_notify(vq);
 	if (dev->running && virtq_pending(vq))
 		event_active(dev->tx_ev, 0, 0);
 	if (dev->running && dev->vu->vq[RXQ].broken)

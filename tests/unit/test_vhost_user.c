@@ -1046,7 +1046,8 @@ test_reset(void **state)
 		assert_int_equal(f->rec.stops, 1);
 		assert_int_equal(f->d.mem.n, 0);
 		assert_true(f->d.features == 0);
-		assert_true(f->d.protocol_features == 0);
+		/* Negotiated once per session: a reset keeps it (REPLY_ACK). */
+		assert_true(f->d.protocol_features != 0);
 		for (q = 0; q < 2; q++) {
 			struct virtq *vq = &f->d.vq[q];
 
@@ -1133,6 +1134,28 @@ test_read_msg(void **state)
 	    &nfds), 0);
 }
 
+/* A SET_MEM_TABLE that guestmem_set() refuses must leave no queue
+ * pointing into the unmapped table, and the device stopped. */
+static void
+test_failed_mem_table_stops_device(void **state)
+{
+	struct fx *f = *state;
+	static const struct guestmem_desc bad = { RAM_GPA, 0, RAM_UVA, 0 };
+	int fd;
+
+	bring_up(f, true, -1);
+	assert_running(f);
+	fd = new_memfd(RAM_SIZE);
+	assert_rc(msg_mem(f, V, 1, &bad, 1, &fd, 1), -EPROTO);
+	assert_true(fd_closed(fd));
+	assert_int_equal(f->d.mem.n, 0);
+	assert_null(f->d.vq[0].desc);
+	assert_null(f->d.vq[1].desc);
+	assert_false(vu_queue_ready(&f->d, 0));
+	assert_false(f->d.running);
+	assert_int_equal(f->rec.stops, 1);
+}
+
 int
 main(void)
 {
@@ -1144,6 +1167,7 @@ main(void)
 		T(test_reply_ack),
 		T(test_set_mem_table),
 		T(test_set_mem_table_mismatch),
+		T(test_failed_mem_table_stops_device),
 		T(test_vring_num),
 		T(test_bad_queue_index),
 		T(test_get_config),
