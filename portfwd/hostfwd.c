@@ -406,7 +406,8 @@ tcp_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		hc->t.port = hp->guest_port;
 		hc->t.conn_id = next_id(hf);
 		hc->connector = vmn_connector_new(hf->base, &hf->chan,
-		    hf->guest_port, 1, chan_connected, chan_failed, hc);
+		    hf->guest_port, HOSTFWD_CHAN_ATTEMPTS, chan_connected,
+		    chan_failed, hc);
 		if (!hc->connector)
 			hconn_free(hc, RELAY_RESET_A);
 	}
@@ -682,7 +683,7 @@ hudp_new(struct hport *hp, struct hbind *b, const struct sockaddr_storage *from,
 	stats.udp_flows++;
 	hudp_touch(u);
 	u->connector = vmn_connector_new(hf->base, &hf->chan, hf->guest_port,
-	    1, hudp_connected, hudp_failed, u);
+	    HOSTFWD_CHAN_ATTEMPTS, hudp_connected, hudp_failed, u);
 	if (!u->connector) {
 		hudp_free(u);
 		return NULL;

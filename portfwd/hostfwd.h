@@ -21,6 +21,9 @@ struct hostfwd;
 #define HOSTFWD_RETRY_MS	2000	/* ports taken on the host: try again */
 #define HOSTFWD_RESET_WAIT_MS	2000
 #define HOSTFWD_MAX_RFWDS	32	/* reverse forwards per VM */
+/* Tries at a channel per connection: a burst can fill the listen backlog
+ * of the guest's end (or of an hvsock back-end) for a moment. */
+#define HOSTFWD_CHAN_ATTEMPTS	3
 
 /* Counters over every VM, for netctl status. */
 struct hostfwd_stats {

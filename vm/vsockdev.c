@@ -1143,7 +1143,7 @@ vsockdev_new(struct event_base *base, struct vu_dev *vu, uint64_t guest_cid,
 		vsockdev_free(dev);
 		return NULL;
 	}
-	if ((fd = vmn_listen_path(uds_path, 128)) < 0) {
+	if ((fd = vmn_listen_path(uds_path, VSOCK_LISTEN_BACKLOG)) < 0) {
 		snprintf(err, errlen, "%s: %s", uds_path, strerror(-fd));
 		vsockdev_free(dev);
 		return NULL;

@@ -16,6 +16,9 @@
 #define VSOCK_CONNECT_MS	5000	/* for the other side to answer */
 #define VSOCK_CLOSE_MS		5000	/* for buffered data to drain */
 #define VSOCK_BATCH		256	/* chains per turn of the loop */
+/* Host programs connecting at once (host-netd: one per forwarded
+ * connection); the kernel caps it at net.core.somaxconn. */
+#define VSOCK_LISTEN_BACKLOG	4096
 
 /* struct virtio_vsock_hdr, little-endian on the wire. */
 struct vsock_hdr {
