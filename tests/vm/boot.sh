@@ -15,7 +15,8 @@
 # forward; 8 MiB each way at once through that path (the guest's vsock
 # flow control, both directions, checksums compared) and 400 connections
 # at once. Then vmnet-run stopped: QEMU and vmnet-vsockd gone, the VM
-# unregistered, its tap and runtime directory removed. Also: the kernel
+# unregistered, its tap and runtime directory removed. Also: an extra
+# disk (--disk) shows up in the guest with its content; the kernel
 # booted has everything vm/kernel.config lists, built in or as modules.
 TEST_NAME=vm-boot
 . "$(dirname "$0")/../netns/lib.sh"
@@ -54,18 +55,21 @@ httpd -p 127.0.0.1:3000 -h /www
 echo "vmnet-test: dns \$(nslookup web.test.lan 2>&1 | tr '\n' ' ')"
 echo "vmnet-test: lan \$(printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 5 $LAN4 8080 2>&1 | tail -1)"
 echo "vmnet-test: proxy \$(nc 127.0.0.1 3128 </dev/null 2>&1)"
+echo "vmnet-test: disk \$(head -c 15 /dev/vda 2>&1)"
 /bin/vmn-bulk echo-server 9200 &
 /bin/vmn-bulk bulk-server 9100 \$((8 << 20)) 1 >/dev/console 2>&1 &
 echo "vmnet-test: ready"
 EOF
 chmod 755 "$TMP/rc.local"
 
+printf 'vmnet disk test' >"$TMP/disk.img"
+truncate -s 1M "$TMP/disk.img"
 start=$(date +%s%N)
 bed_spawn "$NS_HOST" vmnet-run env VMN_BUILDDIR="$VMN_BUILDDIR" "$RUN" \
     --name "$VM" --console "$TMP/console.log" --rc-local "$TMP/rc.local" \
     --socket "$TMP/control.sock" --verbose \
     --add "$VMN_BUILDDIR/tests/tools/vmn-bulk:/bin/vmn-bulk" \
-    --vm-option "reverse-forward tcp 3128"
+    --vm-option "reverse-forward tcp 3128" --disk "$TMP/disk.img"
 RUN_PID=$LAST_PID
 wait_for 120 "vm $VM online" sh -c \
 	"$NETCTL -s $TMP/control.sock --dump vms | awk -F'\t' '\$1 == \"$VM\" && \$3 == \"online\"' | grep -q ."
@@ -86,7 +90,9 @@ grep -q "vmnet-test: lan $HOST4" "$TMP/console.log" ||
 grep -q "nameserver 10.255.255.254" "$TMP/console.log" ||
 	grep "vmnet-test: dns" "$TMP/console.log" | grep -q "10.255.255.254" ||
 	fail "the guest's DNS did not go through the tunnel"
-pass "in the guest: web.test.lan resolved through the tunnel, the lan answers through NAT"
+grep -q "vmnet-test: disk vmnet disk test" "$TMP/console.log" ||
+	fail "the extra disk: $(grep 'vmnet-test: disk' "$TMP/console.log")"
+pass "in the guest: web.test.lan resolved through the tunnel, the lan answers through NAT; /dev/vda is the disk"
 
 wait_for 10 "3000 forwarded" sh -c \
 	"$NETCTL -s $TMP/control.sock --dump forwards | grep -q '127.0.0.1:3000'"
