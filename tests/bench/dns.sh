@@ -20,16 +20,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 SECS=${1:-20}
 
 # Benchmark tools; their packages must not start system services.
-need=()
-for p in dnsperf unbound; do
-	dpkg-query -W -f='${Status}' $p 2>/dev/null | grep -q "ok installed" || need+=($p)
-done
-if [ ${#need[@]} -gt 0 ]; then
-	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-	chmod +x /usr/sbin/policy-rc.d
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-	rm -f /usr/sbin/policy-rc.d
-fi
+install_quietly dnsperf unbound
 
 bed_init
 bed_up

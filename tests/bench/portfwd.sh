@@ -23,16 +23,7 @@ BULK=$VMN_BUILDDIR/tests/tools/vmn-bulk
 [ -x "$BULK" ] || make -C "$VMN_BUILDDIR" tests/tools/vmn-bulk >/dev/null
 USER_NAME=vmnbench
 
-need=()
-for p in iperf3 passt; do
-	dpkg-query -W -f='${Status}' $p 2>/dev/null | grep -q "ok installed" || need+=($p)
-done
-if [ ${#need[@]} -gt 0 ]; then
-	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-	chmod +x /usr/sbin/policy-rc.d
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-	rm -f /usr/sbin/policy-rc.d
-fi
+install_quietly iperf3 passt
 id "$USER_NAME" >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin "$USER_NAME"
 # Unprivileged pasta opens /dev/net/tun in its own namespace; Debian's
 # udev makes it 0666, some containers leave it 0600.

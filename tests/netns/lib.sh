@@ -48,6 +48,21 @@ require_root() {
 	done
 }
 
+# Installs the packages not installed yet, without starting their services
+# (benchmarks' peers: unbound, iperf3...).
+install_quietly() {
+	local p need=()
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+			need+=("$p")
+	done
+	[ ${#need[@]} -gt 0 ] || return 0
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod +x /usr/sbin/policy-rc.d
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+	rm -f /usr/sbin/policy-rc.d
+}
+
 bed_dump_logs() {
 	[ -n "$TMP" ] || return 0
 	for f in "$TMP"/*.log; do
