@@ -233,9 +233,10 @@ virtq_notify(struct virtq *vq)
 
 /* ---- scatter/gather ---------------------------------------------------- */
 
-size_t
-iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf,
-    size_t len)
+/* Copies between buf and iov from byte off on; to_iov says which way. */
+static size_t
+iov_copy(const struct iovec *iov, unsigned n, size_t off, uint8_t *buf,
+    size_t len, bool to_iov)
 {
 	size_t done = 0, k;
 	unsigned i;
@@ -248,8 +249,10 @@ iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf,
 		k = iov[i].iov_len - off;
 		if (k > len - done)
 			k = len - done;
-		memcpy((uint8_t *)buf + done, (const uint8_t *)iov[i].iov_base +
-		    off, k);
+		if (to_iov)
+			memcpy((uint8_t *)iov[i].iov_base + off, buf + done, k);
+		else
+			memcpy(buf + done, (uint8_t *)iov[i].iov_base + off, k);
 		done += k;
 		off = 0;
 	}
@@ -257,26 +260,18 @@ iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf,
 }
 
 size_t
+iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf,
+    size_t len)
+{
+	return iov_copy(iov, n, off, buf, len, false);
+}
+
+size_t
 iov_from_buf(const struct iovec *iov, unsigned n, size_t off, const void *buf,
     size_t len)
 {
-	size_t done = 0, k;
-	unsigned i;
-
-	for (i = 0; i < n && done < len; i++) {
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		k = iov[i].iov_len - off;
-		if (k > len - done)
-			k = len - done;
-		memcpy((uint8_t *)iov[i].iov_base + off,
-		    (const uint8_t *)buf + done, k);
-		done += k;
-		off = 0;
-	}
-	return done;
+	/* Not written through: iov_copy() only reads buf when to_iov. */
+	return iov_copy(iov, n, off, (uint8_t *)(uintptr_t)buf, len, true);
 }
 
 unsigned
