@@ -252,7 +252,7 @@ do_unregister(struct ctl_client *c, const struct vmn_msg *m)
 		return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq,
 		    EINVAL, "which VM?");
 	snprintf(why, sizeof(why), "netctl, uid %u", (unsigned)c->uid);
-	if ((rc = hostd_unregister(name, why, err, sizeof(err))) < 0)
+	if ((rc = hostd_unregister(name, c->uid, why, err, sizeof(err))) < 0)
 		return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq,
 		    -rc, err);
 	vmn_buf_init(&b, c->txbuf, sizeof(c->txbuf));

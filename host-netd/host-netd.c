@@ -250,7 +250,8 @@ hostd_register(const char *src, const char *text, size_t len, pid_t owner,
 		free(vc);
 		return -EEXIST;
 	}
-	if (uid != 0) {
+	vc->reg_uid = uid;
+	if (uid != 0 && vc->link == VM_LINK_TAP) {
 		/* Its QEMU runs as the client: the tap is theirs, no one else's. */
 		if (vc->tap_owner == (uid_t)-1)
 			vc->tap_owner = uid;
@@ -296,7 +297,8 @@ hostd_register(const char *src, const char *text, size_t len, pid_t owner,
 
 /* netctl unregister, or the owner gone: the VM stops and is forgotten. */
 int
-hostd_unregister(const char *name, const char *why, char *err, size_t errlen)
+hostd_unregister(const char *name, uid_t uid, const char *why, char *err,
+    size_t errlen)
 {
 	struct vm_conf *vc;
 	struct vm *vm;
@@ -308,6 +310,11 @@ hostd_unregister(const char *name, const char *why, char *err, size_t errlen)
 	if (!vc->registered) {
 		snprintf(err, errlen, "vm \"%s\" is defined in %s: remove it "
 		    "there and reload", name, vc->file);
+		return -EPERM;
+	}
+	if (uid != 0 && uid != vc->reg_uid) {
+		snprintf(err, errlen, "vm \"%s\" was registered by uid %u",
+		    name, (unsigned)vc->reg_uid);
 		return -EPERM;
 	}
 	if ((vm = vm_find(name))) {
@@ -435,6 +442,7 @@ main(int argc, char *argv[])
 		log_warnx("no uplink found (no default route); VMs get mtu "
 		    "1500 and no way out until one appears");
 
+	hostlink_sweep(&hostd->nl, hostd->conf);
 	add_new_vms();
 	forwarding_if_needed();
 	if (nat_apply(&hostd->vms) < 0) {

@@ -68,6 +68,7 @@ struct vm_conf {
 	bool			registered;	/* by netctl, not in the file */
 	pid_t			owner;		/* registered: ends with it */
 	uint64_t		owner_start;	/* its start time (a pid reused) */
+	uid_t			reg_uid;	/* who registered it */
 	uid_t			tap_owner;	/* (uid_t)-1: root's */
 	enum vm_mode		mode;
 	enum vm_link_kind	link;
@@ -225,6 +226,9 @@ int	hostlink_create_veth(struct vmn_nl *nl, struct vm *vm, uint32_t mtu);
 int	hostlink_create_tap(struct vmn_nl *nl, const struct vm *vm,
 	    uint32_t mtu);
 int	hostlink_delete(struct vmn_nl *nl, int ifindex);
+int	hostlink_find_tap(struct vmn_nl *nl, const struct vm *vm);
+void	hostlink_sweep(struct vmn_nl *nl, const struct hostd_conf *conf);
+bool	hostlink_tap_in_use(struct vmn_nl *nl, int ifindex);
 int	hostlink_remove_stale(struct vmn_nl *nl, const char *ifname,
 	    const char *vmname);
 int	hostlink_configure(struct vmn_nl *nl, const struct vm *vm);
@@ -295,7 +299,7 @@ int	isolation_drop_caps(void);
 int	hostd_reload(const char *why, char *err, size_t errlen);
 int	hostd_register(const char *src, const char *text, size_t len,
 	    pid_t owner, uid_t uid, char *err, size_t errlen, struct vm **out);
-int	hostd_unregister(const char *name, const char *why, char *err,
-	    size_t errlen);
+int	hostd_unregister(const char *name, uid_t uid, const char *why,
+	    char *err, size_t errlen);
 
 #endif

@@ -25,10 +25,15 @@
 #include "sysctl.h"
 
 #define MAX_DUMP_LINKS	512
+#ifndef IFF_LOWER_UP		/* <linux/if.h> has it, and clashes with <net/if.h> */
+#define IFF_LOWER_UP	0x10000
+#endif
 
 struct linkinfo {
 	int		index;
 	unsigned	mtu;
+	unsigned	flags;		/* IFF_* */
+	bool		tun;		/* a tun or tap device */
 	char		name[IFNAMSIZ];
 	char		alias[64];
 };
@@ -47,6 +52,16 @@ attr_cb(const struct nlattr *attr, void *data)
 	const struct nlattr **tb = data;
 
 	if (mnl_attr_get_type(attr) < TB_SIZE)
+		tb[mnl_attr_get_type(attr)] = attr;
+	return MNL_CB_OK;
+}
+
+static int
+info_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+
+	if (mnl_attr_get_type(attr) <= IFLA_INFO_MAX)
 		tb[mnl_attr_get_type(attr)] = attr;
 	return MNL_CB_OK;
 }
@@ -74,6 +89,14 @@ link_cb(const struct nlmsghdr *nlh, void *data)
 		    (const char *)mnl_attr_get_payload(tb[IFLA_IFALIAS]));
 	if (tb[IFLA_MTU])
 		l->mtu = mnl_attr_get_u32(tb[IFLA_MTU]);
+	l->flags = ifi->ifi_flags;
+	if (tb[IFLA_LINKINFO]) {
+		const struct nlattr *info[IFLA_INFO_MAX + 1] = { 0 };
+
+		mnl_attr_parse_nested(tb[IFLA_LINKINFO], info_cb, info);
+		l->tun = info[IFLA_INFO_KIND] &&
+		    strcmp(mnl_attr_get_str(info[IFLA_INFO_KIND]), "tun") == 0;
+	}
 	return MNL_CB_OK;
 }
 
@@ -145,6 +168,71 @@ hostlink_remove_stale(struct vmn_nl *nl, const char *ifname,
 	log_info("vm %s: removing %s left by an earlier run (%s)", vmname,
 	    ifname, l->alias);
 	return hostlink_delete(nl, l->index);
+}
+
+/*
+ * The VM's own tap left by an earlier run (its alias names this VM): its
+ * index, to be taken over rather than made again, since the QEMU that has
+ * it open would not see a new one. 0 if there is none.
+ */
+int
+hostlink_find_tap(struct vmn_nl *nl, const struct vm *vm)
+{
+	const struct linkinfo *l;
+	char alias[64];
+	int rc;
+
+	if ((rc = dump_links(nl)) < 0)
+		return rc;
+	alias_for(vm, alias, sizeof(alias));
+	if (!(l = find_link_name(vm->conf.host_ifname)) || !l->tun ||
+	    strcmp(l->alias, alias) != 0)
+		return 0;
+	return l->index;
+}
+
+/*
+ * At start: links of ours whose VM is configured no more (a registration
+ * whose owner went while host-netd was down) are removed.
+ */
+void
+hostlink_sweep(struct vmn_nl *nl, const struct hostd_conf *conf)
+{
+	size_t plen = strlen(HOSTLINK_ALIAS_PREFIX);
+	const struct vm_conf *vc;
+	unsigned i;
+
+	if (dump_links(nl) < 0)
+		return;
+	for (i = 0; i < linkdump.n; i++) {
+		const struct linkinfo *l = &linkdump.l[i];
+
+		if (strncmp(l->alias, HOSTLINK_ALIAS_PREFIX, plen) != 0)
+			continue;
+		TAILQ_FOREACH(vc, &conf->vms, entry)
+			if (strcmp(vc->name, l->alias + plen) == 0)
+				break;
+		if (vc)
+			continue;
+		log_info("removing %s, left by vm %s which is gone", l->name,
+		    l->alias + plen);
+		hostlink_delete(nl, l->index);
+	}
+}
+
+/* Whether a program has the tap open (it has carrier then): QEMU runs. */
+bool
+hostlink_tap_in_use(struct vmn_nl *nl, int ifindex)
+{
+	unsigned i;
+
+	if (dump_links(nl) < 0)
+		return false;
+	for (i = 0; i < linkdump.n; i++)
+		if (linkdump.l[i].index == ifindex)
+			return linkdump.l[i].tun &&
+			    (linkdump.l[i].flags & IFF_LOWER_UP);
+	return false;
 }
 
 int

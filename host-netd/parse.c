@@ -951,6 +951,9 @@ check_config(struct parser *p)
 		if (vc->mode == VM_MODE_MIRRORED)
 			vcerr(p, vc, "vm \"%s\": mirrored mode is not "
 			    "available in this version", vc->name);
+		if (vc->tap_owner != (uid_t)-1 && vc->link != VM_LINK_TAP)
+			vcerr(p, vc, "vm \"%s\": tap-owner is for link tap",
+			    vc->name);
 		if (vc->mode == VM_MODE_NAT && vc->link == VM_LINK_NONE)
 			vcerr(p, vc, "vm \"%s\": NAT mode needs a link "
 			    "(tap or veth)", vc->name);

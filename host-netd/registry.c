@@ -4,8 +4,9 @@
  * A launcher (vmnet-run) registers its VM with `netctl register`: a vm
  * block in the configuration's own syntax, checked like one from the file
  * and against it. Each registration is kept beside the control socket, in
- * vms/NAME.conf (the block as sent) and vms/NAME.owner (the registering
- * process: pid, start time, uid), so that a restarted host-netd takes its
+ * vms/NAME.conf (the block as sent) and vms/NAME.owner (the owner process
+ * and its start time, and the registering uid), so that a restarted
+ * host-netd takes its
  * registered VMs back; and it lasts as long as its owner process, watched
  * with a pidfd: when the launcher exits, however it exits, its VM goes.
  * The start time tells a live owner from a recycled pid after a restart.
@@ -120,8 +121,8 @@ registry_save(const struct vm_conf *vc, const char *text, size_t len)
 	if ((rc = registry_path(vc->name, "conf", path, sizeof(path))) < 0 ||
 	    (rc = write_atomic(path, text, len)) < 0)
 		return rc;
-	snprintf(owner, sizeof(owner), "%d %" PRIu64 "\n", (int)vc->owner,
-	    vc->owner_start);
+	snprintf(owner, sizeof(owner), "%d %" PRIu64 " %u\n", (int)vc->owner,
+	    vc->owner_start, (unsigned)vc->reg_uid);
 	if ((rc = registry_path(vc->name, "owner", path, sizeof(path))) < 0 ||
 	    (rc = write_atomic(path, owner, strlen(owner))) < 0)
 		return rc;
@@ -171,6 +172,7 @@ load_one(struct hostd_conf *c, const char *name)
 {
 	char path[PATH_MAX], err[1024];
 	unsigned long long start = 0;
+	unsigned uid = 0;
 	struct vm_conf *vc;
 	size_t len;
 	char *text;
@@ -179,7 +181,7 @@ load_one(struct hostd_conf *c, const char *name)
 	if (registry_path(name, "owner", path, sizeof(path)) < 0)
 		return;
 	if ((text = slurp(path, &len))) {
-		sscanf(text, "%d %llu", &pid, &start);
+		sscanf(text, "%d %llu %u", &pid, &start, &uid);
 		free(text);
 	}
 	if (pid > 0 && (start == 0 || process_start(pid) != start)) {
@@ -202,6 +204,10 @@ load_one(struct hostd_conf *c, const char *name)
 	}
 	vc->owner = pid;
 	vc->owner_start = start;
+	vc->reg_uid = (uid_t)uid;
+	/* As when it was registered: a non-root client's tap is its own. */
+	if (uid && vc->link == VM_LINK_TAP && vc->tap_owner == (uid_t)-1)
+		vc->tap_owner = (uid_t)uid;
 	TAILQ_INSERT_TAIL(&c->vms, vc, entry);
 	c->nvms++;
 	if (conf_check(c, err, sizeof(err)) < 0) {

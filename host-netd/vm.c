@@ -45,13 +45,13 @@ static void commit_timeout_cb(evutil_socket_t fd, short what, void *arg);
 static void
 owner_gone_cb(evutil_socket_t fd, short what, void *arg)
 {
-	char *name = arg, err[256];
+	char *name = arg, why[64], err[256];
 	struct vm *vm = vm_find(name);
 
 	if (vm && vm->conf.registered) {
-		snprintf(err, sizeof(err), "its owner, pid %d, exited",
+		snprintf(why, sizeof(why), "its owner, pid %d, exited",
 		    (int)vm->conf.owner);
-		hostd_unregister(name, err, err, sizeof(err));
+		hostd_unregister(name, 0, why, err, sizeof(err));
 	}
 	free(name);
 }
@@ -366,8 +366,23 @@ link_up(struct vm *vm, char *err, size_t errlen)
 {
 	struct vmn_nl *nl = &hostd->nl;
 	const char *what;
-	int rc;
+	int rc, adopt = 0;
 
+	/* Our tap from before a restart, maybe with QEMU on it: keep it. */
+	if (vm->conf.link == VM_LINK_TAP &&
+	    (adopt = hostlink_find_tap(nl, vm)) > 0) {
+		/* First: its routes are its own, not a collision. */
+		vm->ifindex = adopt;
+		if ((rc = vm_identity(vm, err, errlen)) < 0) {
+			vm->ifindex = 0;
+			return rc;
+		}
+		vm->mtu = wanted_mtu(vm);
+		log_info("vm %s: taking over tap %s%s", vm->conf.name,
+		    vm->conf.host_ifname, hostlink_tap_in_use(nl, adopt) ?
+		    " (its VM is running)" : "");
+		goto configure;
+	}
 	rc = hostlink_remove_stale(nl, vm->conf.host_ifname, vm->conf.name);
 	if (rc == -EEXIST) {
 		snprintf(err, errlen, "interface %s exists and is not ours "
@@ -391,6 +406,7 @@ link_up(struct vm *vm, char *err, size_t errlen)
 		return rc;
 	}
 	vm->ifindex = rc;
+configure:
 	if ((rc = hostlink_configure(nl, vm)) < 0) {
 		snprintf(err, errlen, "configuring %s: %s",
 		    vm->conf.host_ifname, vmn_nl_strerror(nl, rc));
@@ -448,7 +464,17 @@ vm_stop(struct vm *vm)
 	session_close_all(vm);
 	session_unlisten(vm);
 	if (vm->ifindex > 0) {
-		hostlink_delete(&hostd->nl, vm->ifindex);
+		/*
+		 * host-netd stopping while QEMU still has the tap: leave it,
+		 * so that the VM keeps its NIC; the next host-netd takes it
+		 * over. Otherwise (the VM removed, its owner gone) it goes.
+		 */
+		if (hostd->shutting_down && vm->conf.link == VM_LINK_TAP &&
+		    hostlink_tap_in_use(&hostd->nl, vm->ifindex))
+			log_info("vm %s: leaving tap %s to its running VM",
+			    vm->conf.name, vm->conf.host_ifname);
+		else
+			hostlink_delete(&hostd->nl, vm->ifindex);
 		vm->ifindex = 0;
 	}
 	vm->commit_pending = false;

@@ -11,7 +11,7 @@ TEST_PKGS="iproute2 nftables dnsmasq-base socat dnsutils curl procps
 	iputils-ping cppcheck"
 # The VM: QEMU, a kernel to boot (Debian's, its modules in /lib/modules)
 # and busybox for the initramfs.
-VM_PKGS="qemu-system-x86 linux-image-amd64 busybox-static cpio"
+VM_PKGS="qemu-system-x86 linux-image-amd64 busybox-static cpio e2fsprogs"
 
 missing=()
 for p in $BUILD_PKGS $TEST_PKGS $VM_PKGS; do

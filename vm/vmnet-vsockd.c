@@ -77,6 +77,7 @@ main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const struct vsockdev_stats *st;
 	struct event *sigterm, *sigint;
 	const char *uds = NULL;
 	uint64_t cid = 3;
@@ -132,6 +133,13 @@ main(int argc, char *argv[])
 
 	event_base_dispatch(d.base);
 
+	st = vsockdev_stats(d.dev);
+	log_info("connections: %" PRIu64 " from the guest, %" PRIu64 " to it, "
+	    "%" PRIu64 " refused; bytes: %" PRIu64 " from the guest, %" PRIu64
+	    " to it; %" PRIu64 " resets, %" PRIu64 " bad packets, %" PRIu64
+	    " credit overruns", st->conns_from_guest, st->conns_to_guest,
+	    st->refused, st->bytes_from_guest, st->bytes_to_guest, st->resets,
+	    st->bad_packets, st->credit_violations);
 	vu_free(&d.vu);
 	unlink(d.socket_path);
 	vsockdev_free(d.dev);

@@ -14,9 +14,13 @@
 # guest program reaches a host loopback service through a reverse
 # forward; 8 MiB each way at once through that path (the guest's vsock
 # flow control, both directions, checksums compared) and 400 connections
-# at once. Then vmnet-run stopped: QEMU and vmnet-vsockd gone, the VM
-# unregistered, its tap and runtime directory removed. Also: an extra
-# disk (--disk) shows up in the guest with its content; the kernel
+# at once. host-netd restarted under the running VM: it leaves the tap to
+# QEMU and takes it over again, and the VM is online, pingable and
+# forwarding as before. Then vmnet-run stopped: QEMU and vmnet-vsockd
+# gone, the VM unregistered, its tap and runtime directory removed; and a
+# second VM whose vmnet-run is killed outright (SIGKILL) takes its QEMU,
+# vmnet-vsockd, registration and tap with it. Also: an extra
+# disk (--disk, ext4) mounts in the guest, its file there; the kernel
 # booted has everything vm/kernel.config lists, built in or as modules.
 TEST_NAME=vm-boot
 . "$(dirname "$0")/../netns/lib.sh"
@@ -55,15 +59,18 @@ httpd -p 127.0.0.1:3000 -h /www
 echo "vmnet-test: dns \$(nslookup web.test.lan 2>&1 | tr '\n' ' ')"
 echo "vmnet-test: lan \$(printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 5 $LAN4 8080 2>&1 | tail -1)"
 echo "vmnet-test: proxy \$(nc 127.0.0.1 3128 </dev/null 2>&1)"
-echo "vmnet-test: disk \$(head -c 15 /dev/vda 2>&1)"
+mkdir -p /mnt && mount -o ro /dev/vda /mnt
+echo "vmnet-test: disk \$(cat /mnt/marker 2>&1)"
 /bin/vmn-bulk echo-server 9200 &
 /bin/vmn-bulk bulk-server 9100 \$((8 << 20)) 1 >/dev/console 2>&1 &
 echo "vmnet-test: ready"
 EOF
 chmod 755 "$TMP/rc.local"
 
-printf 'vmnet disk test' >"$TMP/disk.img"
-truncate -s 1M "$TMP/disk.img"
+mkdir -p "$TMP/diskroot"
+echo "vmnet disk test" >"$TMP/diskroot/marker"
+mkfs.ext4 -q -d "$TMP/diskroot" "$TMP/disk.img" 8M || fail "mkfs.ext4"
+
 start=$(date +%s%N)
 bed_spawn "$NS_HOST" vmnet-run env VMN_BUILDDIR="$VMN_BUILDDIR" "$RUN" \
     --name "$VM" --console "$TMP/console.log" --rc-local "$TMP/rc.local" \
@@ -92,7 +99,7 @@ grep -q "nameserver 10.255.255.254" "$TMP/console.log" ||
 	fail "the guest's DNS did not go through the tunnel"
 grep -q "vmnet-test: disk vmnet disk test" "$TMP/console.log" ||
 	fail "the extra disk: $(grep 'vmnet-test: disk' "$TMP/console.log")"
-pass "in the guest: web.test.lan resolved through the tunnel, the lan answers through NAT; /dev/vda is the disk"
+pass "in the guest: web.test.lan resolved through the tunnel, the lan answers through NAT; the ext4 disk mounts"
 
 wait_for 10 "3000 forwarded" sh -c \
 	"$NETCTL -s $TMP/control.sock --dump forwards | grep -q '127.0.0.1:3000'"
@@ -121,6 +128,20 @@ out=$(in_host "$BULK" many 127.0.0.1 9200 400) ||
 	fail "400 connections: $out; $(netctl --dump status | grep fwd | tr '\n' ' ')"
 pass "through vsock: 8 MiB each way at once, checksums match; $out connections at once"
 
+kill "$HOST_NETD_PID"
+wait_for 10 "host-netd stopped" sh -c "! kill -0 $HOST_NETD_PID 2>/dev/null"
+in_host ip link show "vmn-$VM" >/dev/null 2>&1 ||
+	fail "host-netd removed the tap of a running VM"
+bed_host_netd
+wait_for 30 "vm $VM online again" sh -c \
+	"$NETCTL -s $TMP/control.sock --dump vms | awk -F'\t' '\$1 == \"$VM\" && \$3 == \"online\"' | grep -q ."
+grep -q "vm $VM: taking over tap vmn-$VM (its VM is running)" "$TMP/host-netd.log" ||
+	fail "the tap was not taken over"
+in_host ping -c 1 -W 5 "${addr%/*}" >/dev/null || fail "no ping after host-netd restarted"
+wait_for 10 "3000 forwarded again" sh -c \
+	"ip netns exec $NS_HOST curl -sS -m 2 http://127.0.0.1:3000/ | grep -q 'hello from the vm'"
+pass "host-netd restarted under the running VM: tap kept and taken over, online, forwarding"
+
 kill "$RUN_PID"
 wait_for 10 "vmnet-run gone" sh -c "! kill -0 $RUN_PID 2>/dev/null"
 wait_for 5 "unregistered" sh -c \
@@ -130,3 +151,20 @@ in_host ip link show "vmn-$VM" >/dev/null 2>&1 && fail "tap left behind"
 pgrep -f "vmnet-vsockd.*/vm/$VM/" >/dev/null && fail "vmnet-vsockd left running"
 pgrep -f "qemu-system-x86_64 -name $VM " >/dev/null && fail "QEMU left running"
 pass "vmnet-run stopped: QEMU, vmnet-vsockd, registration, tap and runtime dir gone"
+
+# Killed outright: nothing of the VM may stay behind but its directory.
+VM2=u$SFX
+bed_spawn "$NS_HOST" vmnet-run2 env VMN_BUILDDIR="$VMN_BUILDDIR" "$RUN" \
+    --name "$VM2" --console "$TMP/console2.log" --socket "$TMP/control.sock"
+RUN2_PID=$LAST_PID
+wait_for 120 "vm $VM2 online" sh -c \
+	"$NETCTL -s $TMP/control.sock --dump vms | awk -F'\t' '\$1 == \"$VM2\" && \$3 == \"online\"' | grep -q ."
+kill -9 "$RUN2_PID"
+# ([q]: pgrep must not find the sh -c running it.)
+wait_for 10 "QEMU gone with vmnet-run" sh -c "! pgrep -f '[q]emu-system-x86_64 -name $VM2 '"
+wait_for 10 "vmnet-vsockd gone" sh -c "! pgrep -f '[v]mnet-vsockd.*/vm/$VM2/'"
+wait_for 10 "unregistered" sh -c \
+	"! $NETCTL -s $TMP/control.sock --dump vms | grep -q '^$VM2	'"
+wait_for 5 "its tap removed" sh -c "! ip netns exec $NS_HOST ip link show vmn-$VM2"
+rm -rf "/run/vmnetd/vm/$VM2"
+pass "vmnet-run killed (SIGKILL): QEMU, vmnet-vsockd, registration and tap gone"
