@@ -198,6 +198,8 @@ hostd_reload(const char *why, char *err, size_t errlen)
 		}
 		log_info("vm %s: %s", vm->conf.name, vc ? "configuration "
 		    "changed, restarting" : "removed");
+		/* Restarted: a QEMU on its tap keeps it (taken over below). */
+		vm->keep_tap = vc != NULL;
 		TAILQ_REMOVE(&hostd->vms, vm, entry);
 		vm_free(vm);
 	}
@@ -251,7 +253,7 @@ hostd_register(const char *src, const char *text, size_t len, pid_t owner,
 		return -EEXIST;
 	}
 	vc->reg_uid = uid;
-	if (uid != 0 && vc->link == VM_LINK_TAP) {
+	if (uid != 0 && vc->link == VM_LINK_TAP && vc->mode != VM_MODE_NONE) {
 		/* Its QEMU runs as the client: the tap is theirs, no one else's. */
 		if (vc->tap_owner == (uid_t)-1)
 			vc->tap_owner = uid;

@@ -143,6 +143,7 @@ struct vm {
 	unsigned		retry_ms;
 	struct event		*commit_ev;	/* COMMIT_TIMEOUT_MS deadline */
 	uint64_t		sessions_refused;
+	bool			keep_tap;	/* being restarted: leave a used tap */
 	int			owner_fd;	/* registered: pidfd of its owner */
 	struct event		*owner_ev;
 };
@@ -228,6 +229,7 @@ int	hostlink_create_tap(struct vmn_nl *nl, const struct vm *vm,
 int	hostlink_delete(struct vmn_nl *nl, int ifindex);
 int	hostlink_find_tap(struct vmn_nl *nl, const struct vm *vm);
 void	hostlink_sweep(struct vmn_nl *nl, const struct hostd_conf *conf);
+int	hostlink_flush_addrs(struct vmn_nl *nl, int ifindex);
 bool	hostlink_tap_in_use(struct vmn_nl *nl, int ifindex);
 int	hostlink_remove_stale(struct vmn_nl *nl, const char *ifname,
 	    const char *vmname);

@@ -367,6 +367,83 @@ hostlink_create_tap(struct vmn_nl *nl, const struct vm *vm, uint32_t mtu)
 	return link_index(nl, vm->conf.host_ifname);
 }
 
+/* ---- addresses of a tap taken over ---------------------------------- */
+
+#define MAX_OLD_ADDRS	16
+
+struct old_addrs {
+	int		ifindex;
+	unsigned	n;
+	struct {
+		uint8_t	family, plen;
+		uint8_t	addr[16];
+	} a[MAX_OLD_ADDRS];
+};
+
+static int
+addr_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct old_addrs *o = data;
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *tb[TB_SIZE] = { 0 };
+	const struct nlattr *a;
+	size_t len;
+
+	if ((int)ifa->ifa_index != o->ifindex || o->n >= MAX_OLD_ADDRS ||
+	    ifa->ifa_scope == RT_SCOPE_LINK)
+		return MNL_CB_OK;	/* fe80::/64 is the kernel's */
+	mnl_attr_parse(nlh, sizeof(*ifa), attr_cb, tb);
+	if (!(a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS]))
+		return MNL_CB_OK;
+	len = mnl_attr_get_payload_len(a);
+	if (len != 4 && len != 16)
+		return MNL_CB_OK;
+	o->a[o->n].family = ifa->ifa_family;
+	o->a[o->n].plen = ifa->ifa_prefixlen;
+	memcpy(o->a[o->n].addr, mnl_attr_get_payload(a), len);
+	o->n++;
+	return MNL_CB_OK;
+}
+
+static void
+old_addrs_reset(void *data)
+{
+	((struct old_addrs *)data)->n = 0;
+}
+
+/*
+ * Removes the addresses a tap taken over still has: the VM's addressing
+ * may have changed while no host-netd ran, and what it has now is added
+ * right after.
+ */
+int
+hostlink_flush_addrs(struct vmn_nl *nl, int ifindex)
+{
+	struct ifaddrmsg ifa = { .ifa_family = AF_UNSPEC };
+	struct old_addrs o = { .ifindex = ifindex };
+	struct nlmsghdr *nlh;
+	unsigned i;
+	int rc;
+
+	if ((rc = vmn_nl_dump_retry(nl, RTM_GETADDR, &ifa, sizeof(ifa),
+	    addr_cb, old_addrs_reset, &o)) < 0)
+		return rc;
+	for (i = 0; i < o.n; i++) {
+		struct ifaddrmsg del = {
+			.ifa_family = o.a[i].family,
+			.ifa_prefixlen = o.a[i].plen,
+			.ifa_index = (unsigned)ifindex,
+		};
+
+		nlh = vmn_nl_new(nl, RTM_DELADDR, 0, &del, sizeof(del));
+		mnl_attr_put(nlh, IFA_LOCAL, o.a[i].family == AF_INET ? 4 : 16,
+		    o.a[i].addr);
+		if ((rc = vmn_nl_request(nl, nlh)) < 0 && rc != -EADDRNOTAVAIL)
+			return rc;
+	}
+	return 0;
+}
+
 static int
 add_addr(struct vmn_nl *nl, int ifindex, const struct vmn_ip *ip,
     uint8_t plen)

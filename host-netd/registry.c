@@ -206,7 +206,8 @@ load_one(struct hostd_conf *c, const char *name)
 	vc->owner_start = start;
 	vc->reg_uid = (uid_t)uid;
 	/* As when it was registered: a non-root client's tap is its own. */
-	if (uid && vc->link == VM_LINK_TAP && vc->tap_owner == (uid_t)-1)
+	if (uid && vc->link == VM_LINK_TAP && vc->mode != VM_MODE_NONE &&
+	    vc->tap_owner == (uid_t)-1)
 		vc->tap_owner = (uid_t)uid;
 	TAILQ_INSERT_TAIL(&c->vms, vc, entry);
 	c->nvms++;

@@ -381,6 +381,9 @@ link_up(struct vm *vm, char *err, size_t errlen)
 		log_info("vm %s: taking over tap %s%s", vm->conf.name,
 		    vm->conf.host_ifname, hostlink_tap_in_use(nl, adopt) ?
 		    " (its VM is running)" : "");
+		if ((rc = hostlink_flush_addrs(nl, adopt)) < 0)
+			log_warnx("vm %s: old addresses on %s: %s", vm->conf.name,
+			    vm->conf.host_ifname, vmn_nl_strerror(nl, rc));
 		goto configure;
 	}
 	rc = hostlink_remove_stale(nl, vm->conf.host_ifname, vm->conf.name);
@@ -465,11 +468,13 @@ vm_stop(struct vm *vm)
 	session_unlisten(vm);
 	if (vm->ifindex > 0) {
 		/*
-		 * host-netd stopping while QEMU still has the tap: leave it,
-		 * so that the VM keeps its NIC; the next host-netd takes it
-		 * over. Otherwise (the VM removed, its owner gone) it goes.
+		 * host-netd stopping, or the VM restarted by a reload, while
+		 * QEMU still has the tap: leave it, so that the VM keeps its
+		 * NIC; whoever starts the VM next takes it over. Otherwise
+		 * (the VM removed, its owner gone) it goes.
 		 */
-		if (hostd->shutting_down && vm->conf.link == VM_LINK_TAP &&
+		if ((hostd->shutting_down || vm->keep_tap) &&
+		    vm->conf.link == VM_LINK_TAP &&
 		    hostlink_tap_in_use(&hostd->nl, vm->ifindex))
 			log_info("vm %s: leaving tap %s to its running VM",
 			    vm->conf.name, vm->conf.host_ifname);

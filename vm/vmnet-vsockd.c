@@ -46,7 +46,8 @@ usage(void)
 	    "port P\n"
 	    "                   go to PATH_P\n"
 	    "  --guest-cid N    the guest's CID (default 3)\n"
-	    "  --once           exit when QEMU disconnects\n"
+	    "  --once           exit when QEMU disconnects (and leave SIGINT\n"
+	    "                   to QEMU: Ctrl-C in a terminal ends it, then us)\n"
 	    "  -v               more verbose logging (stderr)\n");
 	exit(2);
 }
@@ -127,7 +128,14 @@ main(int argc, char *argv[])
 	if (!sigterm || !sigint)
 		fatalx("out of memory");
 	evsignal_add(sigterm, NULL);
-	evsignal_add(sigint, NULL);
+	/*
+	 * Beside QEMU in a terminal's process group, Ctrl-C would stop us
+	 * together with it, and QEMU would see its back-end vanish first.
+	 */
+	if (d.once)
+		signal(SIGINT, SIG_IGN);
+	else
+		evsignal_add(sigint, NULL);
 	log_info("guest CID %" PRIu64 "; vhost-user on %s, hybrid vsock on %s",
 	    cid, d.socket_path, uds);
 

@@ -16,7 +16,9 @@
 # flow control, both directions, checksums compared) and 400 connections
 # at once. host-netd restarted under the running VM: it leaves the tap to
 # QEMU and takes it over again, and the VM is online, pingable and
-# forwarding as before. Then vmnet-run stopped: QEMU and vmnet-vsockd
+# forwarding as before; a reload that restarts the VM (subnet-size
+# changed) keeps the tap too, with only the new address. Then vmnet-run
+# stopped: QEMU and vmnet-vsockd
 # gone, the VM unregistered, its tap and runtime directory removed; and a
 # second VM whose vmnet-run is killed outright (SIGKILL) takes its QEMU,
 # vmnet-vsockd, registration and tap with it. Also: an extra
@@ -141,6 +143,18 @@ in_host ping -c 1 -W 5 "${addr%/*}" >/dev/null || fail "no ping after host-netd 
 wait_for 10 "3000 forwarded again" sh -c \
 	"ip netns exec $NS_HOST curl -sS -m 2 http://127.0.0.1:3000/ | grep -q 'hello from the vm'"
 pass "host-netd restarted under the running VM: tap kept and taken over, online, forwarding"
+
+# A reload that restarts every VM (a global changed): the tap stays with
+# QEMU, its old addresses go, the VM is online on its new subnet.
+echo "subnet-size 25" >>"$TMP/host-netd.conf"
+netctl reload >/dev/null || fail "reload with subnet-size 25"
+wait_for 30 "vm $VM online on a /25" sh -c \
+	"$NETCTL -s $TMP/control.sock --dump vms | awk -F'\t' '\$1 == \"$VM\" && \$3 == \"online\" && \$4 ~ /\/25\$/' | grep -q ."
+addr2=$(vm_field "$VM" address)
+in_host ping -c 1 -W 5 "${addr2%/*}" >/dev/null || fail "no ping to ${addr2%/*} after the reload"
+[ "$(in_host ip -4 -o addr show dev "vmn-$VM" | wc -l)" = 1 ] ||
+	fail "the tap kept old addresses: $(in_host ip -4 -o addr show dev "vmn-$VM")"
+pass "a reload that restarts the VM: same tap, now ${addr2%/*} (/25), answering"
 
 kill "$RUN_PID"
 wait_for 10 "vmnet-run gone" sh -c "! kill -0 $RUN_PID 2>/dev/null"
