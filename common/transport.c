@@ -320,15 +320,39 @@ handshake_cb(evutil_socket_t fd, short what, void *arg)
 	connector_retry(c, -EPROTO);
 }
 
+/* Connected: done, or (hybrid vsock) on to the CONNECT handshake. */
+static void
+connector_connected(struct vmn_connector *c)
+{
+	struct timeval tv = { VMN_CONNECT_TIMEOUT_MS / 1000,
+	    (VMN_CONNECT_TIMEOUT_MS % 1000) * 1000 };
+	char line[32];
+	int n;
+
+	if (c->ep.kind != VMN_TR_HVSOCK) {
+		connector_done(c);
+		return;
+	}
+	n = snprintf(line, sizeof(line), "CONNECT %u\n", c->port);
+	if (write(c->fd, line, n) != n) {
+		connector_retry(c, -EIO);
+		return;
+	}
+	if (c->io)
+		event_free(c->io);
+	c->state = CS_HANDSHAKE;
+	c->linelen = 0;
+	c->io = event_new(c->base, c->fd, EV_READ | EV_PERSIST, handshake_cb,
+	    c);
+	event_add(c->io, &tv);
+}
+
 static void
 connect_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct vmn_connector *c = arg;
-	struct timeval tv = { VMN_CONNECT_TIMEOUT_MS / 1000,
-	    (VMN_CONNECT_TIMEOUT_MS % 1000) * 1000 };
 	socklen_t len = sizeof(int);
-	char line[32];
-	int err = 0, n;
+	int err = 0;
 
 	if (what & EV_TIMEOUT) {
 		connector_retry(c, -ETIMEDOUT);
@@ -340,20 +364,7 @@ connect_cb(evutil_socket_t fd, short what, void *arg)
 		connector_retry(c, -err);
 		return;
 	}
-	if (c->ep.kind != VMN_TR_HVSOCK) {
-		connector_done(c);
-		return;
-	}
-	n = snprintf(line, sizeof(line), "CONNECT %u\n", c->port);
-	if (write(fd, line, n) != n) {
-		connector_retry(c, -EIO);
-		return;
-	}
-	event_free(c->io);
-	c->state = CS_HANDSHAKE;
-	c->linelen = 0;
-	c->io = event_new(c->base, fd, EV_READ | EV_PERSIST, handshake_cb, c);
-	event_add(c->io, &tv);
+	connector_connected(c);
 }
 
 static int
@@ -390,8 +401,11 @@ start_connect(struct vmn_connector *c)
 	}
 	if ((fd = new_socket(ss.ss_family)) < 0)
 		return fd;
-	if (connect(fd, (struct sockaddr *)&ss, sslen) < 0 &&
-	    errno != EINPROGRESS) {
+	if (connect(fd, (struct sockaddr *)&ss, sslen) == 0) {
+		c->fd = fd;
+		return 1;	/* unix sockets connect at once */
+	}
+	if (errno != EINPROGRESS) {
 		rc = -errno;
 		close(fd);
 		return rc;
@@ -410,6 +424,10 @@ connector_attempt(struct vmn_connector *c)
 	c->attempts++;
 	if ((rc = start_connect(c)) < 0) {
 		connector_retry(c, rc);
+		return;
+	}
+	if (rc == 1) {
+		connector_connected(c);		/* may free c */
 		return;
 	}
 	c->state = CS_CONNECTING;

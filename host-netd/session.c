@@ -132,9 +132,11 @@ handle_dns(struct session *s, const struct vmn_msg *m)
 static int
 handle_rfwd(struct session *s, const struct vmn_msg *m)
 {
+	struct chan_hello hello = {
+		.seq = s->hello_seq, .role = VMN_ROLE_RFWD, .caps = HOST_CAPS,
+		.vm_id = s->vm->conf.name,
+	};
 	struct fwd_target t;
-	uint8_t buf[256];
-	struct vmn_buf b;
 	int fd;
 
 	if (m->hdr.type != VMN_MSG_FWD || !(m->hdr.flags & VMN_F_REQUEST) ||
@@ -143,14 +145,8 @@ handle_rfwd(struct session *s, const struct vmn_msg *m)
 	if ((fd = fcntl(vmn_conn_fd(s->conn), F_DUPFD_CLOEXEC, 0)) < 0)
 		return -errno;
 	vmn_conn_fail(s->conn, 0, "handed to a relay");
-	vmn_buf_init(&b, buf, sizeof(buf));
-	vmn_build_hello(&b, VMN_F_REPLY, s->hello_seq, VMN_ROLE_RFWD,
-	    HOST_CAPS, s->vm->conf.name);
-	if (chan_send_frame(fd, &b) < 0) {
-		close(fd);
-		return 0;
-	}
-	hostfwd_reverse(s->vm->fwd, fd, &t, m->hdr.seq);
+	/* Our HELLO goes with the answer to FWD, once there is one. */
+	hostfwd_reverse(s->vm->fwd, fd, &hello, &t, m->hdr.seq);
 	return 0;
 }
 

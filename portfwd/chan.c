@@ -2,8 +2,8 @@
  * chan.c - the start of a fwd or rfwd channel
  *
  * The side that opens a channel sends HELLO (its role) and FWD (what to
- * connect to) at once; the other side answers HELLO, then FWD (done, or
- * an error with errno) once it has connected, and from then on the
+ * connect to) in one write; the other side answers both, also in one
+ * write, once it has connected (or with an errno), and from then on the
  * channel carries the connection's bytes. Frames here are few and small,
  * and always read exactly, so that the first bytes of the connection,
  * which may follow the answer at once, stay in the socket.
@@ -68,62 +68,75 @@ chan_read(struct chan_reader *cr, int fd, struct vmn_msg *m, const char **why)
 	}
 }
 
-/* A small frame on a fresh socket: written whole or the channel is bad. */
-int
-chan_send_frame(int fd, struct vmn_buf *b)
+/*
+ * The frames of one handshake step go out in one write, so the peer wakes
+ * once for them: a connection's setup is a few of these round trips.
+ */
+static int
+send_frames(int fd, const uint8_t *buf, size_t len)
 {
-	int len = vmn_msg_end(b);
-
-	if (len < 0)
-		return len;
-	if (send(fd, b->data, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT) != len)
-		return -EIO;
-	return 0;
+	return send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)len ?
+	    0 : -EIO;
 }
 
 int
 chan_send_request(int fd, enum vmn_role role, const char *vm_id,
     const struct fwd_target *t)
 {
-	uint8_t buf[VMN_HDR_LEN + CHAN_FRAME_MAX];
+	uint8_t buf[2 * (VMN_HDR_LEN + CHAN_FRAME_MAX)];
 	struct vmn_buf b;
-	int rc;
+	int hello, fwd;
 
-	vmn_buf_init(&b, buf, sizeof(buf));
+	vmn_buf_init(&b, buf, sizeof(buf) / 2);
 	vmn_msg_begin(&b, VMN_MSG_HELLO, VMN_F_REQUEST, 1);
 	vmn_put_u32(&b, VMN_A_VERSION, VMN_WIRE_VERSION);
 	vmn_put_u32(&b, VMN_A_CAPS, VMN_CAP_PORTFWD | VMN_CAP_RFWD);
 	vmn_put_u8(&b, VMN_A_ROLE, (uint8_t)role);
 	if (vm_id && *vm_id)
 		vmn_put_str(&b, VMN_A_VM_ID, vm_id);
-	if ((rc = chan_send_frame(fd, &b)) < 0)
-		return rc;
+	if ((hello = vmn_msg_end(&b)) < 0)
+		return hello;
+	vmn_buf_init(&b, buf + hello, sizeof(buf) / 2);
 	vmn_msg_begin(&b, VMN_MSG_FWD, VMN_F_REQUEST, 2);
 	vmn_put_u8(&b, VMN_A_PROTO, t->proto);
 	if (t->family)
 		vmn_put_u8(&b, VMN_A_FAMILY, t->family);
 	vmn_put_u16(&b, VMN_A_PORT, t->port);
 	vmn_put_u32(&b, VMN_A_CONN_ID, t->conn_id);
-	return chan_send_frame(fd, &b);
+	if ((fwd = vmn_msg_end(&b)) < 0)
+		return fwd;
+	return send_frames(fd, buf, (size_t)hello + (size_t)fwd);
 }
 
-/* The answer to FWD: 0 connected, or -errno with a reason. */
+/*
+ * The answer to FWD: 0 connected, or -errno with a reason; preceded by the
+ * answer to the channel's HELLO when `hello` says what to put in it.
+ */
 int
-chan_send_reply(int fd, uint32_t seq, int err, const char *msg)
+chan_send_reply(int fd, const struct chan_hello *hello, uint32_t seq,
+    int err, const char *msg)
 {
-	uint8_t buf[VMN_HDR_LEN + CHAN_FRAME_MAX];
+	uint8_t buf[2 * (VMN_HDR_LEN + CHAN_FRAME_MAX)];
 	struct vmn_buf b;
-	int len;
+	int len = 0, fwd;
 
-	vmn_buf_init(&b, buf, sizeof(buf));
-	if (err) {
-		if ((len = vmn_build_error(&b, VMN_MSG_FWD, seq, err, msg)) < 0)
+	if (hello) {
+		vmn_buf_init(&b, buf, sizeof(buf) / 2);
+		len = vmn_build_hello(&b, VMN_F_REPLY, hello->seq, hello->role,
+		    hello->caps, hello->vm_id);
+		if (len < 0)
 			return len;
-		return send(fd, buf, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT) ==
-		    len ? 0 : -EIO;
 	}
-	vmn_msg_begin(&b, VMN_MSG_FWD, VMN_F_REPLY, seq);
-	return chan_send_frame(fd, &b);
+	vmn_buf_init(&b, buf + len, sizeof(buf) / 2);
+	if (err) {
+		fwd = vmn_build_error(&b, VMN_MSG_FWD, seq, err, msg);
+	} else {
+		vmn_msg_begin(&b, VMN_MSG_FWD, VMN_F_REPLY, seq);
+		fwd = vmn_msg_end(&b);
+	}
+	if (fwd < 0)
+		return fwd;
+	return send_frames(fd, buf, (size_t)len + (size_t)fwd);
 }
 
 /* What a FWD request asks for; -EINVAL if it does not make sense. */

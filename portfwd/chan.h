@@ -39,10 +39,18 @@ struct fwd_target {
 void	chan_reader_init(struct chan_reader *cr);
 int	chan_read(struct chan_reader *cr, int fd, struct vmn_msg *m,
 	    const char **why);
+/* What the answer to a channel's HELLO says. */
+struct chan_hello {
+	uint32_t	 seq;
+	enum vmn_role	 role;
+	uint32_t	 caps;
+	const char	*vm_id;
+};
+
 int	chan_send_request(int fd, enum vmn_role role, const char *vm_id,
 	    const struct fwd_target *t);
-int	chan_send_reply(int fd, uint32_t seq, int err, const char *msg);
-int	chan_send_frame(int fd, struct vmn_buf *b);
+int	chan_send_reply(int fd, const struct chan_hello *hello, uint32_t seq,
+	    int err, const char *msg);
 int	fwd_target_parse(const struct vmn_msg *m, struct fwd_target *t);
 
 /* Datagrams on a stream channel: a u16 length, then the datagram. */

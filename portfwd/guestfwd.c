@@ -33,6 +33,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,8 @@ struct gconn {
 	bool			 reverse;	/* rfwd: we opened the channel */
 	struct rfwd_listener	*rl;		/* rfwd: pending on it; else NULL */
 	struct fwd_target	 t;
+	bool			 hello;		/* fwd: the host's HELLO came */
+	uint32_t		 hello_seq;	/* fwd: the HELLO to answer */
 	uint32_t		 fwd_seq;	/* the FWD request to answer */
 	int			 chan;
 	int			 local;
@@ -347,6 +350,19 @@ start_relay(struct gconn *gc)
 
 static void connect_local(struct gconn *gc, uint8_t family);
 
+/* Answers the host's HELLO and FWD at once: 0 connected, or an errno. */
+static int
+send_reply(struct gconn *gc, int err)
+{
+	struct chan_hello hello = {
+		.seq = gc->hello_seq, .role = VMN_ROLE_FWD,
+		.caps = VMN_CAP_PORTFWD, .vm_id = gc->gf->vm_id,
+	};
+
+	return chan_send_reply(gc->chan, &hello, gc->fwd_seq, err,
+	    err ? strerror(err) : NULL);
+}
+
 static void
 local_connected_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -364,11 +380,11 @@ local_connected_cb(evutil_socket_t fd, short what, void *arg)
 			connect_local(gc, AF_INET6);
 			return;
 		}
-		chan_send_reply(gc->chan, gc->fwd_seq, err, strerror(err));
+		send_reply(gc, err);
 		gconn_free(gc);
 		return;
 	}
-	if (chan_send_reply(gc->chan, gc->fwd_seq, 0, NULL) < 0) {
+	if (send_reply(gc, 0) < 0) {
 		gconn_free(gc);
 		return;
 	}
@@ -378,6 +394,7 @@ local_connected_cb(evutil_socket_t fd, short what, void *arg)
 static void
 connect_local(struct gconn *gc, uint8_t family)
 {
+	struct pollfd pfd = { .events = POLLOUT };
 	int fd;
 
 	if (family == AF_INET6)
@@ -388,19 +405,25 @@ connect_local(struct gconn *gc, uint8_t family)
 			connect_local(gc, AF_INET6);
 			return;
 		}
-		chan_send_reply(gc->chan, gc->fwd_seq, -fd, strerror(-fd));
+		send_reply(gc, -fd);
 		gconn_free(gc);
 		return;
 	}
 	gc->local = fd;
+	pfd.fd = fd;
 	if (gc->t.proto == IPPROTO_UDP) {
-		if (chan_send_reply(gc->chan, gc->fwd_seq, 0, NULL) < 0)
+		if (send_reply(gc, 0) < 0)
 			gconn_free(gc);
 		else
 			start_relay(gc);
 		return;
 	}
 	gc->state = GC_CONNECTING;
+	/* Loopback mostly connects within connect(): then go on at once. */
+	if (poll(&pfd, 1, 0) == 1) {
+		local_connected_cb(fd, EV_WRITE, gc);	/* may free gc */
+		return;
+	}
 	if (gc->ev)
 		event_free(gc->ev);
 	gc->ev = event_new(gc->gf->base, fd, EV_WRITE, local_connected_cb, gc);
@@ -418,18 +441,13 @@ handshake_cb(evutil_socket_t fd, short what, void *arg)
 
 	while ((rc = chan_read(&gc->cr, fd, &m, &why)) == 1) {
 		if (m.hdr.type == VMN_MSG_HELLO && (m.hdr.flags & VMN_F_REQUEST) &&
-		    vmn_attr_u8(&m.tb[VMN_A_ROLE]) == VMN_ROLE_FWD) {
-			uint8_t buf[256];
-			struct vmn_buf b;
-
-			vmn_buf_init(&b, buf, sizeof(buf));
-			vmn_build_hello(&b, VMN_F_REPLY, m.hdr.seq, VMN_ROLE_FWD,
-			    VMN_CAP_PORTFWD, gc->gf->vm_id);
-			if (chan_send_frame(fd, &b) < 0)
-				break;
+		    vmn_attr_u8(&m.tb[VMN_A_ROLE]) == VMN_ROLE_FWD && !gc->hello) {
+			gc->hello = true;
+			gc->hello_seq = m.hdr.seq;	/* answered with FWD */
 			continue;
 		}
 		if (m.hdr.type == VMN_MSG_FWD && (m.hdr.flags & VMN_F_REQUEST) &&
+		    gc->hello &&
 		    fwd_target_parse(&m, &gc->t) == 0) {
 			gc->fwd_seq = m.hdr.seq;
 			event_del(gc->ev);

@@ -98,6 +98,7 @@ struct hconn {
 	bool			 tried_v6;	/* reverse: after 127.0.0.1 */
 	struct fwd_target	 t;
 	uint32_t		 seq;		/* reverse: the FWD to answer */
+	struct chan_hello	 hello;		/* reverse: and the HELLO */
 	int			 local;		/* the host-side TCP socket */
 	int			 chan;
 	struct vmn_connector	*connector;
@@ -449,7 +450,7 @@ rfwd_failed(struct hconn *hc, int err)
 	if (r)
 		snprintf(r->error, sizeof(r->error), "host port %u: %s",
 		    hc->t.port, strerror(err));
-	chan_send_reply(hc->chan, hc->seq, err, strerror(err));
+	chan_send_reply(hc->chan, &hc->hello, hc->seq, err, strerror(err));
 	hconn_free(hc, 0);
 }
 
@@ -497,7 +498,7 @@ reverse_connected_cb(evutil_socket_t fd, short what, void *arg)
 		rfwd_failed(hc, err);
 		return;
 	}
-	if (chan_send_reply(hc->chan, hc->seq, 0, NULL) < 0) {
+	if (chan_send_reply(hc->chan, &hc->hello, hc->seq, 0, NULL) < 0) {
 		hconn_free(hc, RELAY_RESET_A);
 		return;
 	}
@@ -514,8 +515,8 @@ reverse_connected_cb(evutil_socket_t fd, short what, void *arg)
  * ours now): connect to the host port, if the configuration allows it.
  */
 void
-hostfwd_reverse(struct hostfwd *hf, int fd, const struct fwd_target *t,
-    uint32_t seq)
+hostfwd_reverse(struct hostfwd *hf, int fd, const struct chan_hello *hello,
+    const struct fwd_target *t, uint32_t seq)
 {
 	struct hconn *hc;
 	int rc;
@@ -524,13 +525,14 @@ hostfwd_reverse(struct hostfwd *hf, int fd, const struct fwd_target *t,
 		log_warnx("vm %s: reverse forward to host port %u/%s refused: "
 		    "not in the configuration", hf->vm, t->port,
 		    proto_name(t->proto));
-		chan_send_reply(fd, seq, EPERM, "not allowed by host-netd.conf");
+		chan_send_reply(fd, hello, seq, EPERM,
+		    "not allowed by host-netd.conf");
 		close(fd);
 		return;
 	}
 	if (t->proto != IPPROTO_TCP || !(t->conn_id & FWD_ID_GUEST) ||
 	    !(hc = hconn_new(hf, -1))) {
-		chan_send_reply(fd, seq, EAGAIN, "cannot take it now");
+		chan_send_reply(fd, hello, seq, EAGAIN, "cannot take it now");
 		close(fd);
 		return;
 	}
@@ -538,6 +540,8 @@ hostfwd_reverse(struct hostfwd *hf, int fd, const struct fwd_target *t,
 	hc->chan = fd;
 	hc->t = *t;
 	hc->seq = seq;
+	hc->hello = *hello;
+	hc->hello.vm_id = hf->vm;	/* outlives a reload's new name */
 	if ((rc = reverse_connect(hc, AF_INET)) < 0) {
 		hc->tried_v6 = true;
 		if ((rc = reverse_connect(hc, AF_INET6)) < 0)

@@ -11,6 +11,7 @@
 
 struct event_base;
 struct vmn_endpoint;
+struct chan_hello;
 struct fwd_target;
 struct hostfwd;
 
@@ -78,7 +79,8 @@ void		 hostfwd_listener(struct hostfwd *hf, bool added, uint8_t proto,
 void		 hostfwd_synced(struct hostfwd *hf);
 void		 hostfwd_reset(struct hostfwd *hf, uint32_t conn_id);
 void		 hostfwd_reverse(struct hostfwd *hf, int fd,
-		    const struct fwd_target *t, uint32_t seq);
+		    const struct chan_hello *hello, const struct fwd_target *t,
+		    uint32_t seq);
 void		 hostfwd_foreach(struct hostfwd *hf, hostfwd_port_fn fn,
 		    void *arg);
 unsigned	 hostfwd_conflicts(const struct hostfwd *hf);

@@ -46,6 +46,7 @@ struct direction {
 	uint8_t		*buf;		/* copy mode: the buffer */
 	size_t		 off;		/* copy mode: first unwritten byte */
 	bool		 copy;		/* splice() unavailable */
+	bool		 grown;		/* asked for a RELAY_PIPE_SIZE pipe */
 	bool		 eof;		/* source ended */
 	bool		 shut;		/* destination shut down: done */
 	struct event	*rd;		/* readable: src */
@@ -104,17 +105,32 @@ wr_cb(evutil_socket_t fd, short what, void *arg)
 	pump(arg);
 }
 
+/*
+ * Pipes start at the kernel's default size: most forwarded connections
+ * are short, and big pipes count against the owner's pipe page limit,
+ * past which new pipes get only a couple of pages.
+ */
 static int
 open_pipe(struct direction *d)
 {
+	int sz;
+
 	if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
 		return -errno;
-	/* Bigger pipes mean fewer calls; the default 64 KiB if refused. */
-	if (fcntl(d->pipe[1], F_SETPIPE_SZ, RELAY_PIPE_SIZE) > 0)
-		d->cap = RELAY_PIPE_SIZE;
-	else
-		d->cap = (size_t)fcntl(d->pipe[1], F_GETPIPE_SZ);
+	if ((sz = fcntl(d->pipe[1], F_GETPIPE_SZ)) > 0)
+		d->cap = (size_t)sz;
 	return 0;
+}
+
+/* A direction that fills its pipe carries bulk: fewer, bigger splices. */
+static void
+grow_pipe(struct direction *d)
+{
+	int sz;
+
+	d->grown = true;	/* once: if refused, the pipe stays as it is */
+	if ((sz = fcntl(d->pipe[1], F_SETPIPE_SZ, RELAY_PIPE_SIZE)) > 0)
+		d->cap = (size_t)sz;
 }
 
 static int
@@ -200,6 +216,9 @@ pump(struct direction *d)
 				d->inflight += (size_t)n;
 				d->bytes += (uint64_t)n;
 				progress = true;
+				if (d->inflight >= d->cap && !d->copy &&
+				    !d->grown)
+					grow_pipe(d);
 			} else if (n == 0) {
 				d->eof = true;
 			} else if (errno == EAGAIN || errno == EINTR) {

@@ -10,7 +10,7 @@
 struct event_base;
 struct relay;
 
-#define RELAY_PIPE_SIZE		(1 << 20)	/* bytes in flight per direction */
+#define RELAY_PIPE_SIZE		(1 << 20)	/* in flight per bulk direction */
 #define RELAY_COPY_SIZE		(256 << 10)	/* when splice() cannot be used */
 
 enum relay_end { RELAY_A = 0, RELAY_B = 1 };
