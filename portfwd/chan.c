@@ -88,13 +88,8 @@ chan_send_request(int fd, enum vmn_role role, const char *vm_id,
 	int hello, fwd;
 
 	vmn_buf_init(&b, buf, sizeof(buf) / 2);
-	vmn_msg_begin(&b, VMN_MSG_HELLO, VMN_F_REQUEST, 1);
-	vmn_put_u32(&b, VMN_A_VERSION, VMN_WIRE_VERSION);
-	vmn_put_u32(&b, VMN_A_CAPS, VMN_CAP_PORTFWD | VMN_CAP_RFWD);
-	vmn_put_u8(&b, VMN_A_ROLE, (uint8_t)role);
-	if (vm_id && *vm_id)
-		vmn_put_str(&b, VMN_A_VM_ID, vm_id);
-	if ((hello = vmn_msg_end(&b)) < 0)
+	if ((hello = vmn_build_hello(&b, VMN_F_REQUEST, 1, role,
+	    VMN_CAP_PORTFWD | VMN_CAP_RFWD, vm_id)) < 0)
 		return hello;
 	vmn_buf_init(&b, buf + hello, sizeof(buf) / 2);
 	vmn_msg_begin(&b, VMN_MSG_FWD, VMN_F_REQUEST, 2);

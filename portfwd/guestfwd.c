@@ -394,7 +394,7 @@ local_connected_cb(evutil_socket_t fd, short what, void *arg)
 static void
 connect_local(struct gconn *gc, uint8_t family)
 {
-	struct pollfd pfd = { .events = POLLOUT };
+	struct pollfd pfd;
 	int fd;
 
 	if (family == AF_INET6)
@@ -410,7 +410,6 @@ connect_local(struct gconn *gc, uint8_t family)
 		return;
 	}
 	gc->local = fd;
-	pfd.fd = fd;
 	if (gc->t.proto == IPPROTO_UDP) {
 		if (send_reply(gc, 0) < 0)
 			gconn_free(gc);
@@ -420,6 +419,8 @@ connect_local(struct gconn *gc, uint8_t family)
 	}
 	gc->state = GC_CONNECTING;
 	/* Loopback mostly connects within connect(): then go on at once. */
+	pfd.fd = fd;
+	pfd.events = POLLOUT;
 	if (poll(&pfd, 1, 0) == 1) {
 		local_connected_cb(fd, EV_WRITE, gc);	/* may free gc */
 		return;
