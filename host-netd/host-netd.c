@@ -97,6 +97,22 @@ forwarding_if_needed(void)
 }
 
 /*
+ * The configured VMs changed (start, reload, netctl register): start the
+ * new ones, with what they need from the host. The caller applies NAT.
+ */
+static void
+vms_changed(void)
+{
+	int rc;
+
+	add_new_vms();
+	forwarding_if_needed();
+	if ((rc = session_vsock_listen()) < 0)
+		log_warnx("vsock listener: %s (is vhost_vsock loaded?)",
+		    strerror(-rc));
+}
+
+/*
  * Equal apart from what can change under a running VM: the firewall
  * (allow-vm), its DNS mode, MTU and forwards are updated in place;
  * anything else (link, channel, addressing) means recreating the VM.
@@ -158,7 +174,6 @@ hostd_reload(const char *why, char *err, size_t errlen)
 	struct vm *vm, *tmp;
 	struct vm_conf *vc, *copy;
 	bool globals;
-	int rc;
 
 	log_info("reloading %s (%s)", old->file, why);
 	if (!(newc = parse_config(old->file))) {
@@ -219,10 +234,7 @@ hostd_reload(const char *why, char *err, size_t errlen)
 	}
 	hostdns_load(&hostd->dns);
 	hostlink_uplinks(&hostd->nl, hostd->conf, &hostd->uplinks);
-	add_new_vms();
-	forwarding_if_needed();
-	if ((rc = session_vsock_listen()) < 0)
-		log_warnx("vsock: %s", strerror(-rc));
+	vms_changed();
 	vms_update_mtu();
 	if (nat_apply(&hostd->vms) < 0)
 		log_warnx("nftables table not updated");
@@ -285,8 +297,7 @@ hostd_register(const char *src, const char *text, size_t len, pid_t owner,
 	}
 	conf_free(hostd->conf);
 	hostd->conf = trial;
-	add_new_vms();
-	forwarding_if_needed();
+	vms_changed();		/* a vsock VM may be the first one */
 	if (nat_apply(&hostd->vms) < 0)
 		log_warnx("nftables table not updated");
 	if (owner > 0)
@@ -445,15 +456,11 @@ main(int argc, char *argv[])
 		    "1500 and no way out until one appears");
 
 	hostlink_sweep(&hostd->nl, hostd->conf);
-	add_new_vms();
-	forwarding_if_needed();
+	vms_changed();
 	if (nat_apply(&hostd->vms) < 0) {
 		shutdown_all();
 		fatalx("cannot install nftables table inet %s", HOSTD_NFT_TABLE);
 	}
-	if ((rc = session_vsock_listen()) < 0)
-		log_warnx("vsock listener: %s (is vhost_vsock loaded?)",
-		    strerror(-rc));
 	if ((rc = control_listen(conf->control_socket)) < 0) {
 		shutdown_all();
 		fatalx("control socket %s: %s", conf->control_socket,
