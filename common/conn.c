@@ -63,7 +63,9 @@ vmn_conn_fail(struct vmn_conn *c, int err, const char *why)
 		return;
 	c->failed = 1;
 	c->err = err;
-	snprintf(c->why, sizeof(c->why), "%s", why ? why : "closed");
+	/* why may be c->why itself (a close after flush keeps its reason). */
+	if (why != c->why)
+		snprintf(c->why, sizeof(c->why), "%s", why ? why : "closed");
 	event_del(c->read_ev);
 	event_del(c->write_ev);
 	event_del(c->flush_ev);

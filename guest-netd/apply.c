@@ -13,6 +13,11 @@
  * Links are found by MAC, the one identity the host controls, and renamed
  * to the name the host asks for; renaming needs the link down, so it is
  * brought down first and up again after its sysctls are set.
+ *
+ * lo is brought up whenever it is down (a new network namespace starts with
+ * it down): the DNS tunnel address lives there and forwarded connections
+ * reach the guest's servers through it, so a guest with lo down would look
+ * online with its tunnel and forwards dead.
  */
 #include "config.h"
 
@@ -163,6 +168,13 @@ apply_links(struct applier *a)
 
 	if ((rc = dump_links(a->nl, &ks)) < 0)
 		return fail(a, rc, "listing links");
+	for (j = 0; j < ks.n; j++)
+		if ((ks.l[j].flags & IFF_LOOPBACK) && !(ks.l[j].flags & IFF_UP)) {
+			if ((rc = set_link(a, ks.l[j].index, NULL, 0, 1)) < 0)
+				return fail(a, rc, "bringing %s up",
+				    ks.l[j].name);
+			log_info("%s was down: brought it up", ks.l[j].name);
+		}
 	for (i = 0; i < nc->nlinks; i++) {
 		const struct vmn_nc_link *want = &nc->links[i];
 		struct klink *k = NULL;

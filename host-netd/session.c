@@ -82,6 +82,9 @@ session_close_cb(struct vmn_conn *c, int err, const char *why, void *arg)
 		    vmn_role_name(s->role), why);
 	else if (s->role == VMN_ROLE_CONTROL)
 		log_info("vm %s: guest disconnected (%s)", vm, why);
+	else if (s->role == VMN_ROLE_NONE)
+		log_debug("vm %s: connection closed before its HELLO was "
+		    "accepted: %s", vm, why);
 	else
 		log_debug("vm %s: %s connection closed: %s", vm,
 		    vmn_role_name(s->role), why);

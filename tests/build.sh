@@ -3,8 +3,13 @@
 #
 #   tests/build.sh [BUILDDIR [configure options...]]
 #
-# BUILDDIR defaults to build/ in the source tree. Prints the build dir.
+# BUILDDIR defaults to build/ in the source tree. Without configure options
+# a build dir already configured keeps its options (so the demo after
+# tests/check.sh reuses its -Werror build); with them it is reconfigured
+# when they change. The build dir is the only thing printed on stdout:
+# callers take it with $(...), so all progress goes to stderr.
 set -euo pipefail
+exec 3>&1 1>&2
 src=$(cd "$(dirname "$0")/.." && pwd)
 builddir=${1:-$src/build}
 shift || true
@@ -15,9 +20,11 @@ cd "$src"
 mkdir -p "$builddir"
 cd "$builddir"
 if [ ! -f Makefile ] || [ "$src/configure" -nt config.status ] ||
-    [ "$*" != "$(cat .vmn-configure-args 2>/dev/null)" ]; then
+    { [ $# -gt 0 ] && [ "$*" != "$(cat .vmn-configure-args 2>/dev/null)" ]; }; then
+	[ $# -gt 0 ] || [ ! -f .vmn-configure-args ] ||
+		set -- $(cat .vmn-configure-args)
 	"$src/configure" -q "$@"
 	echo "$*" >.vmn-configure-args
 fi
 make -j"$(nproc)" >/dev/null
-echo "$builddir"
+echo "$builddir" >&3

@@ -1,12 +1,15 @@
 #!/bin/bash
 # tests/check.sh - install dependencies, build with -Werror, run every test
 #
-# Runs the whole suite twice: a normal -Werror build, then a build with
-# AddressSanitizer and UBSan (every daemon the namespace tests start is the
-# instrumented one, and a sanitizer report anywhere fails the run). Needs
-# root for the namespace tests; without root they are skipped.
+# Runs as root (asking sudo when a sudoer runs it). Runs the whole suite
+# twice: a normal -Werror build, then a build with AddressSanitizer and UBSan
+# (every daemon the namespace tests start is the instrumented one, and a
+# sanitizer report anywhere fails the run). Between the two, the README's
+# first command runs as on a fresh machine (tests/first-run.sh).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
+. "$src/tests/root.sh"
+become_root "$@"
 
 run_suite() {
 	local builddir=$1
@@ -21,5 +24,7 @@ run_suite() {
 }
 
 run_suite "$src/build" --enable-werror
+# The README's first command, with deps.sh on its installation path.
+"$src/tests/first-run.sh"
 run_suite "$src/build-sanitizers" --enable-werror --enable-sanitizers
 echo "=== all tests passed"

@@ -15,6 +15,8 @@
 #   tests/demo.sh [--netns] --once   show it working, then clean up and exit
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
+. "$src/tests/root.sh"
+become_root "$@"
 once=0 netns=0
 for a in "$@"; do
 	case $a in

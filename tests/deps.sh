@@ -2,13 +2,15 @@
 # tests/deps.sh - install what vmnetd's build, tests and demo need (Debian 12)
 #
 # Idempotent: packages already present are skipped, so a second run costs
-# one dpkg query.
+# one dpkg query. Everything it says goes to stderr: callers capture the
+# stdout of the scripts that run it (tests/build.sh prints the build dir).
 set -euo pipefail
+exec 1>&2
 
 BUILD_PKGS="build-essential autoconf automake libtool pkg-config
 	libmnl-dev libnftables-dev libc-ares-dev libevent-dev libcmocka-dev"
 TEST_PKGS="iproute2 nftables dnsmasq-base socat dnsutils curl procps
-	iputils-ping cppcheck"
+	iputils-ping cppcheck python3"
 # The VM: QEMU, a kernel to boot (Debian's, its modules in /lib/modules)
 # and busybox for the initramfs.
 VM_PKGS="qemu-system-x86 linux-image-amd64 busybox-static cpio e2fsprogs"
@@ -20,7 +22,7 @@ for p in $BUILD_PKGS $TEST_PKGS $VM_PKGS; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then
-		echo "deps.sh: need root to install: ${missing[*]}" >&2
+		echo "deps.sh: need root to install: ${missing[*]}"
 		exit 1
 	fi
 	echo "deps.sh: installing ${missing[*]}"

@@ -13,6 +13,7 @@
 # the host's resolv.conf changed -> followed; host-netd killed with
 # queries pending -> SERVFAIL at once, and the tunnel comes back with it;
 # dns none -> the tunnel and its address go away, resolv.conf untouched.
+# The guest's namespace starts with lo down, as `ip netns add` makes it.
 TEST_NAME=dns
 . "$(dirname "$0")/lib.sh"
 bed_init
@@ -20,8 +21,17 @@ bed_up
 bed_guest g1
 bed_write_conf g1 >/dev/null
 bed_host_netd
+# A new namespace's lo is down; guest-netd owns the tunnel address there and
+# must bring it up, or the guest is "online" with a dead tunnel.
+in_guest g1 ip -o link show lo | grep -q "state DOWN\|<LOOPBACK>" ||
+	fail "the test bed's guest should start with lo down"
 bed_guest_netd g1
 wait_online g1
+in_guest g1 ip -o link show lo | grep -q "<LOOPBACK,UP" ||
+	fail "guest-netd left lo down: $(in_guest g1 ip -o link show lo)"
+grep -q "online [0-9]* ms after guest-netd started" "$TMP/guest-g1.log" &&
+    ! grep -q "after the kernel started" "$TMP/guest-g1.log" ||
+	fail "a namespace guest's online log: $(grep online "$TMP/guest-g1.log")"
 DNSQ=$VMN_BUILDDIR/tests/tools/vmn-dnsq
 ROGUE=$VMN_BUILDDIR/tests/tools/vmn-rogue
 TUN=10.255.255.254

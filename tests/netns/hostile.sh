@@ -41,7 +41,13 @@ out=$(in_guest g2 "$ROGUE" -t 5 -i g1 "unix:$TMP/g2" wrongvm) ||
 echo "$out" | grep -q "error reply: this channel belongs to another VM" ||
 	fail "no clear error for a HELLO claiming another VM: $out"
 healthy wrongvm
-pass "wrongvm: refused with an error; g1 unaffected"
+# The log says why the refused connection closed (its reason was once lost).
+wait_for 2 "the refused connection's close logged" \
+    grep -q "vm g2: connection closed before its HELLO was accepted: this channel belongs to another VM" \
+    "$TMP/host-netd.log"
+! grep -E "connection closed[^:]*: *$" "$TMP/host-netd.log" ||
+	fail "a connection closed with no reason in host-netd's log"
+pass "wrongvm: refused with an error, logged with its reason; g1 unaffected"
 
 # No HELLO within the deadline: dropped (HELLO_TIMEOUT_MS is 5 s).
 out=$(in_guest g2 "$ROGUE" -t 8 "unix:$TMP/g2" silent) ||

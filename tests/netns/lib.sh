@@ -117,10 +117,11 @@ bed_init() {
 	trap 'exit 130' INT TERM
 }
 
+# bed_netns_add NAME [lo-down]: a namespace, lo up unless asked not to.
 bed_netns_add() {
 	ip netns add "$1" || fail "cannot create namespace $1"
 	BED_NAMESPACES+=("$1")
-	ip -n "$1" link set lo up
+	[ "${2:-}" = lo-down ] || ip -n "$1" link set lo up
 	mkdir -p "/etc/netns/$1"
 }
 
@@ -203,9 +204,10 @@ EOF
 	    ip netns exec "$NS_LAN" sh -c "ss -ltn | grep -q ':8080' && ss -ltn | grep -q ':80 '"
 }
 
-# bed_guest NAME: an empty namespace for a guest.
+# bed_guest NAME: an empty namespace for a guest, as `ip netns add` makes
+# it (lo down): guest-netd brings lo up itself.
 bed_guest() {
-	bed_netns_add "vmn-$1-$SFX"
+	bed_netns_add "vmn-$1-$SFX" lo-down
 	: >"/etc/netns/vmn-$1-$SFX/resolv.conf"
 }
 
