@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "apply.h"
+#include "cli.h"
 #include "conn.h"
 #include "dnsproxy.h"
 #include "guestfwd.h"
@@ -66,10 +67,12 @@ struct guest {
 
 static struct guest guest;
 
-static void
-usage(void)
+static const char *
+usage_text(void)
 {
-	fprintf(stderr,
+	static char text[1024];
+
+	snprintf(text, sizeof(text),
 	    "usage: guest-netd [-dv] [--host URI] [--host-port N] [--guest-port N]\n"
 	    "                  [--vm-id NAME] [--pidfile PATH]\n"
 	    "                  [--resolv-conf PATH] [--proxy-env PATH]\n"
@@ -82,10 +85,12 @@ usage(void)
 	    "  --pidfile PATH      lock held while running (default %s)\n"
 	    "  -d                  stay in the foreground, log to stderr\n"
 	    "                      (otherwise: detach, log to syslog)\n"
-	    "  -v                  more verbose logging\n",
+	    "  -v                  more verbose logging\n"
+	    "  -h, --help          this text\n"
+	    "      --version       guest-netd's version\n",
 	    DEFAULT_HOST, VMN_PORT_HOST, VMN_PORT_GUEST, DEFAULT_RESOLV_CONF,
 	    DEFAULT_PROXY_ENV, DEFAULT_PIDFILE);
-	exit(2);
+	return text;
 }
 
 static uint32_t
@@ -410,6 +415,7 @@ main(int argc, char *argv[])
 		{ "proxy-env", required_argument, NULL, 'p' },
 		{ "pidfile", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct guest *g = &guest;
@@ -423,8 +429,12 @@ main(int argc, char *argv[])
 	log_init("guest-netd", LOG_TO_STDERR, 0);	/* for option errors */
 	g->resolv_conf = DEFAULT_RESOLV_CONF;
 	g->proxy_env = DEFAULT_PROXY_ENV;
-	while ((ch = getopt_long(argc, argv, "dvh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":dvh", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'h':
+			vmn_cli_help(usage_text());
+		case 'V':
+			vmn_cli_version("guest-netd");
 		case 'd':
 			foreground = 1;
 			break;
@@ -453,11 +463,12 @@ main(int argc, char *argv[])
 			pidfile = optarg;
 			break;
 		default:
-			usage();
+			vmn_cli_getopt_error("guest-netd", usage_text(), argv, ch);
 		}
 	}
 	if (optind != argc)
-		usage();
+		vmn_cli_usage_error("guest-netd", usage_text(),
+		    "unexpected argument \"%s\"", argv[optind]);
 	/* stderr until we detach, so that a failed start is seen */
 	log_init("guest-netd", LOG_TO_STDERR, verbose);
 	if (vmn_endpoint_parse(host_uri, &g->host, &why) < 0)

@@ -21,6 +21,7 @@
 
 #include <event2/event.h>
 
+#include "cli.h"
 #include "relay.h"
 #include "resolver.h"
 #include "host-netd.h"
@@ -29,16 +30,14 @@
 struct hostd *hostd;
 static struct hostd the_hostd;
 
-static void
-usage(void)
-{
-	fprintf(stderr, "usage: host-netd [-dnv] [-f file]\n"
-	    "  -d       stay in the foreground, log to stderr\n"
-	    "  -f file  configuration (default %s)\n"
-	    "  -n       check the configuration and exit; -nv also prints it\n"
-	    "  -v       more verbose logging\n", HOSTD_CONF_FILE);
-	exit(2);
-}
+static const char usage_text[] =
+    "usage: host-netd [-dnv] [-f file]\n"
+    "  -d, --foreground   stay in the foreground, log to stderr\n"
+    "  -f, --file FILE    configuration (default " HOSTD_CONF_FILE ")\n"
+    "  -n, --check        check the configuration and exit; -nv also prints it\n"
+    "  -v, --verbose      more verbose logging\n"
+    "  -h, --help         this text\n"
+    "      --version      host-netd's version\n";
 
 static void
 init_ula(void)
@@ -382,14 +381,28 @@ shutdown_all(void)
 int
 main(int argc, char *argv[])
 {
+	static const struct option longopts[] = {
+		{ "foreground", no_argument, NULL, 'd' },
+		{ "file", required_argument, NULL, 'f' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *file = HOSTD_CONF_FILE;
 	struct event *sigs[3];
 	static const int signums[3] = { SIGHUP, SIGTERM, SIGINT };
 	struct hostd_conf *conf;
 	int ch, foreground = 0, check = 0, verbose = 0, rc, i;
 
-	while ((ch = getopt(argc, argv, "df:nvh")) != -1) {
+	while ((ch = getopt_long(argc, argv, ":df:nvh", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
+		case 'h':
+			vmn_cli_help(usage_text);
+		case 'V':
+			vmn_cli_version("host-netd");
 		case 'd':
 			foreground = 1;
 			break;
@@ -403,11 +416,12 @@ main(int argc, char *argv[])
 			verbose++;
 			break;
 		default:
-			usage();
+			vmn_cli_getopt_error("host-netd", usage_text, argv, ch);
 		}
 	}
 	if (optind != argc)
-		usage();
+		vmn_cli_usage_error("host-netd", usage_text,
+		    "unexpected argument \"%s\"", argv[optind]);
 	/*
 	 * -n reports "file:line: message" lines, nothing else. Otherwise
 	 * stderr until we detach, so that a failed start is seen.

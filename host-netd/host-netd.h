@@ -16,15 +16,13 @@
 #include "hostfwd.h"
 #include "netconf.h"
 #include "nl.h"
+#include "paths.h"
 #include "transport.h"
 #include "wire.h"
 
-#ifndef SYSCONFDIR
-#define SYSCONFDIR		"/etc"
-#endif
-#define HOSTD_CONF_FILE		SYSCONFDIR "/vmnetd/host-netd.conf"
-#define HOSTD_STATE_DIR		"/var/lib/vmnetd"
-#define HOSTD_CONTROL_SOCKET	"/run/vmnetd/control.sock"
+#define HOSTD_CONF_FILE		VMN_CONF_FILE
+#define HOSTD_STATE_DIR		VMN_STATE_DIR
+#define HOSTD_CONTROL_SOCKET	VMN_CONTROL_SOCKET
 #define HOSTD_POOL4		"172.16.0.0/12"
 #define HOSTD_SUBNET_LEN4	24
 #define HOSTD_GUEST_IFNAME	"eth0"

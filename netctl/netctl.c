@@ -19,9 +19,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "paths.h"
 #include "wire.h"
 
-#define DEFAULT_SOCKET	"/run/vmnetd/control.sock"
+#define DEFAULT_SOCKET	VMN_CONTROL_SOCKET
 
 enum output { OUT_PRETTY, OUT_DUMP, OUT_JSON };
 

@@ -24,6 +24,8 @@
 #include <unistd.h>
 #include <linux/kvm.h>
 
+#include "cli.h"
+
 #define GUEST_MEM	0x1000
 #define MAX_CPUID	256
 
@@ -60,8 +62,14 @@ no(const char *what)
 	return 1;
 }
 
+static const char usage_text[] =
+    "usage: vmnet-kvm-ok\n"
+    "  exit status 0: KVM runs guests here; 1: use TCG (why on stderr)\n"
+    "  -h, --help       this text\n"
+    "      --version    vmnet-kvm-ok's version\n";
+
 int
-main(void)
+main(int argc, char *argv[])
 {
 	struct kvm_userspace_memory_region region = { 0 };
 	struct sigaction sa = { .sa_handler = on_alarm };
@@ -71,6 +79,15 @@ main(void)
 	int kvm, vm, vcpu, mmap_size;
 	uint8_t *mem;
 
+	if (argc > 1 && (strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0))
+		vmn_cli_help(usage_text);
+	if (argc > 1 && strcmp(argv[1], "--version") == 0)
+		vmn_cli_version("vmnet-kvm-ok");
+	if (argc > 1)
+		vmn_cli_usage_error("vmnet-kvm-ok", usage_text, "%s \"%s\"",
+		    argv[1][0] == '-' ? "unknown option" : "unexpected argument",
+		    argv[1]);
 	if ((kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC)) < 0)
 		return no("/dev/kvm");
 	if (ioctl(kvm, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)

@@ -20,6 +20,7 @@
 
 #include <event2/event.h>
 
+#include "cli.h"
 #include "log.h"
 #include "transport.h"
 #include "vhost-user.h"
@@ -33,24 +34,19 @@ static struct {
 	bool			 once;
 } d;
 
-static void
-usage(void)
-{
-	fprintf(stderr,
-	    "usage: vmnet-vsockd [-v] --socket PATH --uds PATH [--guest-cid N] "
-	    "[--once]\n"
-	    "  --socket PATH    the vhost-user socket QEMU connects to\n"
-	    "  --uds PATH       hybrid vsock: host programs connect here and "
-	    "say\n"
-	    "                   \"CONNECT <port>\"; guest connections to host "
-	    "port P\n"
-	    "                   go to PATH_P\n"
-	    "  --guest-cid N    the guest's CID (default 3)\n"
-	    "  --once           exit when QEMU disconnects (and leave SIGINT\n"
-	    "                   to QEMU: Ctrl-C in a terminal ends it, then us)\n"
-	    "  -v               more verbose logging (stderr)\n");
-	exit(2);
-}
+static const char usage_text[] =
+    "usage: vmnet-vsockd [-v] --socket PATH --uds PATH [--guest-cid N] "
+    "[--once]\n"
+    "  --socket PATH    the vhost-user socket QEMU connects to\n"
+    "  --uds PATH       hybrid vsock: host programs connect here and say\n"
+    "                   \"CONNECT <port>\"; guest connections to host port P\n"
+    "                   go to PATH_P\n"
+    "  --guest-cid N    the guest's CID (default 3)\n"
+    "  --once           exit when QEMU disconnects (and leave SIGINT\n"
+    "                   to QEMU: Ctrl-C in a terminal ends it, then us)\n"
+    "  -v               more verbose logging (stderr)\n"
+    "  -h, --help       this text\n"
+    "      --version    vmnet-vsockd's version\n";
 
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -76,6 +72,7 @@ main(int argc, char *argv[])
 		{ "guest-cid", required_argument, NULL, 'c' },
 		{ "once", no_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct vsockdev_stats *st;
@@ -86,8 +83,12 @@ main(int argc, char *argv[])
 	int ch, verbose = 0, fd;
 
 	log_init("vmnet-vsockd", LOG_TO_STDERR, 0);
-	while ((ch = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'h':
+			vmn_cli_help(usage_text);
+		case 'V':
+			vmn_cli_version("vmnet-vsockd");
 		case 's':
 			d.socket_path = optarg;
 			break;
@@ -107,11 +108,15 @@ main(int argc, char *argv[])
 			verbose++;
 			break;
 		default:
-			usage();
+			vmn_cli_getopt_error("vmnet-vsockd", usage_text, argv, ch);
 		}
 	}
-	if (optind != argc || !d.socket_path || !uds)
-		usage();
+	if (optind != argc)
+		vmn_cli_usage_error("vmnet-vsockd", usage_text,
+		    "unexpected argument \"%s\"", argv[optind]);
+	if (!d.socket_path || !uds)
+		vmn_cli_usage_error("vmnet-vsockd", usage_text,
+		    "--socket and --uds are required");
 	log_init("vmnet-vsockd", LOG_TO_STDERR, verbose);
 	signal(SIGPIPE, SIG_IGN);
 	if (!(d.base = event_base_new()))
