@@ -5,7 +5,8 @@
 # twice: a normal -Werror build, then a build with AddressSanitizer and UBSan
 # (every daemon the namespace tests start is the instrumented one, and a
 # sanitizer report anywhere fails the run). Between the two, the README's
-# first command runs as on a fresh machine (tests/first-run.sh).
+# first command runs as on a fresh machine (tests/first-run.sh) and an
+# installed tree is run (tests/install.sh).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 . "$src/tests/root.sh"
@@ -24,7 +25,9 @@ run_suite() {
 }
 
 run_suite "$src/build" --enable-werror
-# The README's first command, with deps.sh on its installation path.
+# The README's first command, with deps.sh on its installation path; then
+# make install under a scratch root, and what it installed run for real.
 "$src/tests/first-run.sh"
+"$src/tests/install.sh"
 run_suite "$src/build-sanitizers" --enable-werror --enable-sanitizers
 echo "=== all tests passed"

@@ -23,7 +23,8 @@
 # second VM whose vmnet-run is killed outright (SIGKILL) takes its QEMU,
 # vmnet-vsockd, registration and tap with it. Also: an extra
 # disk (--disk, ext4) mounts in the guest, its file there; the kernel
-# booted has everything vm/kernel.config lists, built in or as modules.
+# booted has everything vm/kernel.config lists, built in or as modules;
+# vmnet-run in another network namespace than host-netd is refused.
 TEST_NAME=vm-boot
 . "$(dirname "$0")/../netns/lib.sh"
 # tests/deps.sh installs these; missing here is an error, not a skip.
@@ -43,6 +44,16 @@ bed_write_conf >/dev/null
 bed_host_netd
 VM=t$SFX
 RUN=$VMN_SRCDIR/vm/vmnet-run
+
+# vmnet-run in another network namespace than host-netd (here: the test's
+# own) is refused before anything is registered: QEMU would otherwise make
+# a new, unconfigured tap of that name where it runs.
+out=$(VMN_BUILDDIR=$VMN_BUILDDIR "$RUN" --name "x$SFX" --console "$TMP/x.log" \
+    --socket "$TMP/control.sock" 2>&1) && fail "vmnet-run outside host-netd's namespace ran"
+echo "$out" | grep -q "host-netd (pid $HOST_NETD_PID) runs in another network namespace.*\"$NS_HOST\".*ip netns exec $NS_HOST vmnet-run" ||
+	fail "vmnet-run in the wrong namespace: $out"
+[ -z "$(netctl --dump vms | sed 1d)" ] || fail "vmnet-run in the wrong namespace registered a VM"
+pass "vmnet-run in another namespace than host-netd: refused, saying why"
 
 # A host loopback service for the reverse forward.
 bed_spawn "$NS_HOST" proxy socat TCP4-LISTEN:3128,bind=127.0.0.1,fork,reuseaddr \
