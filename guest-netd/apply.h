@@ -4,6 +4,7 @@
 #ifndef GUEST_APPLY_H
 #define GUEST_APPLY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "netconf.h"
@@ -27,5 +28,6 @@ int	proxyenv_write(const char *path, const struct vmn_nc_proxy *p);
 
 /* files.c: shared by the writers above */
 int	file_replace(const char *path, const char *content, mode_t mode);
+bool	file_is_mounted_over(const char *path);
 
 #endif

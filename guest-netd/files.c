@@ -78,3 +78,18 @@ file_replace(const char *path, const char *content, mode_t mode)
 	close(fd);
 	return rc;
 }
+
+/*
+ * Whether path is mounted over (a mount's root): `ip netns exec NAME` mounts
+ * each file of /etc/netns/NAME over its namespace's /etc, so a namespace
+ * guest whose /etc/resolv.conf is not a mount writes the host's own file.
+ */
+bool
+file_is_mounted_over(const char *path)
+{
+	struct statx st;
+
+	if (statx(AT_FDCWD, path, 0, STATX_BASIC_STATS, &st) < 0)
+		return false;
+	return (st.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+}

@@ -39,6 +39,15 @@
 #define DEFAULT_RESOLV_CONF	"/etc/resolv.conf"
 #define DEFAULT_PROXY_ENV	"/etc/profile.d/vmnetd-proxy.sh"
 #define DEFAULT_PIDFILE		"/run/guest-netd.pid"
+/* Why a namespace guest must not write files of the host's /etc. */
+#define SHARED_ETC_DNS \
+	"it is the host's (this network namespace shares the host's /etc): " \
+	"create /etc/netns/NAME/resolv.conf, which ip netns exec mounts " \
+	"over it, or pass --resolv-conf"
+#define SHARED_ETC_PROXY \
+	"it is in the host's /etc (this network namespace shares it): " \
+	"create /etc/netns/NAME/profile.d, which ip netns exec mounts over " \
+	"/etc/profile.d, or pass --proxy-env"
 #define GUEST_CAPS		(VMN_CAP_CONFIG | VMN_CAP_DNS_TUNNEL | \
 				 VMN_CAP_PORTFWD | VMN_CAP_RFWD)
 
@@ -104,6 +113,20 @@ port_arg(const char *opt, const char *s)
 	if (errno || end == s || *end || v == 0 || v > 65535 || s[0] == '-')
 		fatalx("%s %s: a port is 1 to 65535", opt, s);
 	return (uint32_t)v;
+}
+
+/*
+ * Whether writing path (its default, default_path) would write the host's
+ * /etc: a namespace guest (unix: channel) shares the host's /etc unless ip
+ * netns exec mounted the namespace's own file (or directory) over mounted.
+ * A path given on the command line is the administrator's choice.
+ */
+static bool
+host_etc(const struct guest *g, const char *path, const char *default_path,
+    const char *mounted)
+{
+	return g->host.kind == VMN_TR_UNIX && strcmp(path, default_path) == 0 &&
+	    !file_is_mounted_over(mounted);
 }
 
 static int
@@ -179,6 +202,13 @@ handle_commit(struct guest *g, const struct vmn_msg *m)
 
 	rc = apply_netconf(&g->nl, nc, err, sizeof(err));
 	if (rc == 0 && nc->dns.present &&
+	    host_etc(g, g->resolv_conf, DEFAULT_RESOLV_CONF,
+	    "/etc/resolv.conf")) {
+		rc = -EPERM;
+		snprintf(err, sizeof(err), "not writing %s: %s",
+		    g->resolv_conf, SHARED_ETC_DNS);
+	}
+	if (rc == 0 && nc->dns.present &&
 	    (rc = resolvconf_write(g->resolv_conf, &nc->dns)) < 0)
 		snprintf(err, sizeof(err), "writing %s: %s", g->resolv_conf,
 		    strerror(-rc));
@@ -186,6 +216,12 @@ handle_commit(struct guest *g, const struct vmn_msg *m)
 		rc = dnsproxy_configure(g->dns, &nc->dns, err, sizeof(err));
 	if (rc == 0)
 		rc = guestfwd_configure(g->fwd, nc, err, sizeof(err));
+	if (rc == 0 && nc->proxy.present &&
+	    host_etc(g, g->proxy_env, DEFAULT_PROXY_ENV, "/etc/profile.d")) {
+		rc = -EPERM;
+		snprintf(err, sizeof(err), "not writing %s: %s",
+		    g->proxy_env, SHARED_ETC_PROXY);
+	}
 	if (rc == 0 && nc->proxy.present &&
 	    (rc = proxyenv_write(g->proxy_env, &nc->proxy)) < 0)
 		snprintf(err, sizeof(err), "writing %s: %s", g->proxy_env,
@@ -487,6 +523,8 @@ main(int argc, char *argv[])
 	if (g->vm_id && (strlen(g->vm_id) == 0 || strlen(g->vm_id) > 64))
 		fatalx("--vm-id must be 1 to 64 characters");
 
+	if (host_etc(g, g->resolv_conf, DEFAULT_RESOLV_CONF, "/etc/resolv.conf"))
+		log_warnx("%s: %s", g->resolv_conf, SHARED_ETC_DNS);
 	pidfd = lock_pidfile(pidfile);
 	signal(SIGPIPE, SIG_IGN);
 	if ((rc = vmn_nl_open(&g->nl, NETLINK_ROUTE, 0)) < 0)

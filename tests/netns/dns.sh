@@ -13,7 +13,8 @@
 # the host's resolv.conf changed -> followed; host-netd killed with
 # queries pending -> SERVFAIL at once, and the tunnel comes back with it;
 # dns none -> the tunnel and its address go away, resolv.conf untouched.
-# The guest's namespace starts with lo down, as `ip netns add` makes it.
+# The guest's namespace starts with lo down, as `ip netns add` makes it. A
+# namespace guest sharing the host's /etc does not rewrite its resolv.conf.
 TEST_NAME=dns
 . "$(dirname "$0")/lib.sh"
 bed_init
@@ -192,3 +193,24 @@ if in_guest g1 dig +short +time=1 +tries=1 @$TUN web.test.lan >/dev/null 2>&1 &&
 	fail "the tunnel still answers with dns none"
 fi
 pass "dns none: tunnel and address gone, resolv.conf untouched"
+
+# --- a namespace guest sharing the host's /etc ---------------------------------
+# Without /etc/netns/NAME/resolv.conf, ip netns exec leaves the host's /etc in
+# place: guest-netd with its default --resolv-conf must refuse to rewrite the
+# host's DNS, and say so where netctl shows it. (The host's file is restored
+# on exit should that ever fail.)
+cp /etc/resolv.conf "$TMP/host-resolv.conf"
+BED_CLEANUP_HOOK='cmp -s /etc/resolv.conf "$TMP/host-resolv.conf" || cat "$TMP/host-resolv.conf" >/etc/resolv.conf'
+NS_SHARED=vmn-g2-$SFX
+bed_netns_add "$NS_SHARED" lo-down
+rm -f "/etc/netns/$NS_SHARED/resolv.conf"
+printf 'vm "g2" {\n\tlink veth netns "%s"\n\thost-ifname "vmn-g2"\n\tchannel "unix:%s/g2"\n}\n' \
+    "$NS_SHARED" "$TMP" | netctl register - >/dev/null || fail "register g2"
+bed_spawn "$NS_SHARED" guest-g2 "$GUEST_NETD" -d -v --host "unix:$TMP/g2" \
+    --proxy-env "$TMP/g2-proxy.sh" --pidfile "$TMP/g2.pid"
+wait_for 10 "g2's configuration refused" sh -c \
+	"$NETCTL -s $TMP/control.sock --dump vms | grep -q 'not writing /etc/resolv.conf: it is the host'"
+cmp -s /etc/resolv.conf "$TMP/host-resolv.conf" || fail "a namespace guest rewrote the host's /etc/resolv.conf"
+grep -q "/etc/resolv.conf: it is the host's" "$TMP/guest-g2.log" ||
+	fail "guest-netd did not warn at start: $(head -3 "$TMP/guest-g2.log")"
+pass "a namespace sharing the host's /etc: resolv.conf left alone, the reason in netctl vms"
