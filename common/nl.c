@@ -233,3 +233,49 @@ vmn_nl_strerror(const struct vmn_nl *nl, int err)
 		snprintf(buf, sizeof(buf), "%s", strerror(err < 0 ? -err : err));
 	return buf;
 }
+
+/* ---- attribute tables ------------------------------------------------- */
+
+struct parse_ctx {
+	const struct vmn_nl_policy	*p;
+	const struct nlattr		**tb;
+};
+
+static int
+parse_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct parse_ctx *ctx = data;
+	uint16_t type = mnl_attr_get_type(attr);
+
+	if (type > ctx->p->max)
+		return MNL_CB_OK;
+	if (ctx->p->types[type] != MNL_TYPE_UNSPEC &&
+	    mnl_attr_validate(attr, ctx->p->types[type]) < 0)
+		return MNL_CB_OK;
+	ctx->tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+int
+vmn_nl_parse(const struct nlmsghdr *nlh, size_t hdrlen,
+    const struct vmn_nl_policy *p, const struct nlattr **tb)
+{
+	struct parse_ctx ctx = { p, tb };
+
+	memset(tb, 0, (p->max + 1u) * sizeof(*tb));
+	if (nlh->nlmsg_len < mnl_nlmsg_size(hdrlen))
+		return -EBADMSG;
+	return mnl_attr_parse(nlh, (unsigned)hdrlen, parse_attr_cb, &ctx) ==
+	    MNL_CB_ERROR ? -EBADMSG : 0;
+}
+
+int
+vmn_nl_parse_nested(const struct nlattr *nest, const struct vmn_nl_policy *p,
+    const struct nlattr **tb)
+{
+	struct parse_ctx ctx = { p, tb };
+
+	memset(tb, 0, (p->max + 1u) * sizeof(*tb));
+	return mnl_attr_parse_nested(nest, parse_attr_cb, &ctx) ==
+	    MNL_CB_ERROR ? -EBADMSG : 0;
+}

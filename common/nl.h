@@ -35,4 +35,26 @@ int		 vmn_nl_dump_retry(struct vmn_nl *nl, uint16_t type,
 		    void (*reset)(void *), void *data);
 const char	*vmn_nl_strerror(const struct vmn_nl *nl, int err);
 
+/*
+ * An attribute table's policy: the libmnl type of each attribute type up
+ * to max (MNL_TYPE_UNSPEC: any length). vmn_nl_parse() fills tb[0..max]
+ * with the attributes after the message's extra header of hdrlen bytes;
+ * one beyond max, or failing mnl_attr_validate() for its type, is left out
+ * as if it had not been sent, so readers may trust the lengths they get.
+ */
+struct vmn_nl_policy {
+	const enum mnl_attr_data_type	*types;
+	uint16_t			 max;
+};
+
+#define VMN_NL_POLICY(name, maxtype, ...)				\
+	static const enum mnl_attr_data_type name##_types[(maxtype) + 1] = \
+	    { __VA_ARGS__ };						\
+	static const struct vmn_nl_policy name = { name##_types, (maxtype) }
+
+int		 vmn_nl_parse(const struct nlmsghdr *nlh, size_t hdrlen,
+		    const struct vmn_nl_policy *p, const struct nlattr **tb);
+int		 vmn_nl_parse_nested(const struct nlattr *nest,
+		    const struct vmn_nl_policy *p, const struct nlattr **tb);
+
 #endif

@@ -85,16 +85,10 @@ fail(struct applier *a, int rc, const char *fmt, ...)
 
 /* ---- links ---------------------------------------------------------- */
 
-static int
-link_attr_cb(const struct nlattr *attr, void *data)
-{
-	const struct nlattr **tb = data;
-	int type = mnl_attr_get_type(attr);
-
-	if (type <= IFLA_MAX)
-		tb[type] = attr;
-	return MNL_CB_OK;
-}
+VMN_NL_POLICY(link_policy, IFLA_MAX,
+	[IFLA_IFNAME] = MNL_TYPE_NUL_STRING,
+	[IFLA_MTU] = MNL_TYPE_U32,
+);
 
 static int
 link_cb(const struct nlmsghdr *nlh, void *data)
@@ -106,7 +100,8 @@ link_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (ks->n >= MAX_KERNEL_LINKS)
 		return MNL_CB_OK;
-	mnl_attr_parse(nlh, sizeof(*ifi), link_attr_cb, tb);
+	if (vmn_nl_parse(nlh, sizeof(*ifi), &link_policy, tb) < 0)
+		return MNL_CB_OK;
 	k = &ks->l[ks->n];
 	memset(k, 0, sizeof(*k));
 	k->index = ifi->ifi_index;
@@ -114,7 +109,7 @@ link_cb(const struct nlmsghdr *nlh, void *data)
 	if (tb[IFLA_IFNAME])
 		snprintf(k->name, sizeof(k->name), "%s",
 		    mnl_attr_get_str(tb[IFLA_IFNAME]));
-	if (tb[IFLA_MTU] && mnl_attr_get_payload_len(tb[IFLA_MTU]) == 4)
+	if (tb[IFLA_MTU])
 		k->mtu = mnl_attr_get_u32(tb[IFLA_MTU]);
 	if (tb[IFLA_ADDRESS] &&
 	    mnl_attr_get_payload_len(tb[IFLA_ADDRESS]) == VMN_MAC_LEN) {
@@ -316,16 +311,9 @@ struct kaddrs {
 	struct kaddr	a[MAX_KERNEL_ADDRS];
 };
 
-static int
-addr_attr_cb(const struct nlattr *attr, void *data)
-{
-	const struct nlattr **tb = data;
-	int type = mnl_attr_get_type(attr);
-
-	if (type <= IFA_MAX)
-		tb[type] = attr;
-	return MNL_CB_OK;
-}
+VMN_NL_POLICY(addr_policy, IFA_MAX,
+	[IFA_PROTO] = MNL_TYPE_U8,
+);
 
 static int
 addr_cb(const struct nlmsghdr *nlh, void *data)
@@ -339,7 +327,8 @@ addr_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (ks->n >= MAX_KERNEL_ADDRS || alen == 0)
 		return MNL_CB_OK;
-	mnl_attr_parse(nlh, sizeof(*ifa), addr_attr_cb, tb);
+	if (vmn_nl_parse(nlh, sizeof(*ifa), &addr_policy, tb) < 0)
+		return MNL_CB_OK;
 	addr = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
 	if (!addr || mnl_attr_get_payload_len(addr) != alen)
 		return MNL_CB_OK;
@@ -349,7 +338,7 @@ addr_cb(const struct nlmsghdr *nlh, void *data)
 	k->pfx.ip.family = ifa->ifa_family;
 	memcpy(&k->pfx.ip.u, mnl_attr_get_payload(addr), alen);
 	k->pfx.plen = ifa->ifa_prefixlen;
-	if (tb[IFA_PROTO] && mnl_attr_get_payload_len(tb[IFA_PROTO]) == 1)
+	if (tb[IFA_PROTO])
 		k->proto = mnl_attr_get_u8(tb[IFA_PROTO]);
 	return MNL_CB_OK;
 }
@@ -445,16 +434,9 @@ struct kneighs {
 	struct kneigh	e[MAX_KERNEL_NEIGHS];
 };
 
-static int
-neigh_attr_cb(const struct nlattr *attr, void *data)
-{
-	const struct nlattr **tb = data;
-	int type = mnl_attr_get_type(attr);
-
-	if (type <= NDA_MAX)
-		tb[type] = attr;
-	return MNL_CB_OK;
-}
+VMN_NL_POLICY(neigh_policy, NDA_MAX,
+	[NDA_PROTOCOL] = MNL_TYPE_U8,
+);
 
 static int
 neigh_cb(const struct nlmsghdr *nlh, void *data)
@@ -468,7 +450,8 @@ neigh_cb(const struct nlmsghdr *nlh, void *data)
 	if (ks->n >= MAX_KERNEL_NEIGHS || alen == 0 ||
 	    !(ndm->ndm_state & NUD_PERMANENT))
 		return MNL_CB_OK;
-	mnl_attr_parse(nlh, sizeof(*ndm), neigh_attr_cb, tb);
+	if (vmn_nl_parse(nlh, sizeof(*ndm), &neigh_policy, tb) < 0)
+		return MNL_CB_OK;
 	if (!tb[NDA_DST] || mnl_attr_get_payload_len(tb[NDA_DST]) != alen ||
 	    !tb[NDA_PROTOCOL])
 		return MNL_CB_OK;
@@ -577,16 +560,11 @@ struct kroutes {
 	struct kroute	r[MAX_KERNEL_ROUTES];
 };
 
-static int
-route_attr_cb(const struct nlattr *attr, void *data)
-{
-	const struct nlattr **tb = data;
-	int type = mnl_attr_get_type(attr);
-
-	if (type <= RTA_MAX)
-		tb[type] = attr;
-	return MNL_CB_OK;
-}
+VMN_NL_POLICY(route_policy, RTA_MAX,
+	[RTA_TABLE] = MNL_TYPE_U32,
+	[RTA_OIF] = MNL_TYPE_U32,
+	[RTA_PRIORITY] = MNL_TYPE_U32,
+);
 
 static int
 route_cb(const struct nlmsghdr *nlh, void *data)
@@ -602,7 +580,8 @@ route_cb(const struct nlmsghdr *nlh, void *data)
 	if (ks->n >= MAX_KERNEL_ROUTES || alen == 0 ||
 	    rtm->rtm_protocol != VMN_RTPROT)
 		return MNL_CB_OK;
-	mnl_attr_parse(nlh, sizeof(*rtm), route_attr_cb, tb);
+	if (vmn_nl_parse(nlh, sizeof(*rtm), &route_policy, tb) < 0)
+		return MNL_CB_OK;
 	if (tb[RTA_TABLE])
 		table = mnl_attr_get_u32(tb[RTA_TABLE]);
 	if (table != RT_TABLE_MAIN)

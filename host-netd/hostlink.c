@@ -43,40 +43,31 @@ struct linkdump {
 	struct linkinfo	l[MAX_DUMP_LINKS];
 };
 
-/* Attribute tables here serve links and routes alike. */
-#define TB_SIZE	(IFLA_MAX > RTA_MAX ? IFLA_MAX + 1 : RTA_MAX + 1)
-
-static int
-attr_cb(const struct nlattr *attr, void *data)
-{
-	const struct nlattr **tb = data;
-
-	if (mnl_attr_get_type(attr) < TB_SIZE)
-		tb[mnl_attr_get_type(attr)] = attr;
-	return MNL_CB_OK;
-}
-
-static int
-info_cb(const struct nlattr *attr, void *data)
-{
-	const struct nlattr **tb = data;
-
-	if (mnl_attr_get_type(attr) <= IFLA_INFO_MAX)
-		tb[mnl_attr_get_type(attr)] = attr;
-	return MNL_CB_OK;
-}
+VMN_NL_POLICY(link_policy, IFLA_MAX,
+	[IFLA_IFNAME] = MNL_TYPE_NUL_STRING,
+	[IFLA_MTU] = MNL_TYPE_U32,
+	[IFLA_LINKINFO] = MNL_TYPE_NESTED,
+);
+VMN_NL_POLICY(linkinfo_policy, IFLA_INFO_MAX,
+	[IFLA_INFO_KIND] = MNL_TYPE_NUL_STRING,
+);
+VMN_NL_POLICY(addr_policy, IFA_MAX);
+VMN_NL_POLICY(route_policy, RTA_MAX,
+	[RTA_OIF] = MNL_TYPE_U32,
+	[RTA_TABLE] = MNL_TYPE_U32,
+);
 
 static int
 link_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct linkdump *d = data;
 	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *tb[TB_SIZE] = { 0 };
+	const struct nlattr *tb[IFLA_MAX + 1];
 	struct linkinfo *l;
 
-	if (d->n >= MAX_DUMP_LINKS)
+	if (d->n >= MAX_DUMP_LINKS ||
+	    vmn_nl_parse(nlh, sizeof(*ifi), &link_policy, tb) < 0)
 		return MNL_CB_OK;
-	mnl_attr_parse(nlh, sizeof(*ifi), attr_cb, tb);
 	l = &d->l[d->n++];
 	memset(l, 0, sizeof(*l));
 	l->index = ifi->ifi_index;
@@ -91,10 +82,10 @@ link_cb(const struct nlmsghdr *nlh, void *data)
 		l->mtu = mnl_attr_get_u32(tb[IFLA_MTU]);
 	l->flags = ifi->ifi_flags;
 	if (tb[IFLA_LINKINFO]) {
-		const struct nlattr *info[IFLA_INFO_MAX + 1] = { 0 };
+		const struct nlattr *info[IFLA_INFO_MAX + 1];
 
-		mnl_attr_parse_nested(tb[IFLA_LINKINFO], info_cb, info);
-		l->tun = info[IFLA_INFO_KIND] &&
+		l->tun = vmn_nl_parse_nested(tb[IFLA_LINKINFO],
+		    &linkinfo_policy, info) == 0 && info[IFLA_INFO_KIND] &&
 		    strcmp(mnl_attr_get_str(info[IFLA_INFO_KIND]), "tun") == 0;
 	}
 	return MNL_CB_OK;
@@ -385,14 +376,15 @@ addr_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct old_addrs *o = data;
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *tb[TB_SIZE] = { 0 };
+	const struct nlattr *tb[IFA_MAX + 1];
 	const struct nlattr *a;
 	size_t len;
 
 	if ((int)ifa->ifa_index != o->ifindex || o->n >= MAX_OLD_ADDRS ||
 	    ifa->ifa_scope == RT_SCOPE_LINK)
 		return MNL_CB_OK;	/* fe80::/64 is the kernel's */
-	mnl_attr_parse(nlh, sizeof(*ifa), attr_cb, tb);
+	if (vmn_nl_parse(nlh, sizeof(*ifa), &addr_policy, tb) < 0)
+		return MNL_CB_OK;
 	if (!(a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS]))
 		return MNL_CB_OK;
 	len = mnl_attr_get_payload_len(a);
@@ -571,14 +563,14 @@ route_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct routedump *d = data;
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *tb[TB_SIZE] = { 0 };
+	const struct nlattr *tb[RTA_MAX + 1];
 	size_t alen = vmn_ip_len(rtm->rtm_family);
 	struct route_entry *r;
 
 	if (d->n >= MAX_DUMP_ROUTES || alen == 0 ||
-	    rtm->rtm_type == RTN_MULTICAST || rtm->rtm_type == RTN_BROADCAST)
+	    rtm->rtm_type == RTN_MULTICAST || rtm->rtm_type == RTN_BROADCAST ||
+	    vmn_nl_parse(nlh, sizeof(*rtm), &route_policy, tb) < 0)
 		return MNL_CB_OK;
-	mnl_attr_parse(nlh, sizeof(*rtm), attr_cb, tb);
 	r = &d->r[d->n];
 	memset(r, 0, sizeof(*r));
 	r->type = rtm->rtm_type;

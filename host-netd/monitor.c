@@ -153,11 +153,19 @@ nft_check_cb(evutil_socket_t fd, short what, void *arg)
 		log_warnx("could not restore table inet %s", HOSTD_NFT_TABLE);
 }
 
+static int
+nft_msg_cb(const struct nlmsghdr *nlh, void *data)
+{
+	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) == NFNL_SUBSYS_NFTABLES &&
+	    NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_DELTABLE)
+		*(bool *)data = true;
+	return MNL_CB_OK;
+}
+
 static void
 nft_cb(evutil_socket_t fd, short what, void *arg)
 {
 	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
-	const struct nlmsghdr *nlh;
 	bool deleted = false;
 	ssize_t n;
 
@@ -167,12 +175,8 @@ nft_cb(evutil_socket_t fd, short what, void *arg)
 			deleted = true;	/* overrun: check to be sure */
 			continue;
 		}
-		for (nlh = (const struct nlmsghdr *)buf;
-		    mnl_nlmsg_ok(nlh, (int)n); nlh = mnl_nlmsg_next(nlh, (int *)&n))
-			if (NFNL_SUBSYS_ID(nlh->nlmsg_type) ==
-			    NFNL_SUBSYS_NFTABLES &&
-			    NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_DELTABLE)
-				deleted = true;
+		/* Notifications: no sequence number or port to check. */
+		mnl_cb_run(buf, (size_t)n, 0, 0, nft_msg_cb, &deleted);
 	}
 	/* Our own replacement batches delete it too: check once it settles. */
 	if (deleted)
