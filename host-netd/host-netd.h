@@ -180,15 +180,19 @@ struct hostd {
 
 extern struct hostd *hostd;
 
-/* parse.c */
+/* parse.c (the grammar; parse.h holds what its parts share) */
 struct hostd_conf	*conf_new(void);
 struct hostd_conf	*parse_config(const char *path);
 struct vm_conf		*parse_vm_text(const char *src, const char *text,
 			    size_t len, char *err, size_t errlen);
-int			 conf_check(struct hostd_conf *c, char *err,
-			    size_t errlen);
 struct hostd_conf	*conf_dup(const struct hostd_conf *c);
 void			 conf_free(struct hostd_conf *conf);
+
+/* parse-check.c */
+int			 conf_check(struct hostd_conf *c, char *err,
+			    size_t errlen);
+
+/* parse-value.c */
 const char		*vm_mode_name(enum vm_mode m);
 const char		*vm_link_name(enum vm_link_kind k);
 const char		*dns_mode_name(enum dns_mode m);
