@@ -59,11 +59,20 @@ enum vm_state {
 	VM_S__MAX
 };
 
+/* Where a vm block's options are, for messages (0: not given). */
+struct vm_conf_lines {
+	int	mode, link, tap_owner, host_ifname, channel, mtu, ipv6, subnet;
+	int	forwards[MAX_FORWARDS];
+	int	rforwards[MAX_RFORWARDS];
+	int	allow[MAX_ALLOW];
+};
+
 /* One `vm "name" { ... }` block. */
 struct vm_conf {
 	TAILQ_ENTRY(vm_conf)	entry;
 	char			file[PATH_MAX];	/* where it is defined */
 	int			line;
+	struct vm_conf_lines	lines;	/* 0 in a file's VMs once checked */
 	char			name[VM_NAME_MAX + 1];
 	bool			registered;	/* by netctl, not in the file */
 	pid_t			owner;		/* registered: ends with it */

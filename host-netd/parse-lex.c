@@ -45,6 +45,16 @@ perr(struct parser *p, int line, const char *fmt, ...)
 	va_end(ap);
 }
 
+void
+pwarn(struct parser *p, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(p, p->file, line, "warning: ", fmt, ap);
+	va_end(ap);
+}
+
 /*
  * About a VM block, in the file it came from: at line, or at the block's
  * first line when line is 0 (the option at fault was not written, or its

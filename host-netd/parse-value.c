@@ -2,12 +2,16 @@
  * parse-value.c - host-netd.conf(5): what each kind of argument accepts
  *
  * Each arg_* function takes the next token as one argument, converts it
- * and checks its range; tok_* convert the token already read.
+ * and checks its range; tok_* convert the token already read. On a bad
+ * value they report what would have been right: the range of a number,
+ * the words of a set (and the one a misspelt word was probably meant to
+ * be), the prefix without its host bits, how to write a port pair.
  */
 #include "config.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +52,81 @@ vm_state_name(enum vm_state s)
 	return (unsigned)s < VM_S__MAX ? state_names[s] : "unknown";
 }
 
+/* ---- did you mean ... ----------------------------------------------- */
+
+#define WORD_LEN_MAX	32	/* of a keyword or value; longer never match */
+
+/*
+ * Edits from a to b: letters inserted, deleted or replaced, and two
+ * neighbours swapped (the commonest typing slip), case ignored.
+ */
+static unsigned
+distance(const char *a, const char *b)
+{
+	unsigned rows[3][WORD_LEN_MAX + 1], *pp, *prev, *cur, *t, v;
+	size_t la = strlen(a), lb = strlen(b), i, j;
+
+#define LC(c)	tolower((unsigned char)(c))
+	if (lb > WORD_LEN_MAX || la > lb + 2 || lb > la + 2)
+		return UINT_MAX;
+	pp = rows[0];
+	prev = rows[1];
+	cur = rows[2];
+	for (j = 0; j <= lb; j++)
+		prev[j] = (unsigned)j;
+	for (i = 1; i <= la; i++) {
+		cur[0] = (unsigned)i;
+		for (j = 1; j <= lb; j++) {
+			v = MIN(prev[j], cur[j - 1]) + 1;
+			v = MIN(v, prev[j - 1] + (LC(a[i - 1]) != LC(b[j - 1])));
+			if (i > 1 && j > 1 && LC(a[i - 1]) == LC(b[j - 2]) &&
+			    LC(a[i - 2]) == LC(b[j - 1]))
+				v = MIN(v, pp[j - 2] + 1);
+			cur[j] = v;
+		}
+		t = pp;
+		pp = prev;
+		prev = cur;
+		cur = t;
+	}
+#undef LC
+	return prev[lb];
+}
+
+/*
+ * The word of words that word was probably meant to be, or NULL: the
+ * closest, one edit away for short words and two for longer ones, so that
+ * an unrelated word is not "corrected" into a keyword.
+ */
+const char *
+suggest(const char *word, const char *const *words, size_t n)
+{
+	unsigned most = strlen(word) < 6 ? 1 : 2, best = UINT_MAX, d;
+	const char *pick = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((d = distance(word, words[i])) <= most && d < best) {
+			best = d;
+			pick = words[i];
+		}
+	return pick;
+}
+
+/* "a, b or c" */
+void
+list_words(char *buf, size_t len, const char *const *words, size_t n)
+{
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && used < len; i++) {
+		snprintf(buf + used, len - used, "%s%s", i == 0 ? "" :
+		    i + 1 == n ? " or " : ", ", words[i]);
+		used += strlen(buf + used);
+	}
+}
+
 /* ---- numbers and words ---------------------------------------------- */
 
 /* The current token as a number from lo to hi (alt: what else it may be). */
@@ -77,19 +156,31 @@ arg_u32(struct parser *p, const char *what, uint32_t lo, uint32_t hi,
 	return arg(p, what) && tok_u32_or(p, what, NULL, lo, hi, out);
 }
 
-/* One of words: its index, or -1. */
+/* One of words: its index, or -1 with the words listed. */
 int
 arg_word(struct parser *p, const char *what, const char *const *words,
     size_t n)
 {
+	const char *guess;
+	char list[128];
 	size_t i;
 
-	if (!arg(p, what))
+	list_words(list, sizeof(list), words, n);
+	lex_next(p);
+	if (p->tok != T_WORD && p->tok != T_STRING) {
+		if (p->tok != T_ERROR)
+			perr(p, p->tok_line, "missing %s (%s)", what, list);
 		return -1;
+	}
 	for (i = 0; i < n; i++)
 		if (strcmp(p->text, words[i]) == 0)
 			return (int)i;
-	perr(p, p->tok_line, "unknown %s \"%s\"", what, p->text);
+	if ((guess = suggest(p->text, words, n)))
+		perr(p, p->tok_line, "unknown %s \"%s\": did you mean %s? (%s)",
+		    what, p->text, guess, list);
+	else
+		perr(p, p->tok_line, "unknown %s \"%s\" (%s)", what, p->text,
+		    list);
 	return -1;
 }
 
@@ -105,6 +196,84 @@ arg_yesno(struct parser *p, const char *what, bool *out)
 	perr(p, p->tok_line, "%s must be yes or no, not \"%s\"", what,
 	    p->text);
 	return false;
+}
+
+/*
+ * "8022:22" as docker's -p and ssh's -L write it, optionally after an
+ * address: the ports and the address, or false if s is not that.
+ */
+static bool
+port_pair(const char *s, char *addr, size_t addrlen, uint32_t *a,
+    uint32_t *b)
+{
+	const char *colon = strrchr(s, ':');
+	size_t end, start, i;
+	bool has_addr = false;
+
+	if (!colon)
+		return false;
+	end = (size_t)(colon - s);
+	for (start = end; start > 0; start--)
+		if (s[start - 1] == ':') {
+			has_addr = true;
+			break;
+		}
+	for (i = 0; i < 2; i++) {
+		const char *from = s + (i == 0 ? start : end + 1);
+		size_t n = i == 0 ? end - start : strlen(from);
+		char num[8], *stop;
+		unsigned long v;
+
+		if (n == 0 || n >= sizeof(num) || !isdigit((unsigned char)*from))
+			return false;
+		memcpy(num, from, n);
+		num[n] = '\0';
+		v = strtoul(num, &stop, 10);
+		if (*stop || v < 1 || v > 65535)
+			return false;
+		*(i == 0 ? a : b) = (uint32_t)v;
+	}
+	addr[0] = '\0';
+	if (has_addr) {
+		struct vmn_ip ip;
+		size_t n = start - 1;
+
+		if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+			s++;		/* [::1]:8022:22 */
+			n -= 2;
+		}
+		if (n == 0 || n >= addrlen)
+			return false;
+		memcpy(addr, s, n);
+		addr[n] = '\0';
+		if (vmn_ip_parse(addr, &ip) < 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The first port of a forward or reverse-forward statement; a port pair
+ * gets, with the error, the statement it was meant to be.
+ */
+bool
+arg_port(struct parser *p, const char *statement, int proto, uint32_t *out)
+{
+	char what[32], addr[VMN_IP_STRLEN];
+	uint32_t a, b;
+
+	snprintf(what, sizeof(what), "%s port", statement);
+	if (!arg(p, what))
+		return false;
+	if (port_pair(p->text, addr, sizeof(addr), &a, &b) &&
+	    (!addr[0] || strcmp(statement, "forward") == 0)) {
+		perr(p, p->tok_line, "%s must be a number from 1 to 65535 (for "
+		    "%s write \"%s %s %u to %u%s%s\")", what, p->text, statement,
+		    proto == IPPROTO_TCP ? "tcp" : "udp", a, b,
+		    addr[0] ? " address " : "", addr);
+		return false;
+	}
+	return tok_u32_or(p, what, NULL, 1, 65535, out);
 }
 
 /* ---- paths and names ------------------------------------------------ */

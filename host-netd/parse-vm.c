@@ -3,10 +3,12 @@
  *
  * One function per keyword of keywords[] (parse.c) with the vm scope: it
  * parses the rest of its statement into the block's vm_conf, through the
- * statement's end.
+ * statement's end, and keeps the keyword's line in vc->lines for the
+ * checks of parse-check.c.
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,6 +34,7 @@ kw_mode(struct parser *p, struct vm_conf *vc)
 {
 	int v;
 
+	vc->lines.mode = p->tok_line;
 	if ((v = arg_word(p, "mode", mode_names, VM_MODE__MAX)) < 0)
 		return false;
 	vc->mode = (enum vm_mode)v;
@@ -44,6 +47,7 @@ kw_link(struct parser *p, struct vm_conf *vc)
 {
 	int v;
 
+	vc->lines.link = p->tok_line;
 	if ((v = arg_word(p, "link type", link_names, VM_LINK__MAX)) < 0)
 		return false;
 	vc->link = (enum vm_link_kind)v;
@@ -88,6 +92,7 @@ kw_tap_owner(struct parser *p, struct vm_conf *vc)
 	struct passwd *pw;
 	uint32_t uid;
 
+	vc->lines.tap_owner = p->tok_line;
 	if (!arg(p, "tap-owner"))
 		return false;
 	if ((pw = getpwnam(p->text)))
@@ -103,6 +108,7 @@ kw_tap_owner(struct parser *p, struct vm_conf *vc)
 bool
 kw_host_ifname(struct parser *p, struct vm_conf *vc)
 {
+	vc->lines.host_ifname = p->tok_line;
 	return arg_ifname(p, "host-ifname", vc->host_ifname) &&
 	    end_of_statement(p);
 }
@@ -119,6 +125,7 @@ kw_channel(struct parser *p, struct vm_conf *vc)
 {
 	const char *why = NULL;
 
+	vc->lines.channel = p->tok_line;
 	if (!arg(p, "channel URI"))
 		return false;
 	if (vmn_endpoint_parse(p->text, &vc->channel, &why) < 0) {
@@ -149,6 +156,7 @@ kw_dns(struct parser *p, struct vm_conf *vc)
 bool
 kw_mtu(struct parser *p, struct vm_conf *vc)
 {
+	vc->lines.mtu = p->tok_line;
 	if (!arg(p, "mtu"))
 		return false;
 	if (strcmp(p->text, "auto") == 0)
@@ -161,12 +169,14 @@ kw_mtu(struct parser *p, struct vm_conf *vc)
 bool
 kw_ipv6(struct parser *p, struct vm_conf *vc)
 {
+	vc->lines.ipv6 = p->tok_line;
 	return arg_yesno(p, "ipv6", &vc->ipv6) && end_of_statement(p);
 }
 
 bool
 kw_subnet(struct parser *p, struct vm_conf *vc)
 {
+	vc->lines.subnet = p->tok_line;
 	if (!arg(p, "subnet"))
 		return false;
 	if (strcmp(p->text, "auto") == 0) {
@@ -192,6 +202,7 @@ kw_auto_forward(struct parser *p, struct vm_conf *vc)
 }
 
 static const char *const protos[] = { "tcp", "udp" };
+static const char *const forward_words[] = { "to", "address" };
 
 /* The protocol of a forward: IPPROTO_TCP or IPPROTO_UDP, or -1. */
 static int
@@ -202,17 +213,40 @@ arg_proto(struct parser *p, const char *what)
 	return v < 0 ? -1 : v == 0 ? IPPROTO_TCP : IPPROTO_UDP;
 }
 
+/*
+ * The end of a forward statement, where a word may be one of its
+ * keywords misspelt, and a number a guest port without its "to".
+ */
+static bool
+at_forward_end(struct parser *p, size_t nwords)
+{
+	const char *guess;
+
+	if (p->tok == T_WORD && isdigit((unsigned char)p->text[0])) {
+		perr(p, p->tok_line, "unexpected \"%s\" at end of statement: "
+		    "did you mean \"to %s\"?", p->text, p->text);
+		return false;
+	}
+	if (p->tok == T_WORD &&
+	    (guess = suggest(p->text, forward_words, nwords))) {
+		perr(p, p->tok_line, "unexpected \"%s\" at end of statement: "
+		    "did you mean \"%s\"?", p->text, guess);
+		return false;
+	}
+	return at_end(p);
+}
+
 /* forward tcp|udp HOSTPORT [to GUESTPORT] [address ADDR] */
 bool
 kw_forward(struct parser *p, struct vm_conf *vc)
 {
 	struct hostfwd_static f;
-	int proto;
+	int proto, line = p->tok_line;
 	uint32_t port;
 
 	memset(&f, 0, sizeof(f));
-	if ((proto = arg_proto(p, "forward protocol (tcp or udp)")) < 0 ||
-	    !arg_u32(p, "forward port", 1, 65535, &port))
+	if ((proto = arg_proto(p, "forward protocol")) < 0 ||
+	    !arg_port(p, "forward", proto, &port))
 		return false;
 	f.proto = (uint8_t)proto;
 	f.host_port = f.guest_port = (uint16_t)port;
@@ -239,8 +273,9 @@ kw_forward(struct parser *p, struct vm_conf *vc)
 		    MAX_FORWARDS);
 		return false;
 	}
+	vc->lines.forwards[vc->nforwards] = line;
 	vc->forwards[vc->nforwards++] = f;
-	return at_end(p);
+	return at_forward_end(p, nitems(forward_words));
 }
 
 /* reverse-forward tcp PORT [to GUESTPORT] */
@@ -248,7 +283,7 @@ bool
 kw_reverse_forward(struct parser *p, struct vm_conf *vc)
 {
 	struct hostfwd_rfwd f;
-	int proto;
+	int proto, line = p->tok_line;
 	uint32_t port;
 
 	memset(&f, 0, sizeof(f));
@@ -258,7 +293,7 @@ kw_reverse_forward(struct parser *p, struct vm_conf *vc)
 		perr(p, p->tok_line, "reverse forwards are tcp only");
 		return false;
 	}
-	if (!arg_u32(p, "reverse-forward port", 1, 65535, &port))
+	if (!arg_port(p, "reverse-forward", proto, &port))
 		return false;
 	f.proto = (uint8_t)proto;
 	f.port = f.guest_port = (uint16_t)port;
@@ -274,8 +309,9 @@ kw_reverse_forward(struct parser *p, struct vm_conf *vc)
 		    MAX_RFORWARDS);
 		return false;
 	}
+	vc->lines.rforwards[vc->nrforwards] = line;
 	vc->rforwards[vc->nrforwards++] = f;
-	return at_end(p);
+	return at_forward_end(p, 1);	/* "to" only */
 }
 
 bool
@@ -292,6 +328,7 @@ kw_allow_vm(struct parser *p, struct vm_conf *vc)
 		perr(p, p->tok_line, "bad VM name \"%s\"", p->text);
 		return false;
 	}
+	vc->lines.allow[vc->nallow] = p->tok_line;
 	strcpy(vc->allow[vc->nallow++], p->text);
 	return end_of_statement(p);
 }

@@ -6,12 +6,15 @@
  *
  * Every keyword is in keywords[] with its scope (the top level, or a vm
  * block) and the function that parses the rest of its statement; the
- * table is sorted, for bsearch.
+ * table is sorted, for bsearch. A keyword used in the other scope is
+ * reported as such, and an unknown one with the keyword of its scope it
+ * was probably meant to be.
  *
  * The file is read whole and parsed into a fresh struct hostd_conf; a
  * caller swaps it in only if parsing succeeded, so a bad file never
  * disturbs the running configuration. parse-check.c then checks the file
- * as a whole.
+ * as a whole: each option's line is kept in its vm_conf until then, so
+ * that every message points at the option at fault.
  */
 #include "config.h"
 
@@ -194,6 +197,23 @@ keyword_cmp(const void *word, const void *kw)
 	return strcmp(word, ((const struct keyword *)kw)->name);
 }
 
+/* An unknown keyword, and the one of its scope it may have meant. */
+static void
+unknown_keyword(struct parser *p, enum scope scope)
+{
+	const char *words[nitems(keywords)], *guess;
+	size_t i, n = 0;
+
+	for (i = 0; i < nitems(keywords); i++)
+		if (keywords[i].scope == scope)
+			words[n++] = keywords[i].name;
+	guess = suggest(p->text, words, n);
+	perr(p, p->tok_line, "unknown %s \"%s\"%s%s%s",
+	    scope == SCOPE_VM ? "VM option" : "option", p->text,
+	    guess ? ": did you mean " : "", guess ? guess : "",
+	    guess ? "?" : "");
+}
+
 /* A statement at the top level (vc NULL) or in vc's block. */
 static bool
 parse_statement(struct parser *p, struct vm_conf *vc)
@@ -211,8 +231,17 @@ parse_statement(struct parser *p, struct vm_conf *vc)
 	    keyword_cmp);
 	if (kw && kw->scope == scope)
 		return kw->parse(p, vc);
-	perr(p, p->tok_line, "unknown %s \"%s\"",
-	    scope == SCOPE_VM ? "VM option" : "option", p->text);
+	if (!kw)
+		unknown_keyword(p, scope);
+	else if (vc && kw->parse == kw_vm)
+		perr(p, p->tok_line, "vm blocks do not nest: is vm \"%s\"'s "
+		    "closing '}' missing?", vc->name);
+	else if (vc)
+		perr(p, p->tok_line, "%s is a global option: move it out of "
+		    "vm \"%s\"", kw->name, vc->name);
+	else
+		perr(p, p->tok_line, "%s is a VM option: move it into a "
+		    "vm \"NAME\" { ... } block", kw->name);
 	return false;
 }
 
@@ -387,6 +416,7 @@ struct hostd_conf *
 parse_config(const char *path)
 {
 	struct parser p = { 0 };
+	struct vm_conf *vc;
 	char *buf;
 	size_t len;
 
@@ -397,11 +427,21 @@ parse_config(const char *path)
 	parse_buffer(&p, path, buf, len);
 	if (p.errors == 0)
 		check_config(&p);
+	if (p.errors == 0)
+		check_channel_dirs(&p);
 	free(buf);
 	if (p.errors) {
 		conf_free(p.conf);
 		return NULL;
 	}
+	/*
+	 * The lines have served: the file is checked. Forgotten, they cannot
+	 * make a VM whose block merely moved look changed to a reload, which
+	 * compares the old and new vm_conf whole. (A registered VM keeps
+	 * them: its text never changes, and conf_check reports against it.)
+	 */
+	TAILQ_FOREACH(vc, &p.conf->vms, entry)
+		memset(&vc->lines, 0, sizeof(vc->lines));
 	return p.conf;
 }
 

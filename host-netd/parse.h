@@ -46,6 +46,8 @@ struct parser {
 /* parse-lex.c */
 void	perr(struct parser *p, int line, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+void	pwarn(struct parser *p, int line, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
 void	vcerr(struct parser *p, const struct vm_conf *vc, int line,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 enum tok lex_next(struct parser *p);
@@ -58,6 +60,8 @@ bool	end_of_statement(struct parser *p);
 extern const char *const mode_names[VM_MODE__MAX];
 extern const char *const link_names[VM_LINK__MAX];
 extern const char *const dns_names[DNS_MODE__MAX];
+const char *suggest(const char *word, const char *const *words, size_t n);
+void	list_words(char *buf, size_t len, const char *const *words, size_t n);
 bool	tok_u32_or(struct parser *p, const char *what, const char *alt,
 	    uint32_t lo, uint32_t hi, uint32_t *out);
 bool	arg_u32(struct parser *p, const char *what, uint32_t lo, uint32_t hi,
@@ -76,6 +80,8 @@ bool	arg_prefix(struct parser *p, const char *what, int family,
 bool	unicast4_ok(struct parser *p, const char *what,
 	    const struct vmn_prefix *pf);
 bool	tunnel_addr_ok(const struct vmn_ip *ip);
+bool	arg_port(struct parser *p, const char *statement, int proto,
+	    uint32_t *out);
 
 /* parse-vm.c: the vm scope's keywords (the rest of the statement) */
 void	vm_defaults(struct vm_conf *vc);
@@ -96,5 +102,6 @@ bool	kw_tap_owner(struct parser *p, struct vm_conf *vc);
 
 /* parse-check.c */
 void	check_config(struct parser *p);
+void	check_channel_dirs(struct parser *p);
 
 #endif
