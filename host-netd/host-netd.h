@@ -57,11 +57,20 @@ enum vm_state {
 	VM_S__MAX
 };
 
+/* Where a vm block's options are, for messages (0: not given). */
+struct vm_conf_lines {
+	int	mode, link, tap_owner, host_ifname, channel, mtu, ipv6, subnet;
+	int	forwards[MAX_FORWARDS];
+	int	rforwards[MAX_RFORWARDS];
+	int	allow[MAX_ALLOW];
+};
+
 /* One `vm "name" { ... }` block. */
 struct vm_conf {
 	TAILQ_ENTRY(vm_conf)	entry;
 	char			file[PATH_MAX];	/* where it is defined */
 	int			line;
+	struct vm_conf_lines	lines;	/* 0 in a file's VMs once checked */
 	char			name[VM_NAME_MAX + 1];
 	bool			registered;	/* by netctl, not in the file */
 	pid_t			owner;		/* registered: ends with it */
@@ -178,15 +187,19 @@ struct hostd {
 
 extern struct hostd *hostd;
 
-/* parse.c */
+/* parse.c (the grammar; parse.h holds what its parts share) */
 struct hostd_conf	*conf_new(void);
 struct hostd_conf	*parse_config(const char *path);
 struct vm_conf		*parse_vm_text(const char *src, const char *text,
 			    size_t len, char *err, size_t errlen);
-int			 conf_check(struct hostd_conf *c, char *err,
-			    size_t errlen);
 struct hostd_conf	*conf_dup(const struct hostd_conf *c);
 void			 conf_free(struct hostd_conf *conf);
+
+/* parse-check.c */
+int			 conf_check(struct hostd_conf *c, char *err,
+			    size_t errlen);
+
+/* parse-value.c */
 const char		*vm_mode_name(enum vm_mode m);
 const char		*vm_link_name(enum vm_link_kind k);
 const char		*dns_mode_name(enum dns_mode m);

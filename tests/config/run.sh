@@ -6,7 +6,10 @@
 #   NAME.ok   the file is good: `host-netd -nv -f NAME.conf` exits 0 and its
 #             stdout is exactly NAME.ok; NAME.ok itself, fed back through
 #             host-netd -nv, comes out unchanged (the printer writes a
-#             valid configuration).
+#             valid configuration). Its stderr is "configuration OK" and
+#             nothing else, unless there is a
+#   NAME.warn as well: then stderr, normalized as for NAME.err, is exactly
+#             NAME.warn (the warnings, and "configuration OK").
 #   NAME.err  the file is bad: host-netd exits 1, prints nothing on stdout,
 #             and its stderr is exactly NAME.err, once normalized: the
 #             fixtures' directory becomes @CONFDIR@, and the log decoration
@@ -67,7 +70,7 @@ fail=0
 failed=
 
 check_good() {
-	local conf=$1 ok=$2 rc
+	local conf=$1 ok=$2 warn=${2%.ok}.warn rc
 
 	"$bin" -nv -f "$conf" >"$tmp/out" 2>"$tmp/err"
 	rc=$?
@@ -80,6 +83,19 @@ check_good() {
 		why="output differs from ${ok##*/}"
 		details=$(diff -u --label "${ok##*/}" --label "host-netd -nv" \
 		    "$ok" "$tmp/out")
+		return 1
+	fi
+	normalize "$tmp/err" >"$tmp/err.norm"
+	if [ -e "$warn" ]; then
+		cp "$warn" "$tmp/warn"
+	else
+		echo "configuration OK" >"$tmp/warn"
+	fi
+	if ! cmp -s "$tmp/warn" "$tmp/err.norm"; then
+		why="stderr differs from ${warn##*/}"
+		[ -e "$warn" ] || why="a warning, and no ${warn##*/}"
+		details=$(diff -u --label "${warn##*/}" \
+		    --label "host-netd -nv (stderr)" "$tmp/warn" "$tmp/err.norm")
 		return 1
 	fi
 	# The printed configuration is itself a good file that prints the same.
@@ -136,6 +152,8 @@ for conf in "$confdir"/*.conf; do
 	result=1
 	if [ -e "$base.ok" ] && [ -e "$base.err" ]; then
 		why="has both ${base##*/}.ok and ${base##*/}.err"
+	elif [ -e "$base.warn" ] && [ ! -e "$base.ok" ]; then
+		why="has ${base##*/}.warn but no ${base##*/}.ok"
 	elif [ -e "$base.ok" ]; then
 		check_good "$conf" "$base.ok" && result=0
 	elif [ -e "$base.err" ]; then
@@ -155,7 +173,7 @@ for conf in "$confdir"/*.conf; do
 done
 
 # An expected output without its configuration is a typo somewhere.
-for exp in "$confdir"/*.ok "$confdir"/*.err; do
+for exp in "$confdir"/*.ok "$confdir"/*.err "$confdir"/*.warn; do
 	[ -e "$exp" ] || continue
 	if [ ! -e "${exp%.*}.conf" ]; then
 		b=${exp##*/}
