@@ -113,6 +113,9 @@ dns_parse_query(const uint8_t *q, size_t len, struct dns_query_info *qi)
 			qi->udp_limit = klass < DNS_UDP_MIN ? DNS_UDP_MIN : klass;
 		off = name_end + 10 + rdlen;
 	}
+	/* Bytes past the last record: not a message anyone should relay. */
+	if (off != len)
+		return -EBADMSG;
 	return 0;
 }
 

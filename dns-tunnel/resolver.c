@@ -22,8 +22,11 @@
  * queries; the old one finishes what it has in flight and is destroyed
  * then (c-ares cannot change servers with queries pending).
  *
- * Each VM has a bound on queries in flight (beyond it: SERVFAIL at once),
- * so a flood from one guest costs that guest, not the host's memory. The
+ * Each VM has a budget of queries and bytes (beyond it: SERVFAIL at once),
+ * charged from a query's arrival until c-ares has finished with it, also
+ * when the channel that sent it is gone, so a flood from one guest costs
+ * that guest, not the host's memory; queries past DNSTUN_MAX_QUERY bytes
+ * are refused unsent. The
  * host's resolvers see at most DNSTUN_MAX_UPSTREAM queries at a time: the
  * rest wait in per-guest queues served round-robin, so a burst neither
  * overruns a resolver (which would drop it and make c-ares time out) nor
@@ -70,7 +73,9 @@ struct resolver {
 struct dnstun_query {
 	LIST_ENTRY(dnstun_query) entry;		/* client's: sent upstream */
 	TAILQ_ENTRY(dnstun_query) qentry;	/* client's: waiting its turn */
+	LIST_ENTRY(dnstun_query) bentry;	/* budget's: charged to it */
 	struct dnstun_client	*client;	/* NULL once the guest left */
+	struct dnstun_budget	*budget;	/* NULL once the VM is gone */
 	struct resolver		*res;
 	uint64_t		 queued_ms;
 	uint32_t		 id;		/* the tunnel's id */
@@ -79,12 +84,17 @@ struct dnstun_query {
 	uint8_t			 q[];		/* for SERVFAIL: header, question */
 };
 
+struct dnstun_budget {
+	LIST_HEAD(, dnstun_query) charged;
+	unsigned		 queries;
+	size_t			 bytes;
+};
+
 struct dnstun_client {
 	LIST_HEAD(, dnstun_query) pending;	/* at the resolvers */
 	TAILQ_HEAD(, dnstun_query) queue;	/* waiting for room there */
 	TAILQ_ENTRY(dnstun_client) turn;	/* in T.turns while queue is not empty */
-	unsigned		*inflight;	/* the VM's counter */
-	unsigned		 limit;
+	struct dnstun_budget	*budget;	/* the VM's */
 	dnstun_answer_fn	 answer;
 	void			*arg;
 };
@@ -299,6 +309,63 @@ log_servers(struct resolver *res)
 	log_info("dns tunnel: resolving with %s", list[0] ? list : "no servers");
 }
 
+/* ---- budgets --------------------------------------------------------- */
+
+struct dnstun_budget *
+dnstun_budget_new(void)
+{
+	struct dnstun_budget *b = calloc(1, sizeof(*b));
+
+	if (b)
+		LIST_INIT(&b->charged);
+	return b;
+}
+
+/* The VM is gone: what it still has at the resolvers is nobody's now. */
+void
+dnstun_budget_free(struct dnstun_budget *b)
+{
+	struct dnstun_query *dq;
+
+	if (!b)
+		return;
+	while ((dq = LIST_FIRST(&b->charged))) {
+		LIST_REMOVE(dq, bentry);
+		dq->budget = NULL;
+	}
+	free(b);
+}
+
+unsigned
+dnstun_budget_queries(const struct dnstun_budget *b)
+{
+	return b->queries;
+}
+
+size_t
+dnstun_budget_bytes(const struct dnstun_budget *b)
+{
+	return b->bytes;
+}
+
+static bool
+budget_allows(const struct dnstun_budget *b, size_t len)
+{
+	return b->queries < DNSTUN_VM_MAX_QUERIES &&
+	    b->bytes + len <= DNSTUN_VM_MAX_BYTES;
+}
+
+static void
+query_free(struct dnstun_query *dq)
+{
+	if (dq->budget) {
+		LIST_REMOVE(dq, bentry);
+		dq->budget->queries--;
+		dq->budget->bytes -= dq->qlen;
+	}
+	free(dq);
+}
+
 /* ---- queries -------------------------------------------------------- */
 
 static void
@@ -309,7 +376,6 @@ deliver(struct dnstun_query *dq, const uint8_t *msg, size_t len)
 	if (!c)
 		return;		/* the guest's channel is gone */
 	LIST_REMOVE(dq, entry);
-	(*c->inflight)--;
 	dq->client = NULL;
 	c->answer(c->arg, dq->id, msg, len);
 }
@@ -348,7 +414,7 @@ answer_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	}
 	if (dq->res->retired && dq->res->pending == 0)
 		event_active(T.reap_ev, EV_TIMEOUT, 0);
-	free(dq);
+	query_free(dq);
 	if (status != ARES_EDESTRUCTION)
 		pump();
 }
@@ -387,7 +453,7 @@ pump(void)
 			/* The guest has given up on it already. */
 			LIST_INSERT_HEAD(&c->pending, dq, entry);
 			servfail(dq);
-			free(dq);
+			query_free(dq);
 			continue;
 		}
 		send_upstream(dq);
@@ -410,9 +476,16 @@ dnstun_query(struct dnstun_client *c, uint32_t id, const uint8_t *q,
 		c->answer(c->arg, id, T.buf, n);
 		return;
 	}
-	if (*c->inflight >= c->limit || TAILQ_EMPTY(&T.resolvers) ||
+	if (len > DNSTUN_MAX_QUERY) {
+		T.stats.refused++;
+		n = dns_error_reply(q, len, DNS_RCODE_REFUSED, T.buf,
+		    sizeof(T.buf));
+		c->answer(c->arg, id, T.buf, n);
+		return;
+	}
+	if (!budget_allows(c->budget, len) || TAILQ_EMPTY(&T.resolvers) ||
 	    !(dq = calloc(1, sizeof(*dq) + len))) {
-		T.stats.limited += *c->inflight >= c->limit;
+		T.stats.limited += !budget_allows(c->budget, len);
 		T.stats.servfail++;
 		n = dns_error_reply(q, len, DNS_RCODE_SERVFAIL, T.buf,
 		    sizeof(T.buf));
@@ -425,7 +498,10 @@ dnstun_query(struct dnstun_client *c, uint32_t id, const uint8_t *q,
 	dq->qlen = len;
 	memcpy(dq->q, q, len);
 	dns_set_id(dq->q, random_id());
-	(*c->inflight)++;
+	dq->budget = c->budget;
+	LIST_INSERT_HEAD(&c->budget->charged, dq, bentry);
+	c->budget->queries++;
+	c->budget->bytes += len;
 	if (T.upstream < DNSTUN_MAX_UPSTREAM && TAILQ_EMPTY(&T.turns)) {
 		send_upstream(dq);
 		return;
@@ -438,7 +514,7 @@ dnstun_query(struct dnstun_client *c, uint32_t id, const uint8_t *q,
 }
 
 struct dnstun_client *
-dnstun_client_new(unsigned *inflight, unsigned limit, dnstun_answer_fn answer,
+dnstun_client_new(struct dnstun_budget *budget, dnstun_answer_fn answer,
     void *arg)
 {
 	struct dnstun_client *c = calloc(1, sizeof(*c));
@@ -447,8 +523,7 @@ dnstun_client_new(unsigned *inflight, unsigned limit, dnstun_answer_fn answer,
 		return NULL;
 	LIST_INIT(&c->pending);
 	TAILQ_INIT(&c->queue);
-	c->inflight = inflight;
-	c->limit = limit;
+	c->budget = budget;
 	c->answer = answer;
 	c->arg = arg;
 	return c;
@@ -462,17 +537,16 @@ dnstun_client_free(struct dnstun_client *c)
 
 	if (!c)
 		return;
+	/* At the resolvers: still charged to the VM until c-ares is done. */
 	while ((dq = LIST_FIRST(&c->pending))) {
 		LIST_REMOVE(dq, entry);
-		(*c->inflight)--;
 		dq->client = NULL;
 	}
 	if (!TAILQ_EMPTY(&c->queue))
 		TAILQ_REMOVE(&T.turns, c, turn);
 	while ((dq = TAILQ_FIRST(&c->queue))) {
 		TAILQ_REMOVE(&c->queue, dq, qentry);
-		(*c->inflight)--;
-		free(dq);
+		query_free(dq);
 	}
 	free(c);
 }

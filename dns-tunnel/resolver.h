@@ -16,13 +16,22 @@ struct dnstun_client;
 #define DNSTUN_TRIES		2
 #define DNSTUN_MAX_UPSTREAM	128	/* queries at the host's resolvers */
 #define DNSTUN_MAX_QUEUED_MS	3000	/* older than this: not worth sending */
+/*
+ * A query larger than this is refused unsent: a stub resolver's query is
+ * a header, a question and an OPT record, well under 512 bytes.
+ */
+#define DNSTUN_MAX_QUERY	4096
+/* What one VM's queries may hold, from arrival until c-ares lets go. */
+#define DNSTUN_VM_MAX_QUERIES	2048
+#define DNSTUN_VM_MAX_BYTES	(512 * 1024)
 
 struct dnstun_stats {
 	uint64_t	queries;	/* received from guests */
 	uint64_t	answers;	/* upstream answers passed through */
 	uint64_t	servfail;	/* SERVFAIL made here: timeout, no server */
 	uint64_t	formerr;	/* malformed queries */
-	uint64_t	limited;	/* refused: the VM's queries in flight */
+	uint64_t	limited;	/* refused: the VM's queries or bytes held */
+	uint64_t	refused;	/* REFUSED: larger than DNSTUN_MAX_QUERY */
 	uint64_t	queued;		/* waited for room at the resolvers */
 	uint64_t	generations;	/* resolver restarts (resolv.conf) */
 };
@@ -36,7 +45,18 @@ void		 dnstun_reload(void);
 void		 dnstun_shutdown(void);
 const struct dnstun_stats *dnstun_stats(void);
 
-struct dnstun_client *dnstun_client_new(unsigned *inflight, unsigned limit,
+/*
+ * A VM's share: its queries count against it (DNSTUN_VM_MAX_*) until
+ * c-ares has finished with them, even after the channel that sent them is
+ * gone, so reconnecting frees nothing early. Freed with the VM.
+ */
+struct dnstun_budget;
+struct dnstun_budget *dnstun_budget_new(void);
+void		 dnstun_budget_free(struct dnstun_budget *b);
+unsigned	 dnstun_budget_queries(const struct dnstun_budget *b);
+size_t		 dnstun_budget_bytes(const struct dnstun_budget *b);
+
+struct dnstun_client *dnstun_client_new(struct dnstun_budget *budget,
 		    dnstun_answer_fn answer, void *arg);
 void		 dnstun_client_free(struct dnstun_client *c);
 void		 dnstun_query(struct dnstun_client *c, uint32_t id,

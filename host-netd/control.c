@@ -111,6 +111,7 @@ put_stats(struct vmn_buf *b)
 	put_stat(b, "dns.servfail", d->servfail);
 	put_stat(b, "dns.formerr", d->formerr);
 	put_stat(b, "dns.limited", d->limited);
+	put_stat(b, "dns.refused", d->refused);
 	put_stat(b, "dns.queued", d->queued);
 	put_stat(b, "dns.resolver_changes", d->generations);
 	put_stat(b, "fwd.connections", f->connections);

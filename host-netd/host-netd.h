@@ -27,7 +27,6 @@
 #define HOSTD_SUBNET_LEN4	24
 #define HOSTD_GUEST_IFNAME	"eth0"
 #define HOSTD_DNS_TUNNEL_ADDR	"10.255.255.254"
-#define VM_DNS_MAX_INFLIGHT	2048	/* tunnel queries a VM has pending */
 #define HOSTD_NFT_TABLE		"vmnetd"	/* inet vmnetd: ours alone */
 
 #define VM_NAME_MAX		32
@@ -141,7 +140,7 @@ struct vm {
 	bool			commit_pending;
 	bool			dirty;		/* push again once acked */
 	bool			announced;	/* "online" logged this session */
-	unsigned		dns_inflight;	/* tunnel queries pending */
+	struct dnstun_budget	*dns_budget;	/* its tunnel queries' share */
 	struct hostfwd		*fwd;
 	enum vm_state		state;
 	time_t			state_since;

@@ -261,7 +261,7 @@ handle_hello(struct session *s, const struct vmn_msg *m)
 		return refuse(s, m->hdr.seq, EOPNOTSUPP,
 		    "role not offered on this channel");
 	if (role == VMN_ROLE_DNS && !(s->dns = dnstun_client_new(
-	    &vm->dns_inflight, VM_DNS_MAX_INFLIGHT, dns_answer, s)))
+	    vm->dns_budget, dns_answer, s)))
 		return -ENOMEM;
 
 	s->role = (enum vmn_role)role;

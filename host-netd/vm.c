@@ -30,6 +30,7 @@
 
 #include <event2/event.h>
 
+#include "resolver.h"
 #include "host-netd.h"
 #include "log.h"
 #include "sysctl.h"
@@ -114,7 +115,8 @@ vm_new(const struct vm_conf *vc)
 	vm->state_since = time(NULL);
 	vm->fwd = hostfwd_new(hostd->base, vm->conf.name, &vm->conf.channel,
 	    hostd->conf->guest_port, send_fwd_reset, vm);
-	if (!vm->retry_ev || !vm->commit_ev || !vm->fwd)
+	vm->dns_budget = dnstun_budget_new();
+	if (!vm->retry_ev || !vm->commit_ev || !vm->fwd || !vm->dns_budget)
 		fatalx("out of memory for vm %s", vm->conf.name);
 	vm->owner_fd = -1;
 	if (vc->registered && vc->owner > 0)
@@ -129,6 +131,7 @@ vm_free(struct vm *vm)
 		return;
 	vm_stop(vm);
 	hostfwd_free(vm->fwd);
+	dnstun_budget_free(vm->dns_budget);
 	if (vm->netns_fd >= 0)
 		close(vm->netns_fd);
 	event_free(vm->retry_ev);

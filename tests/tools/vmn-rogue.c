@@ -24,6 +24,12 @@
  *               the host's answer (error reply or "reply: fwd")
  *   dns         HELLO as a dns channel, a query that is not DNS (answered
  *               FORMERR or empty), then garbage bytes (must be closed)
+ *   dnsflood=N,SIZE,NAME
+ *               HELLO as a dns channel, then N well-formed queries for
+ *               NAME/A of SIZE bytes each (a private-type additional record
+ *               pads them), without waiting; then reads answers for the
+ *               timeout (-t) and prints "answers A noerror B servfail C
+ *               refused D formerr E" (exit 0)
  *
  *   vmn-rogue ra IFNAME
  *               sends router advertisements for 2001:db8:bad::/64 out of
@@ -183,6 +189,109 @@ run_flood(const struct vmn_endpoint *ep)
 }
 
 /* Three RAs offering a default route and a SLAAC prefix. */
+/* A query for name/A padded to size bytes by a type-65280 record. */
+static size_t
+padded_query(uint8_t *q, size_t size, uint16_t id, const char *name)
+{
+	size_t off = 12, l;
+	const char *p = name;
+
+	memset(q, 0, 12);
+	q[0] = (uint8_t)(id >> 8);
+	q[1] = (uint8_t)id;
+	q[2] = 0x01;			/* RD */
+	q[5] = 1;			/* QDCOUNT */
+	q[11] = 1;			/* ARCOUNT */
+	while (*p) {
+		l = strcspn(p, ".");
+		q[off++] = (uint8_t)l;
+		memcpy(q + off, p, l);
+		off += l;
+		p += l + (p[l] == '.');
+	}
+	q[off++] = 0;
+	memcpy(q + off, "\x00\x01\x00\x01", 4);	/* A, IN */
+	off += 4;
+	if (size < off + 11)
+		size = off + 11;
+	q[off++] = 0;				/* owner: the root */
+	memcpy(q + off, "\xff\x00\x00\x01\x00\x00\x00\x00", 8);
+	off += 8;
+	l = size - off - 2;
+	q[off++] = (uint8_t)(l >> 8);
+	q[off++] = (uint8_t)l;
+	memset(q + off, 0x5a, l);
+	return off + l;
+}
+
+static int
+run_dnsflood(const struct vmn_endpoint *ep, const char *spec)
+{
+	static uint8_t frame[VMN_MAX_FRAME], q[65536];
+	unsigned n, size, i, got = 0, rc[16] = { 0 };
+	struct pollfd pfd = { .events = POLLIN };
+	char name[256];
+	struct vmn_buf b;
+	time_t deadline;
+	size_t have = 0;
+	int len;
+
+	if (sscanf(spec, "%u,%u,%255s", &n, &size, name) != 3 ||
+	    size > 65000) {
+		fprintf(stderr, "vmn-rogue: dnsflood=N,SIZE,NAME\n");
+		return 2;
+	}
+	pfd.fd = dial(ep);
+	vmn_buf_init(&b, frame, sizeof(frame));
+	len = vmn_build_hello(&b, VMN_F_REQUEST, 1, VMN_ROLE_DNS,
+	    VMN_CAP_DNS_TUNNEL, vm_id);
+	send_all(pfd.fd, frame, (size_t)len);
+	for (i = 0; i < n; i++) {
+		size_t qlen = padded_query(q, size, (uint16_t)i, name);
+
+		vmn_buf_init(&b, frame, sizeof(frame));
+		vmn_msg_begin(&b, VMN_MSG_DNS, VMN_F_REQUEST, i + 2);
+		vmn_put_u32(&b, VMN_A_DNS_ID, i + 1);
+		vmn_put(&b, VMN_A_PAYLOAD, q, qlen);
+		if ((len = vmn_msg_end(&b)) < 0) {
+			fprintf(stderr, "vmn-rogue: query too large\n");
+			return 2;
+		}
+		send_all(pfd.fd, frame, (size_t)len);
+	}
+	/* Answers: frames whose payload's rcode is counted. */
+	deadline = time(NULL) + timeout_s;
+	while (got < n && time(NULL) < deadline) {
+		struct vmn_hdr h;
+		struct vmn_msg m;
+		const char *why;
+		ssize_t r;
+
+		if (poll(&pfd, 1, 200) <= 0)
+			continue;
+		if ((r = read(pfd.fd, frame + have, sizeof(frame) - have)) <= 0)
+			break;
+		have += (size_t)r;
+		while (have >= VMN_HDR_LEN &&
+		    vmn_hdr_decode(frame, have, &h, &why) == 0 &&
+		    have >= VMN_HDR_LEN + h.length) {
+			size_t flen = VMN_HDR_LEN + h.length;
+
+			if (vmn_msg_parse(frame, flen, &m, &why) == 0 &&
+			    m.hdr.type == VMN_MSG_DNS &&
+			    m.tb[VMN_A_PAYLOAD].len >= 4) {
+				rc[m.tb[VMN_A_PAYLOAD].data[3] & 0x0f]++;
+				got++;
+			}
+			memmove(frame, frame + flen, have - flen);
+			have -= flen;
+		}
+	}
+	printf("answers %u noerror %u servfail %u refused %u formerr %u\n",
+	    got, rc[0], rc[2], rc[5], rc[1]);
+	return 0;
+}
+
 static int
 send_ra(const char *ifname)
 {
@@ -260,6 +369,8 @@ main(int argc, char *argv[])
 	mode = argv[optind + 1];
 	if (strcmp(mode, "flood") == 0)
 		return run_flood(&ep);
+	if (strncmp(mode, "dnsflood=", 9) == 0)
+		return run_dnsflood(&ep, mode + 9);
 	if (strncmp(mode, "rfwd=", 5) == 0) {
 		fd = dial(&ep);
 		vmn_buf_init(&b, buf, sizeof(buf));

@@ -79,6 +79,15 @@ test_parse_refused(void **state)
 	buf[2] |= 0x80;			/* a response */
 	assert_rc(dns_parse_query(buf, QEND, &qi), -EBADMSG);
 
+	/* Bytes after the last record, with and without an OPT record. */
+	memcpy(buf, query_a, QEND);
+	memset(buf + QEND, 0, 64);
+	assert_rc(dns_parse_query(buf, QEND + 1, &qi), -EBADMSG);
+	assert_rc(dns_parse_query(buf, QEND + 64, &qi), -EBADMSG);
+	len = with_opt(buf, 4096);
+	buf[len] = 0xff;
+	assert_rc(dns_parse_query(buf, len + 1, &qi), -EBADMSG);
+
 	memcpy(buf, query_a, QEND);
 	buf[5] = 0;			/* no question */
 	assert_rc(dns_parse_query(buf, QEND, &qi), -EBADMSG);
