@@ -477,8 +477,11 @@ hostd_unregister_ctl(const char *name, uid_t uid, pid_t peer, bool force,
 		return -EPERM;
 	}
 	if ((rc = owner_signal(vc, pidfd, SIGTERM)) < 0 && rc != -ESRCH) {
+		/* Without CAP_KILL, only processes of our own uid (root). */
 		snprintf(err, errlen, "vm \"%s\": cannot signal its owner, "
-		    "%s: %s; nothing changed", name, who, strerror(-rc));
+		    "%s: %s%s; nothing changed", name, who, strerror(-rc),
+		    rc == -EPERM ? " (host-netd signals only root's "
+		    "processes): stop it yourself" : "");
 		return rc;
 	}
 	if (rc == 0) {
