@@ -15,6 +15,8 @@
 static int log_foreground = 1;
 static int log_verbosity;
 static const char *log_progname = "vmnetd";
+static char *log_capbuf;
+static size_t log_caplen;
 
 void
 log_init(const char *progname, int foreground, int verbosity)
@@ -25,6 +27,20 @@ log_init(const char *progname, int foreground, int verbosity)
 	if (!foreground)
 		openlog(progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	tzset();
+}
+
+/*
+ * While buf is set, warnings are also appended to it, a line each (as much
+ * as fits): how host-netd hands the errors a reload was refused with,
+ * which the parser logs, to the netctl that asked for it. NULL stops.
+ */
+void
+log_capture(char *buf, size_t len)
+{
+	log_capbuf = len ? buf : NULL;
+	log_caplen = len;
+	if (log_capbuf)
+		log_capbuf[0] = '\0';
 }
 
 void
@@ -46,6 +62,13 @@ vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 	int saved = errno;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_capbuf && pri <= LOG_ERR) {
+		size_t used = strlen(log_capbuf);
+
+		if (used + 1 < log_caplen)
+			snprintf(log_capbuf + used, log_caplen - used, "%s%s%s\n",
+			    msg, suffix ? ": " : "", suffix ? suffix : "");
+	}
 	if (log_foreground == LOG_PLAIN) {
 		fprintf(stderr, "%s%s%s\n", msg, suffix ? ": " : "",
 		    suffix ? suffix : "");

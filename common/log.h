@@ -9,6 +9,7 @@
 #define VMN_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 /* foreground: 0 syslog, 1 stderr with time and name, 2 stderr plain */
 #define LOG_TO_SYSLOG	0
@@ -23,5 +24,6 @@ void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	fatal(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 void	fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+void	log_capture(char *buf, size_t len);
 
 #endif

@@ -115,6 +115,11 @@ static const char *const attr_names[] = {
 	[VMN_A_GUEST_PORT]	= "guest-port",
 	[VMN_A_HOST_ADDR]	= "host-addr",
 	[VMN_A_FWD_CONFLICTS]	= "fwd-conflicts",
+	[VMN_A_SINCE]		= "since",
+	[VMN_A_FORCE]		= "force",
+	[VMN_A_ERRORS]		= "errors",
+	[VMN_A_CHANGES]		= "changes",
+	[VMN_A_CHANGE]		= "change",
 };
 static_assert(ARRAY_SIZE(attr_names) == VMN_A__MAX, "attr_names");
 
@@ -171,6 +176,7 @@ typedef struct vmn_attr_policy policy_t[VMN_A__MAX];
 static const policy_t error_policy = {
 	[VMN_A_ERRNO]		= R_(U32),
 	[VMN_A_ERRMSG]		= P_STR(0, VMN_MAX_STRING),
+	[VMN_A_ERRORS]		= P_(NEST),	/* each error, ERRMSG a summary */
 };
 
 static const policy_t hello_policy = {
@@ -273,6 +279,7 @@ static const policy_t ctl_forwards_policy = {
 	[VMN_A_MODE]		= P_STR(0, 32),
 	[VMN_A_STATE]		= P_STR(0, 255),
 	[VMN_A_COUNT]		= P_(U64),
+	[VMN_A_ERRMSG]		= P_STR(0, VMN_MAX_STRING),	/* why not active */
 };
 
 static const policy_t ctl_status_policy = {
@@ -282,6 +289,7 @@ static const policy_t ctl_status_policy = {
 	[VMN_A_UPTIME]		= P_(U64),
 	[VMN_A_COUNT]		= P_(U64),
 	[VMN_A_STATE]		= P_STR(0, 255),
+	[VMN_A_SINCE]		= P_(U64),	/* when host-netd started */
 };
 
 static const policy_t ctl_vms_policy = {
@@ -303,6 +311,7 @@ static const policy_t ctl_vms_policy = {
 	[VMN_A_UPTIME]		= P_(U64),
 	[VMN_A_FWD_CONFLICTS]	= P_(U32),
 	[VMN_A_PID]		= P_(U32),	/* registered: its owner */
+	[VMN_A_SINCE]		= P_(U64),	/* in its state since */
 };
 
 /* Request: a vm block and its owner; reply: the VM, as ctl-vms says it. */
@@ -328,10 +337,19 @@ static const policy_t ctl_register_policy = {
 	[VMN_A_UPTIME]		= P_(U64),
 	[VMN_A_FWD_CONFLICTS]	= P_(U32),
 	[VMN_A_PID]		= P_(U32),
+	[VMN_A_SINCE]		= P_(U64),
 };
 
+/* Request: the VM, FORCE if its owner runs; reply: PID, the owner told. */
 static const policy_t ctl_unregister_policy = {
 	[VMN_A_VM_ID]		= P_STR(1, 64),
+	[VMN_A_FORCE]		= P_(U8),
+	[VMN_A_PID]		= P_(U32),
+};
+
+/* Reply: what the reload did to each VM it changed. */
+static const policy_t ctl_reload_policy = {
+	[VMN_A_CHANGES]		= P_(NEST),
 };
 
 static const struct vmn_attr_policy *const msg_policies[] = {
@@ -352,7 +370,7 @@ static const struct vmn_attr_policy *const msg_policies[] = {
 	[VMN_MSG_FWD]		= fwd_policy,
 	[VMN_MSG_CTL_STATUS]	= ctl_status_policy,
 	[VMN_MSG_CTL_VMS]	= ctl_vms_policy,
-	[VMN_MSG_CTL_RELOAD]	= empty_policy,
+	[VMN_MSG_CTL_RELOAD]	= ctl_reload_policy,
 	[VMN_MSG_CONFIG_RFWD]	= rfwd_policy,
 	[VMN_MSG_CTL_FORWARDS]	= ctl_forwards_policy,
 	[VMN_MSG_CTL_REGISTER]	= ctl_register_policy,

@@ -164,6 +164,11 @@ enum vmn_attr_type {
 	VMN_A_GUEST_PORT,	/* u16 */
 	VMN_A_HOST_ADDR,	/* 4 or 16 bytes: where the host listens */
 	VMN_A_FWD_CONFLICTS,	/* u32: forwarded ports the host has taken */
+	VMN_A_SINCE,		/* u64: a point in time, UNIX seconds */
+	VMN_A_FORCE,		/* u8: 1: do it even though it is in use */
+	VMN_A_ERRORS,		/* nest of VMN_A_ERRMSG: "file:line: message" */
+	VMN_A_CHANGES,		/* nest of VMN_A_CHANGE */
+	VMN_A_CHANGE,		/* nest: VM_ID, VALUE (what happened to it) */
 	VMN_A__MAX
 };
 

@@ -34,6 +34,7 @@ struct ctl_client {
 	LIST_ENTRY(ctl_client)	 entry;
 	struct vmn_conn		*conn;
 	uid_t			 uid;
+	pid_t			 pid;		/* at connect time */
 	bool			 in_group;	/* vmnetd, primary or not */
 	uint8_t			 txbuf[2048];
 };
@@ -46,6 +47,9 @@ static struct {
 	unsigned			 nclients;
 	LIST_HEAD(, ctl_client)		 clients;
 } ctl = { .fd = -1, .gid = (gid_t)-1 };
+
+/* Answers too long for a client's txbuf: a reload's errors or changes. */
+static uint8_t bigbuf[VMN_HDR_LEN + 32768];
 
 static bool
 may_change(const struct ctl_client *c)
@@ -139,6 +143,7 @@ send_status(struct ctl_client *c, uint32_t seq)
 	vmn_put_u32(&b, VMN_A_VERSION, VMN_WIRE_VERSION);
 	vmn_put_u32(&b, VMN_A_PID, (uint32_t)getpid());
 	vmn_put_u64(&b, VMN_A_UPTIME, (uint64_t)(time(NULL) - hostd->started));
+	vmn_put_u64(&b, VMN_A_SINCE, (uint64_t)hostd->started);
 	vmn_put_u64(&b, VMN_A_COUNT, online);
 	vmn_put_str(&b, VMN_A_STATE, PACKAGE_VERSION);
 	put_stats(&b);
@@ -185,16 +190,64 @@ put_vm(struct vmn_buf *b, const struct vm *vm)
 	vmn_put_u32(b, VMN_A_GEN, vm->gen);
 	vmn_put_u32(b, VMN_A_GEN_APPLIED, vm->gen_applied);
 	vmn_put_u64(b, VMN_A_UPTIME, (uint64_t)(time(NULL) - vm->state_since));
+	vmn_put_u64(b, VMN_A_SINCE, (uint64_t)vm->state_since);
 }
 
+/*
+ * A refusal with its errors, "file:line: message" each, in lines: ERRMSG
+ * says what was refused and ERRORS holds each error, for netctl to print
+ * one a line or, under --json, as objects.
+ */
 static int
-send_vms(struct ctl_client *c, uint32_t seq)
+send_errors(struct ctl_client *c, const struct vmn_msg *m, int err,
+    const char *summary, const char *lines)
 {
+	char line[VMN_MAX_STRING + 1];
+	const char *p = lines;
+	struct vmn_buf b;
+	size_t n;
+
+	vmn_buf_init(&b, bigbuf, sizeof(bigbuf));
+	vmn_msg_begin(&b, m->hdr.type, VMN_F_REPLY | VMN_F_ERROR, m->hdr.seq);
+	vmn_put_u32(&b, VMN_A_ERRNO, (uint32_t)err);
+	vmn_put_str(&b, VMN_A_ERRMSG, summary);
+	vmn_nest_begin(&b, VMN_A_ERRORS);
+	while (*p) {
+		n = strcspn(p, "\n");
+		if (n) {
+			snprintf(line, sizeof(line), "%.*s", (int)n, p);
+			vmn_put_str(&b, VMN_A_ERRMSG, line);
+		}
+		p += n;
+		if (*p)
+			p++;
+	}
+	vmn_nest_end(&b);
+	return vmn_conn_send_buf(c->conn, &b);
+}
+
+/* Every VM, or the one the request names (ENOENT if none). */
+static int
+send_vms(struct ctl_client *c, const struct vmn_msg *m)
+{
+	char name[VM_NAME_MAX + 2], err[VM_NAME_MAX + 32];
+	uint32_t seq = m->hdr.seq;
 	struct vmn_buf b;
 	struct vm *vm;
 	int rc;
 
+	name[0] = '\0';
+	if (vmn_attr_present(&m->tb[VMN_A_VM_ID]) &&
+	    (vmn_attr_str(&m->tb[VMN_A_VM_ID], name, sizeof(name)) < 0 ||
+	    !vm_find(name))) {
+		vmn_str_printable(name);
+		snprintf(err, sizeof(err), "no vm \"%s\"", name);
+		return vmn_conn_send_error(c->conn, m->hdr.type, seq, ENOENT,
+		    err);
+	}
 	TAILQ_FOREACH(vm, &hostd->vms, entry) {
+		if (name[0] && strcmp(name, vm->conf.name) != 0)
+			continue;
 		vmn_buf_init(&b, c->txbuf, sizeof(c->txbuf));
 		vmn_msg_begin(&b, VMN_MSG_CTL_VMS, VMN_F_REPLY, seq);
 		put_vm(&b, vm);
@@ -229,6 +282,9 @@ do_register(struct ctl_client *c, const struct vmn_msg *m)
 		owner = (pid_t)vmn_attr_u32(&m->tb[VMN_A_PID]);
 	rc = hostd_register(src, (const char *)text->data, text->len, owner,
 	    c->uid, err, sizeof(err), &vm);
+	/* EINVAL: the block's errors, or its clashes, at file:line each. */
+	if (rc == -EINVAL)
+		return send_errors(c, m, EINVAL, "registration refused", err);
 	if (rc < 0)
 		return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq,
 		    -rc, err);
@@ -242,8 +298,10 @@ do_register(struct ctl_client *c, const struct vmn_msg *m)
 static int
 do_unregister(struct ctl_client *c, const struct vmn_msg *m)
 {
-	char name[VM_NAME_MAX + 2], err[512], why[64];
+	char name[VM_NAME_MAX + 2], err[512];
+	bool force = vmn_attr_u8(&m->tb[VMN_A_FORCE]) != 0;
 	struct vmn_buf b;
+	pid_t told;
 	int rc;
 
 	if (!may_change(c))
@@ -252,12 +310,41 @@ do_unregister(struct ctl_client *c, const struct vmn_msg *m)
 	if (vmn_attr_str(&m->tb[VMN_A_VM_ID], name, sizeof(name)) < 0)
 		return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq,
 		    EINVAL, "which VM?");
-	snprintf(why, sizeof(why), "netctl, uid %u", (unsigned)c->uid);
-	if ((rc = hostd_unregister(name, c->uid, why, err, sizeof(err))) < 0)
+	vmn_str_printable(name);
+	if ((rc = hostd_unregister_ctl(name, c->uid, c->pid, force, err,
+	    sizeof(err), &told)) < 0)
 		return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq,
 		    -rc, err);
 	vmn_buf_init(&b, c->txbuf, sizeof(c->txbuf));
 	vmn_msg_begin(&b, m->hdr.type, VMN_F_REPLY, m->hdr.seq);
+	if (told > 0)
+		vmn_put_u32(&b, VMN_A_PID, (uint32_t)told);
+	return vmn_conn_send_buf(c->conn, &b);
+}
+
+/* Reload; the answer: the errors it was refused with, or what changed. */
+static int
+do_reload(struct ctl_client *c, const struct vmn_msg *m)
+{
+	static struct reload_report r;
+	struct vmn_buf b;
+	unsigned i;
+
+	if (!may_change(c))
+		return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq,
+		    EPERM, "reload needs root or the vmnetd group");
+	if (hostd_reload_report("netctl", &r) < 0)
+		return send_errors(c, m, EINVAL, r.summary, r.errors);
+	vmn_buf_init(&b, bigbuf, sizeof(bigbuf));
+	vmn_msg_begin(&b, m->hdr.type, VMN_F_REPLY, m->hdr.seq);
+	vmn_nest_begin(&b, VMN_A_CHANGES);
+	for (i = 0; i < r.nchanges; i++) {
+		vmn_nest_begin(&b, VMN_A_CHANGE);
+		vmn_put_str(&b, VMN_A_VM_ID, r.changes[i].name);
+		vmn_put_str(&b, VMN_A_VALUE, vm_change_name(r.changes[i].what));
+		vmn_nest_end(&b);
+	}
+	vmn_nest_end(&b);
 	return vmn_conn_send_buf(c->conn, &b);
 }
 
@@ -284,7 +371,13 @@ put_forward(void *arg, const struct hostfwd_port_info *pi)
 	vmn_put_u16(&b, VMN_A_PORT, pi->host_port);
 	vmn_put_u16(&b, VMN_A_GUEST_PORT, pi->guest_port);
 	vmn_put_str(&b, VMN_A_MODE, pi->kind);
-	vmn_put_str(&b, VMN_A_STATE, pi->state);
+	/* An enum, and apart from it the reason it is not active. */
+	if (strcmp(pi->state, "active") == 0) {
+		vmn_put_str(&b, VMN_A_STATE, "active");
+	} else {
+		vmn_put_str(&b, VMN_A_STATE, "error");
+		vmn_put_str(&b, VMN_A_ERRMSG, pi->state);
+	}
 	vmn_put_u64(&b, VMN_A_COUNT, pi->conns);
 	fl->rc = vmn_conn_send_buf(fl->c->conn, &b);
 }
@@ -311,8 +404,6 @@ static int
 ctl_msg_cb(struct vmn_conn *conn, const struct vmn_msg *m, void *arg)
 {
 	struct ctl_client *c = arg;
-	struct vmn_buf b;
-	char err[512];
 
 	if (!(m->hdr.flags & VMN_F_REQUEST))
 		return -EPROTO;
@@ -320,7 +411,7 @@ ctl_msg_cb(struct vmn_conn *conn, const struct vmn_msg *m, void *arg)
 	case VMN_MSG_CTL_STATUS:
 		return send_status(c, m->hdr.seq);
 	case VMN_MSG_CTL_VMS:
-		return send_vms(c, m->hdr.seq);
+		return send_vms(c, m);
 	case VMN_MSG_CTL_FORWARDS:
 		return send_forwards(c, m->hdr.seq);
 	case VMN_MSG_CTL_REGISTER:
@@ -328,15 +419,7 @@ ctl_msg_cb(struct vmn_conn *conn, const struct vmn_msg *m, void *arg)
 	case VMN_MSG_CTL_UNREGISTER:
 		return do_unregister(c, m);
 	case VMN_MSG_CTL_RELOAD:
-		if (!may_change(c))
-			return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq, EPERM,
-			    "reload needs root or the vmnetd group");
-		if (hostd_reload("netctl", err, sizeof(err)) < 0)
-			return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq, EINVAL,
-			    err);
-		vmn_buf_init(&b, c->txbuf, sizeof(c->txbuf));
-		vmn_msg_begin(&b, m->hdr.type, VMN_F_REPLY, m->hdr.seq);
-		return vmn_conn_send_buf(conn, &b);
+		return do_reload(c, m);
 	default:
 		return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq, EOPNOTSUPP,
 		    "not a control request");
@@ -372,6 +455,7 @@ ctl_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		return;
 	}
 	c->uid = cred.uid;
+	c->pid = cred.pid;
 	c->in_group = peer_in_group(&cred);
 	c->conn = vmn_conn_new(hostd->base, fd, "netctl", ctl_msg_cb,
 	    ctl_close_cb, c);

@@ -160,27 +160,81 @@ conf_find_vm(struct hostd_conf *c, const char *name)
 	return NULL;
 }
 
+static const char *const change_names[] = {
+	"added", "removed", "restarted", "updated" };
+_Static_assert(sizeof(change_names) / sizeof(*change_names) == VM_CH__MAX,
+    "change names");
+
+const char *
+vm_change_name(enum vm_change c)
+{
+	return (unsigned)c < VM_CH__MAX ? change_names[c] : "unknown";
+}
+
+static void
+report_change(struct reload_report *r, const char *name, enum vm_change what)
+{
+	if (r->nchanges >= sizeof(r->changes) / sizeof(r->changes[0]))
+		return;
+	snprintf(r->changes[r->nchanges].name,
+	    sizeof(r->changes[r->nchanges].name), "%s", name);
+	r->changes[r->nchanges++].what = what;
+}
+
+static bool
+report_has(const struct reload_report *r, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < r->nchanges; i++)
+		if (strcmp(r->changes[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* Whether a VM's block says the same, wherever in the file it is. */
+static bool
+vm_conf_equal(const struct vm_conf *a, const struct vm_conf *b)
+{
+	struct vm_conf x = *a, y = *b;
+
+	memset(&x.entry, 0, sizeof(x.entry));
+	memset(&y.entry, 0, sizeof(y.entry));
+	memset(x.file, 0, sizeof(x.file));
+	memset(y.file, 0, sizeof(y.file));
+	x.line = y.line = 0;
+	return memcmp(&x, &y, sizeof(x)) == 0;
+}
+
 /*
  * Re-reads the configuration file. VMs whose link and addressing are
  * unchanged keep running (allow-vm, dns and mtu apply in place); removed
  * ones are stopped, ones whose link changed are recreated with their
- * remembered identity, new ones are started.
+ * remembered identity, new ones are started. r gets what happened: the
+ * errors the file was refused with (the parser logs them; they are
+ * collected as it does), or what changed for which VM.
  */
 int
-hostd_reload(const char *why, char *err, size_t errlen)
+hostd_reload_report(const char *why, struct reload_report *r)
 {
 	struct hostd_conf *newc, *old = hostd->conf;
 	struct vm *vm, *tmp;
 	struct vm_conf *vc, *copy;
 	bool globals;
 
+	r->summary[0] = r->errors[0] = '\0';
+	r->nchanges = 0;
 	log_info("reloading %s (%s)", old->file, why);
-	if (!(newc = parse_config(old->file))) {
-		snprintf(err, errlen, "%s has errors; the running "
-		    "configuration stays (see the log)", old->file);
-		log_warnx("%s", err);
+	log_capture(r->errors, sizeof(r->errors));
+	newc = parse_config(old->file);
+	log_capture(NULL, 0);
+	if (!newc) {
+		snprintf(r->summary, sizeof(r->summary), "%s has errors; the "
+		    "running configuration stays", old->file);
+		log_warnx("%s", r->summary);
 		return -EINVAL;
 	}
+	r->errors[0] = '\0';	/* warnings of a file that parsed */
 	/* Registered VMs are not in the file; they stay, checked with it. */
 	TAILQ_FOREACH(vc, &old->vms, entry) {
 		if (!vc->registered)
@@ -191,9 +245,11 @@ hostd_reload(const char *why, char *err, size_t errlen)
 		TAILQ_INSERT_TAIL(&newc->vms, copy, entry);
 		newc->nvms++;
 	}
-	if (conf_check(newc, err, errlen) < 0) {
-		log_warnx("%s clashes with the registered VMs; the running "
-		    "configuration stays", old->file);
+	if (conf_check(newc, r->errors, sizeof(r->errors)) < 0) {
+		snprintf(r->summary, sizeof(r->summary), "%s clashes with the "
+		    "registered VMs; the running configuration stays",
+		    old->file);
+		log_warnx("%s", r->summary);
 		conf_free(newc);
 		return -EINVAL;
 	}
@@ -202,6 +258,11 @@ hostd_reload(const char *why, char *err, size_t errlen)
 		tmp = TAILQ_NEXT(vm, entry);
 		vc = conf_find_vm(newc, vm->conf.name);
 		if (vc && globals && vm_conf_same_link(&vm->conf, vc)) {
+			if (!vm_conf_equal(&vm->conf, vc)) {
+				log_info("vm %s: configuration changed, "
+				    "applied in place", vm->conf.name);
+				report_change(r, vm->conf.name, VM_CH_UPDATED);
+			}
 			/* Pushed below, with the MTU recomputed. */
 			if (vm->conf.dns == DNS_MODE_TUNNEL &&
 			    vc->dns != DNS_MODE_TUNNEL)
@@ -212,11 +273,17 @@ hostd_reload(const char *why, char *err, size_t errlen)
 		}
 		log_info("vm %s: %s", vm->conf.name, vc ? "configuration "
 		    "changed, restarting" : "removed");
+		report_change(r, vm->conf.name, vc ? VM_CH_RESTARTED :
+		    VM_CH_REMOVED);
 		/* Restarted: a QEMU on its tap keeps it (taken over below). */
 		vm->keep_tap = vc != NULL;
 		TAILQ_REMOVE(&hostd->vms, vm, entry);
 		vm_free(vm);
 	}
+	/* Those not running now, and not just stopped to restart, are new. */
+	TAILQ_FOREACH(vc, &newc->vms, entry)
+		if (!vm_find(vc->name) && !report_has(r, vc->name))
+			report_change(r, vc->name, VM_CH_ADDED);
 	if (strcmp(old->control_socket, newc->control_socket) != 0) {
 		/* Its group ownership needs a privilege dropped at start. */
 		log_warnx("control-socket changes take effect at restart; "
@@ -239,6 +306,18 @@ hostd_reload(const char *why, char *err, size_t errlen)
 		log_warnx("nftables table not updated");
 	vms_push_all();
 	return 0;
+}
+
+/* SIGHUP: the same, with only the log to tell. */
+int
+hostd_reload(const char *why, char *err, size_t errlen)
+{
+	static struct reload_report r;
+	int rc;
+
+	if ((rc = hostd_reload_report(why, &r)) < 0)
+		snprintf(err, errlen, "%s", r.summary);
+	return rc;
 }
 
 /*
@@ -307,15 +386,12 @@ hostd_register(const char *src, const char *text, size_t len, pid_t owner,
 	return 0;
 }
 
-/* netctl unregister, or the owner gone: the VM stops and is forgotten. */
-int
-hostd_unregister(const char *name, uid_t uid, const char *why, char *err,
-    size_t errlen)
+/* Whether uid may remove vm name (vc: its block, if any); err says why not. */
+static int
+may_unregister(const struct vm_conf *vc, const char *name, uid_t uid,
+    char *err, size_t errlen)
 {
-	struct vm_conf *vc;
-	struct vm *vm;
-
-	if (!(vc = conf_find_vm(hostd->conf, name))) {
+	if (!vc) {
 		snprintf(err, errlen, "no vm \"%s\"", name);
 		return -ENOENT;
 	}
@@ -329,6 +405,20 @@ hostd_unregister(const char *name, uid_t uid, const char *why, char *err,
 		    name, (unsigned)vc->reg_uid);
 		return -EPERM;
 	}
+	return 0;
+}
+
+/* netctl unregister, or the owner gone: the VM stops and is forgotten. */
+int
+hostd_unregister(const char *name, uid_t uid, const char *why, char *err,
+    size_t errlen)
+{
+	struct vm_conf *vc = conf_find_vm(hostd->conf, name);
+	struct vm *vm;
+	int rc;
+
+	if ((rc = may_unregister(vc, name, uid, err, errlen)) < 0)
+		return rc;
 	if ((vm = vm_find(name))) {
 		TAILQ_REMOVE(&hostd->vms, vm, entry);
 		vm_free(vm);
@@ -341,6 +431,64 @@ hostd_unregister(const char *name, uid_t uid, const char *why, char *err,
 		log_warnx("nftables table not updated");
 	log_info("vm %s unregistered (%s)", name, why);
 	return 0;
+}
+
+/*
+ * netctl unregister from a client with uid and pid peer. A VM whose owner
+ * runs is in use: removed under it, the owner's hypervisor would run on
+ * with its tap gone. So that is refused unless force, and with force the
+ * owner is sent SIGTERM, on which a launcher (vmnet-run) stops its VM;
+ * only root may have a process of another user signalled. A request of
+ * the owner's own (from it or a process it started, as vmnet-run's as it
+ * exits) is not refused. *told: the owner signalled, or 0.
+ */
+int
+hostd_unregister_ctl(const char *name, uid_t uid, pid_t peer, bool force,
+    char *err, size_t errlen, pid_t *told)
+{
+	struct vm_conf *vc = conf_find_vm(hostd->conf, name);
+	struct vm *vm = vm_find(name);
+	char why[64], comm[32], who[64];
+	int pidfd = vm ? vm->owner_fd : -1, rc;
+	pid_t owner;
+
+	*told = 0;
+	snprintf(why, sizeof(why), "netctl, uid %u", (unsigned)uid);
+	if ((rc = may_unregister(vc, name, uid, err, errlen)) < 0)
+		return rc;
+	owner = vc->owner;
+	if (owner <= 0 || process_descends(peer, owner) ||
+	    owner_signal(vc, pidfd, 0) == -ESRCH)
+		return hostd_unregister(name, uid, why, err, errlen);
+	process_name(owner, comm, sizeof(comm));
+	snprintf(who, sizeof(who), "pid %d%s%s%s", (int)owner,
+	    comm[0] ? " (" : "", comm, comm[0] ? ")" : "");
+	if (!force) {
+		snprintf(err, errlen, "vm \"%s\" is in use: its owner, %s, "
+		    "runs; it goes when that process exits, or with "
+		    "unregister --force, which tells it to stop (SIGTERM)",
+		    name, who);
+		return -EBUSY;
+	}
+	if (uid != 0 && process_uid(owner) != uid) {
+		snprintf(err, errlen, "vm \"%s\": its owner, %s, is not "
+		    "yours to stop", name, who);
+		return -EPERM;
+	}
+	if ((rc = owner_signal(vc, pidfd, SIGTERM)) < 0 && rc != -ESRCH) {
+		/* Without CAP_KILL, only processes of our own uid (root). */
+		snprintf(err, errlen, "vm \"%s\": cannot signal its owner, "
+		    "%s: %s%s; nothing changed", name, who, strerror(-rc),
+		    rc == -EPERM ? " (host-netd signals only root's "
+		    "processes): stop it yourself" : "");
+		return rc;
+	}
+	if (rc == 0) {
+		log_info("vm %s: SIGTERM to its owner, %s, to stop it "
+		    "(unregister --force, uid %u)", name, who, (unsigned)uid);
+		*told = owner;
+	}
+	return hostd_unregister(name, uid, why, err, errlen);
 }
 
 static void

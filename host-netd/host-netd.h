@@ -223,6 +223,10 @@ int	registry_save(const struct vm_conf *vc, const char *text, size_t len);
 void	registry_remove(const char *name);
 uint64_t process_start(pid_t pid);
 int	owner_pidfd(pid_t pid);
+int	owner_signal(const struct vm_conf *vc, int pidfd, int sig);
+bool	process_descends(pid_t pid, pid_t ancestor);
+uid_t	process_uid(pid_t pid);
+void	process_name(pid_t pid, char *buf, size_t len);
 
 /* state.c */
 int	state_load_vm(const char *dir, struct vm *vm);
@@ -308,10 +312,33 @@ void	control_close(void);
 int	isolation_drop_caps(void);
 
 /* host-netd.c */
+enum vm_change {
+	VM_CH_ADDED,		/* new in the file: started */
+	VM_CH_REMOVED,		/* gone from the file: stopped */
+	VM_CH_RESTARTED,	/* its link or addressing changed: recreated */
+	VM_CH_UPDATED,		/* changed in place (allow-vm, dns, forwards...) */
+	VM_CH__MAX
+};
+
+/* What a reload did, for netctl: the errors, or the VMs it changed. */
+struct reload_report {
+	char		summary[PATH_MAX + 128];	/* refused: why */
+	char		errors[16384];	/* refused: "file:line: message" lines */
+	unsigned	nchanges;
+	struct {
+		char		name[VM_NAME_MAX + 1];
+		enum vm_change	what;
+	}		changes[2 * MAX_VMS];
+};
+
+const char *vm_change_name(enum vm_change c);
 int	hostd_reload(const char *why, char *err, size_t errlen);
+int	hostd_reload_report(const char *why, struct reload_report *r);
 int	hostd_register(const char *src, const char *text, size_t len,
 	    pid_t owner, uid_t uid, char *err, size_t errlen, struct vm **out);
 int	hostd_unregister(const char *name, uid_t uid, const char *why,
 	    char *err, size_t errlen);
+int	hostd_unregister_ctl(const char *name, uid_t uid, pid_t peer,
+	    bool force, char *err, size_t errlen, pid_t *told);
 
 #endif

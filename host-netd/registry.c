@@ -10,6 +10,9 @@
  * registered VMs back; and it lasts as long as its owner process, watched
  * with a pidfd: when the launcher exits, however it exits, its VM goes.
  * The start time tells a live owner from a recycled pid after a restart.
+ * `netctl unregister --force` on such a VM sends its owner SIGTERM through
+ * that pidfd: a launcher told that way stops its hypervisor, which would
+ * otherwise run on with its tap gone.
  */
 #include "config.h"
 
@@ -18,6 +21,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,31 +59,99 @@ registry_path(const char *name, const char *ext, char *buf, size_t len)
 	return 0;
 }
 
-/* Field 22 of /proc/PID/stat: when it started, in ticks after boot. */
-uint64_t
-process_start(pid_t pid)
+/* Field n (3 or more) of /proc/PID/stat; 0 when there is no such process. */
+static unsigned long long
+stat_field(pid_t pid, int n)
 {
 	char path[64], buf[1024], *p;
-	unsigned long long start = 0;
-	ssize_t n;
+	unsigned long long v = 0;
+	ssize_t len;
 	int fd, i;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
+	len = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
-	if (n <= 0)
+	if (len <= 0)
 		return 0;
-	buf[n] = '\0';
+	buf[len] = '\0';
 	/* The name (field 2) may hold spaces and ')': skip past the last. */
 	if (!(p = strrchr(buf, ')')))
 		return 0;
-	for (i = 2; i < 22 && p; i++)
+	for (i = 2; i < n && p; i++)
 		p = strchr(p + 1, ' ');
 	if (p)
-		sscanf(p + 1, "%llu", &start);
-	return start;
+		sscanf(p + 1, "%llu", &v);
+	return v;
+}
+
+/* Field 22 of /proc/PID/stat: when it started, in ticks after boot. */
+uint64_t
+process_start(pid_t pid)
+{
+	return stat_field(pid, 22);
+}
+
+/*
+ * Whether pid is ancestor or was started by it (its child, grandchild...):
+ * a launcher's own netctl, run from the launcher or from a subshell of it.
+ */
+bool
+process_descends(pid_t pid, pid_t ancestor)
+{
+	int depth;
+
+	for (depth = 0; depth < 32 && pid > 1; depth++) {
+		if (pid == ancestor)
+			return true;
+		pid = (pid_t)stat_field(pid, 4);
+	}
+	return false;
+}
+
+/* Its real user ID; (uid_t)-1 if unknown. */
+uid_t
+process_uid(pid_t pid)
+{
+	char path[64], line[256];
+	unsigned long uid;
+	uid_t found = (uid_t)-1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (!(f = fopen(path, "re")))
+		return found;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Uid: %lu", &uid) == 1) {
+			found = (uid_t)uid;
+			break;
+		}
+	fclose(f);
+	return found;
+}
+
+/* Its command name, for messages; "" if unknown. */
+void
+process_name(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0) {
+		buf[0] = '\0';
+		return;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	vmn_str_printable(buf);
 }
 
 static int
@@ -258,4 +330,24 @@ owner_pidfd(pid_t pid)
 #else
 	return -ENOSYS;
 #endif
+}
+
+/*
+ * Sends sig to a registered VM's owner (0: only whether it runs) through
+ * its pidfd, so never to a process that took the pid over; without one,
+ * only while the pid's start time is the owner's. -ESRCH: it is gone.
+ */
+int
+owner_signal(const struct vm_conf *vc, int pidfd, int sig)
+{
+	if (vc->owner <= 0)
+		return -ESRCH;
+#ifdef SYS_pidfd_send_signal
+	if (pidfd >= 0)
+		return syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ?
+		    -errno : 0;
+#endif
+	if (process_start(vc->owner) != vc->owner_start)
+		return -ESRCH;
+	return kill(vc->owner, sig) < 0 ? -errno : 0;
 }

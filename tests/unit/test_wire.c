@@ -3,7 +3,8 @@
  *
  * Covers: exact byte layout of headers and TLVs; encode/parse round trips
  * of every attribute kind (u8/u16/u32/u64, strings, IPv4/IPv6 addresses,
- * MACs, nests), HELLO and error frames; every malformed shape
+ * MACs, nests), HELLO and error frames, netctl's additions (a refusal's
+ * errors, a reload's changes, unregister --force); every malformed shape
  * vmn_hdr_decode()/vmn_msg_parse() must refuse, with its errno; encoder
  * limits (capacity, 64 KiB payload, nest balance and depth); the name
  * tables; and a deterministic mutation fuzzer that checks vmn_msg_parse()
@@ -533,6 +534,75 @@ test_error_frames(void **state)
 	len = (int)raw_frame(st, VMN_MSG_PING, VMN_F_REPLY | VMN_F_ERROR,
 	    raw_str(st + VMN_HDR_LEN, VMN_A_ERRMSG, "oops"));
 	assert_rc(parse(st, (size_t)len, &m), -EINVAL);
+}
+
+/* netctl's additions: a refusal's errors, a reload's changes, --force. */
+static void
+test_ctl_additions(void **state)
+{
+	uint8_t st[4096];
+	struct vmn_buf b;
+	struct vmn_msg m;
+	struct vmn_attr_iter it, it2;
+	struct vmn_attr a, a2;
+	int len, n = 0;
+
+	(void)state;
+	vmn_buf_init(&b, st, sizeof(st));
+	vmn_msg_begin(&b, VMN_MSG_CTL_RELOAD, VMN_F_REPLY | VMN_F_ERROR, 5);
+	vmn_put_u32(&b, VMN_A_ERRNO, EINVAL);
+	vmn_put_str(&b, VMN_A_ERRMSG, "f has errors");
+	vmn_nest_begin(&b, VMN_A_ERRORS);
+	vmn_put_str(&b, VMN_A_ERRMSG, "f:1: one");
+	vmn_put_str(&b, VMN_A_ERRMSG, "f:2: two");
+	vmn_nest_end(&b);
+	len = vmn_msg_end(&b);
+	assert_true(len > 0);
+	assert_rc(parse(st, (size_t)len, &m), 0);
+	assert_attr_str(&m.tb[VMN_A_ERRMSG], "f has errors");
+	vmn_attr_for_each(&a, &it, &m.tb[VMN_A_ERRORS]) {
+		assert_int_equal(a.type, VMN_A_ERRMSG);
+		assert_attr_str(&a, n++ ? "f:2: two" : "f:1: one");
+	}
+	assert_int_equal(n, 2);
+
+	vmn_msg_begin(&b, VMN_MSG_CTL_RELOAD, VMN_F_REPLY, 6);
+	vmn_nest_begin(&b, VMN_A_CHANGES);
+	vmn_nest_begin(&b, VMN_A_CHANGE);
+	vmn_put_str(&b, VMN_A_VM_ID, "g1");
+	vmn_put_str(&b, VMN_A_VALUE, "restarted");
+	vmn_nest_end(&b);
+	vmn_nest_end(&b);
+	len = vmn_msg_end(&b);
+	assert_rc(parse(st, (size_t)len, &m), 0);
+	n = 0;
+	vmn_attr_for_each(&a, &it, &m.tb[VMN_A_CHANGES]) {
+		assert_int_equal(a.type & VMN_ATTR_TYPE_MASK, VMN_A_CHANGE);
+		vmn_attr_for_each(&a2, &it2, &a)
+			assert_attr_str(&a2, a2.type == VMN_A_VM_ID ? "g1" :
+			    "restarted");
+		n++;
+	}
+	assert_int_equal(n, 1);
+
+	vmn_msg_begin(&b, VMN_MSG_CTL_UNREGISTER, VMN_F_REQUEST, 7);
+	vmn_put_str(&b, VMN_A_VM_ID, "g2");
+	vmn_put_u8(&b, VMN_A_FORCE, 1);
+	len = vmn_msg_end(&b);
+	assert_rc(parse(st, (size_t)len, &m), 0);
+	assert_int_equal(vmn_attr_u8(&m.tb[VMN_A_FORCE]), 1);
+	/* FORCE is a u8: any other size is malformed. */
+	vmn_msg_begin(&b, VMN_MSG_CTL_UNREGISTER, VMN_F_REQUEST, 8);
+	vmn_put_u32(&b, VMN_A_FORCE, 1);
+	len = vmn_msg_end(&b);
+	assert_rc(parse(st, (size_t)len, &m), -EINVAL);
+
+	vmn_msg_begin(&b, VMN_MSG_CTL_VMS, VMN_F_REPLY, 9);
+	vmn_put_u64(&b, VMN_A_SINCE, 1796187438ull);
+	len = vmn_msg_end(&b);
+	assert_rc(parse(st, (size_t)len, &m), 0);
+	assert_int_equal(vmn_attr_u64(&m.tb[VMN_A_SINCE]), 1796187438ull);
+	assert_string_equal(vmn_attr_name(VMN_A_CHANGES), "changes");
 }
 
 static void
@@ -1748,6 +1818,7 @@ main(void)
 		cmocka_unit_test(test_parse_max_payload_optional),
 		cmocka_unit_test(test_encoder_nests),
 		cmocka_unit_test(test_fuzz),
+		cmocka_unit_test(test_ctl_additions),
 	};
 
 	return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
