@@ -132,10 +132,10 @@ option_error(int ch, char **argv)
 	const char *arg = argv[optind - 1];
 
 	if (ch == ':')
-		usage_error("option '%s' needs an argument", arg);
+		usage_error("option %s needs an argument", arg);
 	if (optopt && strncmp(arg, "--", 2) != 0)
-		usage_error("unknown option '-%c'", optopt);
-	usage_error("unknown option '%s'", arg);
+		usage_error("unknown option -%c", optopt);
+	usage_error("unknown option %s", arg);
 }
 
 /*
@@ -200,7 +200,7 @@ cmd_operands(int argc, char **argv, int min, int max, const char *what)
 	if (argc < min)
 		usage_error("missing %s", what ? what : "argument");
 	if (argc > max)
-		usage_error("unexpected argument '%s'", argv[max]);
+		usage_error("unexpected argument \"%s\"", argv[max]);
 }
 
 /* An exact name, or the only command it begins. */
@@ -222,9 +222,9 @@ find_command(const char *word)
 		}
 	}
 	if (n > 1)
-		usage_error("ambiguous command '%s': %s", word, names);
+		usage_error("ambiguous command \"%s\": %s", word, names);
 	if (!found)
-		usage_error("unknown command '%s'", word);
+		usage_error("unknown command \"%s\"", word);
 	return found;
 }
 
@@ -274,7 +274,7 @@ main(int argc, char *argv[])
 			help(stdout);
 			return 0;
 		case 'V':
-			printf("netctl %s\n", PACKAGE_VERSION);
+			printf("netctl (vmnetd) %s\n", PACKAGE_VERSION);
 			return 0;
 		default:
 			option_error(ch, argv);

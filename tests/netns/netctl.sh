@@ -48,19 +48,19 @@ for h in help --help -h; do
 		grep -q "^  $c" "$TMP/out" || fail "netctl $h does not list $c"
 	done
 done
-expect 0 "netctl $(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"/\1/p' "$VMN_BUILDDIR/config.h")" "" \
+expect 0 "netctl (vmnetd) $(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"/\1/p' "$VMN_BUILDDIR/config.h")" "" \
 	"$NETCTL" --version
 expect 0 "usage: netctl unregister [--force] NAME" "" "$NETCTL" help unregister
 expect 0 "usage: netctl vms [NAME]" "" "$NETCTL" vms --help
 pass "help, --help, -h, help COMMAND, COMMAND --help, --version: stdout, exit 0"
 
-expect 2 "" "netctl: ambiguous command 're': reload, register" "$NETCTL" re
-expect 2 "" "netctl: unknown command 'frobnicate'" "$NETCTL" frobnicate
-expect 2 "" "netctl: unknown option '--frobnicate'" "$NETCTL" --frobnicate status
-expect 2 "" "netctl: vms: unknown option '-x'" "$NETCTL" vms -x
-expect 2 "" "netctl: option '-s' needs an argument" "$NETCTL" -s
+expect 2 "" 'netctl: ambiguous command "re": reload, register' "$NETCTL" re
+expect 2 "" 'netctl: unknown command "frobnicate"' "$NETCTL" frobnicate
+expect 2 "" "netctl: unknown option --frobnicate" "$NETCTL" --frobnicate status
+expect 2 "" "netctl: vms: unknown option -x" "$NETCTL" vms -x
+expect 2 "" "netctl: option -s needs an argument" "$NETCTL" -s
 expect 2 "" "netctl: unregister: missing VM name" "$NETCTL" unregister
-expect 2 "" "netctl: status: unexpected argument 'now'" "$NETCTL" status now
+expect 2 "" 'netctl: status: unexpected argument "now"' "$NETCTL" status now
 expect 2 "" "netctl: register: --owner abc: not a process ID" "$NETCTL" register --owner abc -
 expect 2 "" "netctl: no command given" "$NETCTL"
 grep -q "^usage: netctl" "$TMP/err" || fail "a usage error without the usage"
