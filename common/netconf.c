@@ -299,6 +299,11 @@ int
 vmn_netconf_decode_item(struct vmn_netconf *nc, const struct vmn_msg *m,
     const char **why)
 {
+	/* Parsed with the error policy: none of the item's checks held. */
+	if (m->hdr.flags & VMN_F_ERROR) {
+		*why = "an error frame where a configuration item belongs";
+		return -EPROTO;
+	}
 	switch (m->hdr.type) {
 	case VMN_MSG_CONFIG_LINK: {
 		struct vmn_nc_link *l;

@@ -759,6 +759,10 @@ dnsproxy_new(struct event_base *base, const struct vmn_endpoint *host,
 	px->timeout_ev = evtimer_new(base, timeout_cb, px);
 	px->udp_flush_ev = event_new(base, -1, 0, udp_flush_cb, px);
 	if (!px->timeout_ev || !px->udp_flush_ev) {
+		if (px->timeout_ev)
+			event_free(px->timeout_ev);
+		if (px->udp_flush_ev)
+			event_free(px->udp_flush_ev);
 		free(px);
 		return NULL;
 	}

@@ -255,6 +255,16 @@ resolver_new(void)
 	}
 	res->timer = evtimer_new(T.base, timer_cb, res);
 	res->arm_ev = event_new(T.base, -1, 0, arm_cb, res);
+	if (!res->timer || !res->arm_ev) {
+		log_warnx("dns: out of memory for a resolver");
+		ares_destroy(res->channel);
+		if (res->timer)
+			event_free(res->timer);
+		if (res->arm_ev)
+			event_free(res->arm_ev);
+		free(res);
+		return NULL;
+	}
 	return res;
 }
 

@@ -111,31 +111,37 @@ vms_changed(void)
 		    strerror(-rc));
 }
 
+static bool
+prefix_equal(const struct vmn_prefix *a, const struct vmn_prefix *b)
+{
+	return a->plen == b->plen && a->ip.family == b->ip.family &&
+	    (!a->ip.family || vmn_ip_equal(&a->ip, &b->ip));
+}
+
 /*
  * Equal apart from what can change under a running VM: the firewall
  * (allow-vm), its DNS mode, MTU and forwards are updated in place;
- * anything else (link, channel, addressing) means recreating the VM.
+ * anything else (link, channel, addressing, registration) means recreating
+ * the VM. Field by field: a new field of struct vm_conf belongs in this
+ * function or in vm_conf_equal(); where it was defined (file, lines) in
+ * neither.
  */
 static bool
 vm_conf_same_link(const struct vm_conf *a, const struct vm_conf *b)
 {
-	struct vm_conf x = *a, y = *b;
-
-	memset(&x.entry, 0, sizeof(x.entry));
-	memset(&y.entry, 0, sizeof(y.entry));
-	memset(x.file, 0, sizeof(x.file));
-	memset(y.file, 0, sizeof(y.file));
-	x.line = y.line = 0;
-	y.dns = x.dns;
-	y.mtu = x.mtu;
-	y.nallow = x.nallow;
-	memcpy(y.allow, x.allow, sizeof(y.allow));
-	y.auto_forward = x.auto_forward;
-	y.nforwards = x.nforwards;
-	memcpy(y.forwards, x.forwards, sizeof(y.forwards));
-	y.nrforwards = x.nrforwards;
-	memcpy(y.rforwards, x.rforwards, sizeof(y.rforwards));
-	return memcmp(&x, &y, sizeof(x)) == 0;
+	return a->mode == b->mode && a->link == b->link &&
+	    strcmp(a->netns, b->netns) == 0 &&
+	    strcmp(a->tap_name, b->tap_name) == 0 &&
+	    strcmp(a->host_ifname, b->host_ifname) == 0 &&
+	    strcmp(a->guest_ifname, b->guest_ifname) == 0 &&
+	    a->tap_owner == b->tap_owner &&
+	    a->channel.kind == b->channel.kind &&
+	    a->channel.cid == b->channel.cid &&
+	    a->channel.port == b->channel.port &&
+	    strcmp(a->channel.path, b->channel.path) == 0 &&
+	    a->ipv6 == b->ipv6 && prefix_equal(&a->subnet4, &b->subnet4) &&
+	    a->registered == b->registered && a->owner == b->owner &&
+	    a->owner_start == b->owner_start && a->reg_uid == b->reg_uid;
 }
 
 static bool
@@ -143,9 +149,9 @@ globals_equal(const struct hostd_conf *a, const struct hostd_conf *b)
 {
 	return strcmp(a->state_dir, b->state_dir) == 0 &&
 	    a->host_port == b->host_port && a->guest_port == b->guest_port &&
-	    memcmp(&a->pool4, &b->pool4, sizeof(a->pool4)) == 0 &&
+	    prefix_equal(&a->pool4, &b->pool4) &&
 	    a->subnet_len4 == b->subnet_len4 &&
-	    memcmp(&a->ula, &b->ula, sizeof(a->ula)) == 0 &&
+	    prefix_equal(&a->ula, &b->ula) &&
 	    vmn_ip_equal(&a->dns_tunnel_addr, &b->dns_tunnel_addr);
 }
 
@@ -193,17 +199,37 @@ report_has(const struct reload_report *r, const char *name)
 }
 
 /* Whether a VM's block says the same, wherever in the file it is. */
+/* Same link, and the same of what is applied in place. */
 static bool
 vm_conf_equal(const struct vm_conf *a, const struct vm_conf *b)
 {
-	struct vm_conf x = *a, y = *b;
+	unsigned i;
 
-	memset(&x.entry, 0, sizeof(x.entry));
-	memset(&y.entry, 0, sizeof(y.entry));
-	memset(x.file, 0, sizeof(x.file));
-	memset(y.file, 0, sizeof(y.file));
-	x.line = y.line = 0;
-	return memcmp(&x, &y, sizeof(x)) == 0;
+	if (!vm_conf_same_link(a, b) || a->dns != b->dns || a->mtu != b->mtu ||
+	    a->auto_forward != b->auto_forward || a->nallow != b->nallow ||
+	    a->nforwards != b->nforwards || a->nrforwards != b->nrforwards)
+		return false;
+	for (i = 0; i < a->nallow; i++)
+		if (strcmp(a->allow[i], b->allow[i]) != 0)
+			return false;
+	for (i = 0; i < a->nforwards; i++) {
+		const struct hostfwd_static *x = &a->forwards[i];
+		const struct hostfwd_static *y = &b->forwards[i];
+
+		if (x->proto != y->proto || x->host_port != y->host_port ||
+		    x->guest_port != y->guest_port ||
+		    !vmn_ip_equal(&x->addr, &y->addr))
+			return false;
+	}
+	for (i = 0; i < a->nrforwards; i++) {
+		const struct hostfwd_rfwd *x = &a->rforwards[i];
+		const struct hostfwd_rfwd *y = &b->rforwards[i];
+
+		if (x->proto != y->proto || x->port != y->port ||
+		    x->guest_port != y->guest_port)
+			return false;
+	}
+	return true;
 }
 
 /*

@@ -64,12 +64,15 @@ struct vm_conf_lines {
 	int	allow[MAX_ALLOW];
 };
 
-/* One `vm "name" { ... }` block. */
+/*
+ * One `vm "name" { ... }` block. A new field must be known to reload's
+ * comparisons, vm_conf_same_link() and vm_conf_equal() in host-netd.c.
+ */
 struct vm_conf {
 	TAILQ_ENTRY(vm_conf)	entry;
 	char			file[PATH_MAX];	/* where it is defined */
 	int			line;
-	struct vm_conf_lines	lines;	/* 0 in a file's VMs once checked */
+	struct vm_conf_lines	lines;
 	char			name[VM_NAME_MAX + 1];
 	bool			registered;	/* by netctl, not in the file */
 	pid_t			owner;		/* registered: ends with it */
@@ -140,6 +143,7 @@ struct vm {
 	bool			commit_pending;
 	bool			dirty;		/* push again once acked */
 	bool			announced;	/* "online" logged this session */
+	char			route_warned[VMN_PREFIX_STRLEN]; /* overlap told */
 	struct dnstun_budget	*dns_budget;	/* its tunnel queries' share */
 	struct hostfwd		*fwd;
 	enum vm_state		state;

@@ -55,7 +55,6 @@ static struct {
 	struct event	*dns_ev;	/* debounce and poll */
 	struct stat	 resolv_st;
 	uint64_t	 resolv_hash;	/* of its bytes: touched is not changed */
-	char		 warned[MAX_VMS][VMN_PREFIX_STRLEN];
 } mon = { .ino_fd = -1, .ino_file_wd = -1, .ino_dir_wd = -1 };
 
 static void
@@ -76,7 +75,6 @@ check_collisions(void)
 	static int oifs[4096];
 	char a[VMN_PREFIX_STRLEN], b[VMN_PREFIX_STRLEN];
 	struct vm *vm;
-	unsigned idx = 0;
 	int n, i;
 
 	if ((n = hostlink_routes(&hostd->nl, routes, oifs, 4096)) < 0)
@@ -84,8 +82,6 @@ check_collisions(void)
 	TAILQ_FOREACH(vm, &hostd->vms, entry) {
 		const char *hit = NULL;
 
-		if (idx >= MAX_VMS)
-			break;
 		for (i = 0; i < n && vm->ifindex > 0; i++) {
 			if (oifs[i] == vm->ifindex ||
 			    routes[i].ip.family != AF_INET ||
@@ -96,18 +92,18 @@ check_collisions(void)
 			hit = vmn_prefix_ntop(&routes[i], a, sizeof(a));
 			break;
 		}
-		if (hit && strcmp(mon.warned[idx], hit) != 0) {
+		/* Once per route, remembered by the VM it concerns. */
+		if (hit && strcmp(vm->route_warned, hit) != 0) {
 			log_warnx("vm %s: host route %s now overlaps its subnet "
 			    "%s; the VM may not reach those addresses (it "
 			    "moves to a free subnet on its next start)",
 			    vm->conf.name, hit,
 			    vmn_prefix_ntop(&vm->subnet4, b, sizeof(b)));
-			snprintf(mon.warned[idx], sizeof(mon.warned[idx]), "%s",
-			    hit);
+			snprintf(vm->route_warned, sizeof(vm->route_warned),
+			    "%s", hit);
 		} else if (!hit) {
-			mon.warned[idx][0] = '\0';
+			vm->route_warned[0] = '\0';
 		}
-		idx++;
 	}
 }
 

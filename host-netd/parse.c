@@ -416,7 +416,6 @@ struct hostd_conf *
 parse_config(const char *path)
 {
 	struct parser p = { 0 };
-	struct vm_conf *vc;
 	char *buf;
 	size_t len;
 
@@ -434,14 +433,6 @@ parse_config(const char *path)
 		conf_free(p.conf);
 		return NULL;
 	}
-	/*
-	 * The lines have served: the file is checked. Forgotten, they cannot
-	 * make a VM whose block merely moved look changed to a reload, which
-	 * compares the old and new vm_conf whole. (A registered VM keeps
-	 * them: its text never changes, and conf_check reports against it.)
-	 */
-	TAILQ_FOREACH(vc, &p.conf->vms, entry)
-		memset(&vc->lines, 0, sizeof(vc->lines));
 	return p.conf;
 }
 

@@ -66,6 +66,17 @@ virtq_map(struct virtq *vq, const struct guestmem *gm)
 		vq->used = NULL;
 		return -EFAULT;
 	}
+	/*
+	 * Aligned in the front-end's space need not mean aligned here: a
+	 * region's mmap_offset is the front-end's to choose.
+	 */
+	if (((uintptr_t)vq->desc & 15) || ((uintptr_t)vq->avail & 1) ||
+	    ((uintptr_t)vq->used & 3)) {
+		vq->desc = NULL;
+		vq->avail = NULL;
+		vq->used = NULL;
+		return -EINVAL;
+	}
 	return 0;
 }
 

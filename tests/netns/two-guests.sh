@@ -100,3 +100,19 @@ for g in g1 g2; do
 		fail "$g cannot reach the lan after restart"
 done
 pass "both keep their addresses across a host-netd restart"
+
+# A host route over g2's subnet is reported once, also when the VMs before
+# it in host-netd's list go away (the warning was once remembered by a VM's
+# place in that list, so g2 was warned again when g1 was removed).
+g2net=$(vm_field g2 address | sed 's|\.[0-9]*/24$|.0/25|')
+in_host ip route add "$g2net" dev up0
+wait_for 5 "the overlap reported" grep -q "vm g2: host route $g2net now overlaps" "$TMP/host-netd.log"
+awk '/^vm "g1"/ { skip = 1 } !skip { print } skip && /^}/ { skip = 0 }' \
+    "$TMP/host-netd.conf" >"$TMP/g2-only.conf"
+cp "$TMP/g2-only.conf" "$TMP/host-netd.conf"
+netctl reload >/dev/null || fail "reload without g1 refused"
+wait_for 5 "g1 removed" sh -c "! ip netns exec $NS_HOST ip link show vmn-g1 2>/dev/null | grep -q ."
+sleep 1.5	# the monitor's debounce, and a margin
+n=$(grep -c "vm g2: host route $g2net now overlaps" "$TMP/host-netd.log")
+[ "$n" = 1 ] || fail "the overlap of g2's subnet was reported $n times"
+pass "a host route over a VM's subnet: reported once, also after another VM went"

@@ -1013,6 +1013,39 @@ test_not_an_item(void **state)
 	free(nc);
 }
 
+/*
+ * An item flagged ERROR is parsed with the error policy, so its required
+ * attributes (a link's MAC) need not be there: refused, never decoded.
+ */
+static void
+test_error_flagged_item(void **state)
+{
+	static const uint16_t types[] = { VMN_MSG_CONFIG_LINK,
+	    VMN_MSG_CONFIG_ADDR, VMN_MSG_CONFIG_ROUTE, VMN_MSG_CONFIG_NEIGH,
+	    VMN_MSG_CONFIG_DNS, VMN_MSG_CONFIG_SYSCTL };
+	struct vmn_netconf *nc = fresh();
+	struct vmn_buf b;
+	struct vmn_msg m;
+	const char *why;
+	unsigned i;
+	int len;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(types); i++) {
+		vmn_buf_init(&b, st, sizeof(st));
+		vmn_msg_begin(&b, types[i], VMN_F_ERROR, 0);
+		vmn_put_u32(&b, VMN_A_ERRNO, EINVAL);
+		len = vmn_msg_end(&b);
+		assert_true(len > 0);
+		why = NULL;
+		assert_rc(vmn_msg_parse(st, (size_t)len, &m, &why), 0);
+		assert_rc(vmn_netconf_decode_item(nc, &m, &why), -EPROTO);
+		assert_non_null(why);
+	}
+	assert_int_equal(nc->nlinks + nc->naddrs + nc->nroutes, 0);
+	free(nc);
+}
+
 /* ---- whole-transaction checks ----------------------------------------- */
 
 static void
@@ -1160,6 +1193,7 @@ main(void)
 		cmocka_unit_test(test_proxy_text),
 		cmocka_unit_test(test_link_checks),
 		cmocka_unit_test(test_not_an_item),
+		cmocka_unit_test(test_error_flagged_item),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_emit_error_stops),
 		cmocka_unit_test(test_encode_error),

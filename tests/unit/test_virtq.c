@@ -396,6 +396,33 @@ test_guestmem_region_count(void **state)
 
 /* ---- virtq_map ---------------------------------------------------------------- */
 
+/*
+ * A region whose mmap_offset is odd: rings aligned in the front-end's
+ * addresses land misaligned in ours, and are refused.
+ */
+static void
+test_map_misaligned_region(void **state)
+{
+	struct guestmem gm = { 0 };
+	struct guestmem_desc d = { GPA_BASE, MEM_SIZE, UVA_BASE, 1 };
+	struct virtq vq;
+	char err[96];
+	int fd = new_memfd(MEM_SIZE + 1);
+
+	(void)state;
+	assert_rc(guestmem_set(&gm, &d, &fd, 1, err, sizeof(err)), 0);
+	virtq_init(&vq);
+	vq.num = 8;
+	vq.desc_uva = UVA_BASE + DESC_OFF;
+	vq.avail_uva = UVA_BASE + AVAIL_OFF;
+	vq.used_uva = UVA_BASE + USED_OFF;
+	assert_rc(virtq_map(&vq, &gm), -EINVAL);
+	assert_null(vq.desc);
+	assert_null(vq.avail);
+	assert_null(vq.used);
+	guestmem_clear(&gm);
+}
+
 /* The spec's alignments (16, 2, 4) are enforced, and the queue size. */
 static void
 test_map_alignment(void **state)
@@ -1064,6 +1091,7 @@ main(void)
 		cmocka_unit_test(test_guestmem_two_regions),
 		cmocka_unit_test(test_guestmem_overlap),
 		cmocka_unit_test(test_guestmem_region_count),
+		cmocka_unit_test(test_map_misaligned_region),
 		T(test_map_alignment),
 		T(test_map_range),
 		T(test_pop_readable),
