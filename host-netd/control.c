@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,33 +60,26 @@ may_change(const struct ctl_client *c)
 
 /*
  * Whether the peer belongs to the vmnetd group. SO_PEERCRED gives only the
- * primary group; the supplementary ones are read from /proc for the pid
- * the kernel reported at connect time.
+ * primary group; SO_PEERGROUPS the supplementary ones, as the kernel
+ * recorded them at connect time (a pid read from /proc could be reused).
  */
 static bool
-peer_in_group(const struct ucred *cred)
+peer_in_group(int fd, const struct ucred *cred)
 {
-	char path[64], line[1024], *tok, *save = NULL;
-	bool found = false;
-	FILE *f;
+	gid_t groups[NGROUPS_MAX];
+	socklen_t len = sizeof(groups);
+	size_t i;
 
 	if (ctl.gid == (gid_t)-1)
 		return false;
 	if (cred->gid == ctl.gid)
 		return true;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)cred->pid);
-	if (!(f = fopen(path, "re")))
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
 		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "Groups:", 7) != 0)
-			continue;
-		for (tok = strtok_r(line + 7, " \t\n", &save); tok;
-		    tok = strtok_r(NULL, " \t\n", &save))
-			if ((gid_t)strtoul(tok, NULL, 10) == ctl.gid)
-				found = true;
-	}
-	fclose(f);
-	return found;
+	for (i = 0; i < len / sizeof(groups[0]); i++)
+		if (groups[i] == ctl.gid)
+			return true;
+	return false;
 }
 
 static void
@@ -456,7 +450,7 @@ ctl_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	}
 	c->uid = cred.uid;
 	c->pid = cred.pid;
-	c->in_group = peer_in_group(&cred);
+	c->in_group = peer_in_group(fd, &cred);
 	c->conn = vmn_conn_new(hostd->base, fd, "netctl", ctl_msg_cb,
 	    ctl_close_cb, c);
 	if (!c->conn) {

@@ -88,6 +88,13 @@ bed_spawn "$NS_HOST" squatter socat TCP4-LISTEN:9400,bind=127.0.0.1,reuseaddr \
     SYSTEM:'echo squatter'
 wait_for 5 "the squatter listens" sh -c "ip netns exec $NS_HOST ss -ltn | grep -q 127.0.0.1:9400"
 bed_write_conf g1 g2 >/dev/null
+# The vmnetd group, as make install creates it (removed again on exit if
+# this test made it): host-netd gives it the control socket at start.
+if ! getent group vmnetd >/dev/null; then
+	groupadd --system vmnetd || fail "groupadd vmnetd"
+	BED_CLEANUP_HOOK='groupdel vmnetd'
+fi
+VMNETD_GID=$(getent group vmnetd | cut -d: -f3)
 sed -i '/^vm "g1" {/a \	forward tcp 18080 to 8000\n\tforward tcp 9400 to 9400' "$TMP/host-netd.conf"
 printf 'vm "%s" {\n\tlink none\n\tmode none\n\tchannel "unix:%s/long"\n}\n' \
     "$LONG" "$TMP" >>"$TMP/host-netd.conf"
@@ -110,6 +117,15 @@ expect 3 "" "add yourself to the vmnetd group" \
 grep -qF "permission denied on $TMP/control.sock" "$TMP/err" ||
 	fail "permission denied does not name the socket: $(cat "$TMP/err")"
 pass "VMNETD_SOCKET, -s over it; permission denied mentions the vmnetd group"
+
+# A member of vmnetd by a supplementary group (its primary one is nobody's)
+# may change things; a user outside it may not even connect.
+[ "$(stat -c %G "$TMP/control.sock")" = vmnetd ] ||
+	fail "the control socket's group is $(stat -c %G "$TMP/control.sock")"
+setpriv --reuid=65534 --regid=65534 --groups="$VMNETD_GID" "$TMP/netctl-copy" \
+    -s "$TMP/control.sock" reload >"$TMP/out" 2>&1 ||
+	fail "a vmnetd member (supplementary group) may not reload: $(cat "$TMP/out")"
+pass "a member of vmnetd by a supplementary group may reload"
 
 # --- JSON ------------------------------------------------------------------
 cat >"$TMP/check.py" <<'EOF'
