@@ -136,3 +136,9 @@ if in_host ip link show vmn-g1 >/dev/null 2>&1; then
 	fail "link vmn-g1 left behind"
 fi
 pass "SIGTERM removes the table and the link"
+
+# The rulesets tests/unit/test_nat.c holds as goldens are ones nft accepts.
+for f in "$VMN_SRCDIR"/tests/unit/nft/*.nft; do
+	in_host nft -c -f "$f" || fail "nft refuses the golden $(basename "$f")"
+done
+pass "the nftables goldens are valid rulesets"
