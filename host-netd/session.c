@@ -16,7 +16,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +25,6 @@
 
 #include <event2/event.h>
 
-#include "chan.h"
 #include "conn.h"
 #include "resolver.h"
 #include "host-netd.h"
@@ -124,32 +122,6 @@ handle_dns(struct session *s, const struct vmn_msg *m)
 		return -EPROTO;
 	dnstun_query(s->dns, vmn_attr_u32(&m->tb[VMN_A_DNS_ID]), p->data,
 	    p->len);
-	return 0;
-}
-
-/*
- * The FWD request of a reverse-forward channel: from here on the socket
- * carries raw bytes, so it leaves the framed connection (the guest sends
- * nothing more until it is answered) for the relay.
- */
-static int
-handle_rfwd(struct session *s, const struct vmn_msg *m)
-{
-	struct chan_hello hello = {
-		.seq = s->hello_seq, .role = VMN_ROLE_RFWD, .caps = HOST_CAPS,
-		.vm_id = s->vm->conf.name,
-	};
-	struct fwd_target t;
-	int fd;
-
-	if (m->hdr.type != VMN_MSG_FWD || !(m->hdr.flags & VMN_F_REQUEST) ||
-	    fwd_target_parse(m, &t) < 0)
-		return -EPROTO;
-	if ((fd = fcntl(vmn_conn_fd(s->conn), F_DUPFD_CLOEXEC, 0)) < 0)
-		return -errno;
-	vmn_conn_fail(s->conn, 0, "handed to a relay");
-	/* Our HELLO goes with the answer to FWD, once there is one. */
-	hostfwd_reverse(s->vm->fwd, fd, &hello, &t, m->hdr.seq);
 	return 0;
 }
 
@@ -335,8 +307,9 @@ session_msg_cb(struct vmn_conn *c, const struct vmn_msg *m, void *arg)
 
 	if (s->role == VMN_ROLE_NONE)
 		return handle_hello(s, m);
-	if (s->role == VMN_ROLE_RFWD)
-		return handle_rfwd(s, m);
+	if (s->role == VMN_ROLE_RFWD)	/* its FWD: for the port forwarder */
+		return hostfwd_reverse(s->vm->fwd, s->conn, s->hello_seq,
+		    HOST_CAPS, m);
 	if (s->role == VMN_ROLE_DNS) {
 		if (m->hdr.type == VMN_MSG_DNS)
 			return handle_dns(s, m);

@@ -134,6 +134,34 @@ chan_send_reply(int fd, const struct chan_hello *hello, uint32_t seq,
 	return send_frames(fd, buf, (size_t)len + (size_t)fwd);
 }
 
+/*
+ * The answers to our HELLO and FWD, one a call, as they come:
+ * CHAN_HELLO_ANSWERED, CHAN_FWD_ANSWERED (the peer has connected),
+ * CHAN_FWD_REFUSED (it could not: *err is its errno, msg its reason), 0 for
+ * more, or -errno when the channel failed (*why says how).
+ */
+int
+chan_read_reply(struct chan_reader *cr, int fd, int *err, char *msg,
+    size_t msglen, const char **why)
+{
+	struct vmn_msg m;
+	uint32_t e;
+	int rc;
+
+	msg[0] = '\0';
+	if ((rc = chan_read(cr, fd, &m, why)) <= 0)
+		return rc;
+	if (!(m.hdr.flags & VMN_F_ERROR) && m.hdr.type == VMN_MSG_HELLO)
+		return CHAN_HELLO_ANSWERED;
+	if (!(m.hdr.flags & VMN_F_ERROR) && m.hdr.type == VMN_MSG_FWD)
+		return CHAN_FWD_ANSWERED;
+	if (vmn_attr_str(&m.tb[VMN_A_ERRMSG], msg, msglen) < 0)
+		msg[0] = '\0';
+	e = vmn_attr_u32(&m.tb[VMN_A_ERRNO]);
+	*err = e > 0 && e < 4096 ? (int)e : ECONNREFUSED;
+	return CHAN_FWD_REFUSED;
+}
+
 /* What a FWD request asks for; -EINVAL if it does not make sense. */
 int
 fwd_target_parse(const struct vmn_msg *m, struct fwd_target *t)

@@ -1,5 +1,8 @@
 /*
  * hostfwd.h - host-netd: the host's end of port forwarding, per VM
+ *
+ * hostfwd.c: the forwarded ports; hostfwd-tcp.c: TCP connections and
+ * reverse forwards; hostfwd-udp.c: UDP flows.
  */
 #ifndef VMN_HOSTFWD_H
 #define VMN_HOSTFWD_H
@@ -10,9 +13,9 @@
 #include "addr.h"
 
 struct event_base;
+struct vmn_conn;
 struct vmn_endpoint;
-struct chan_hello;
-struct fwd_target;
+struct vmn_msg;
 struct hostfwd;
 
 #define HOSTFWD_MAX_CONNS	4096	/* forwarded connections per VM */
@@ -20,7 +23,6 @@ struct hostfwd;
 #define HOSTFWD_MAX_UDP		256	/* UDP flows per port */
 #define HOSTFWD_UDP_IDLE_MS	60000
 #define HOSTFWD_RETRY_MS	2000	/* ports taken on the host: try again */
-#define HOSTFWD_RESET_WAIT_MS	2000
 #define HOSTFWD_MAX_RFWDS	32	/* reverse forwards per VM */
 /* Tries at a channel per connection: a burst can fill the listen backlog
  * of the guest's end (or of an hvsock back-end) for a moment. */
@@ -78,9 +80,8 @@ void		 hostfwd_listener(struct hostfwd *hf, bool added, uint8_t proto,
 		    uint8_t family, uint16_t port);
 void		 hostfwd_synced(struct hostfwd *hf);
 void		 hostfwd_reset(struct hostfwd *hf, uint32_t conn_id);
-void		 hostfwd_reverse(struct hostfwd *hf, int fd,
-		    const struct chan_hello *hello, const struct fwd_target *t,
-		    uint32_t seq);
+int		 hostfwd_reverse(struct hostfwd *hf, struct vmn_conn *c,
+		    uint32_t hello_seq, uint32_t caps, const struct vmn_msg *m);
 void		 hostfwd_foreach(struct hostfwd *hf, hostfwd_port_fn fn,
 		    void *arg);
 unsigned	 hostfwd_conflicts(const struct hostfwd *hf);
