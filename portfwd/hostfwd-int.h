@@ -61,6 +61,8 @@ struct hostfwd {
 	hostfwd_reset_fn	 send_reset;
 	void			*arg;
 	bool			 auto_forward;
+	struct hostfwd_policy	 policy;
+	uint16_t		 unpriv_start;	/* the host's, at the last look */
 	struct hostfwd_static	*statics;	/* the configuration's */
 	unsigned		 nstatics;
 	struct glisteners	 listeners;

@@ -39,6 +39,7 @@
 #include "hostfwd-int.h"
 #include "log.h"
 #include "sockets.h"
+#include "sysctl.h"
 
 static const char *const kind_names[] = { "auto", "static", "reverse" };
 
@@ -246,16 +247,37 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- reconciliation ------------------------------------------------------------ */
 
+/*
+ * The first port any program may bind in host-netd's network namespace
+ * (1024 where the kernel predates the setting).
+ */
+static uint16_t
+unprivileged_port_start(void)
+{
+	char buf[32], *end;
+	unsigned long v;
+
+	if (vmn_sysctl_read("/proc/sys/net/ipv4/ip_unprivileged_port_start",
+	    buf, sizeof(buf)) < 0)
+		return 1024;
+	v = strtoul(buf, &end, 10);
+	if (end == buf || *end || v > 65535)
+		return 1024;
+	return (uint16_t)v;
+}
+
 static void
 auto_rules(const struct hostfwd *hf, struct auto_rules *r)
 {
 	r->enabled = hf->auto_forward;
+	r->privileged = hf->policy.auto_privileged;
+	r->unpriv_start = hf->unpriv_start;
 	r->st = hf->statics;
 	r->nst = hf->nstatics;
 }
 
 /* Makes the auto port for proto/port what reconcile.c says it should be. */
-static void
+static enum auto_verdict
 auto_reconcile(struct hostfwd *hf, uint8_t proto, uint16_t port)
 {
 	struct hport *hp = hport_find_auto(hf, proto, port);
@@ -273,20 +295,37 @@ auto_reconcile(struct hostfwd *hf, uint8_t proto, uint16_t port)
 		hp = NULL;
 	}
 	if (w.verdict != AUTO_FORWARD)
-		return;
+		return w.verdict;
 	if (!hp) {
 		if (!(hp = hport_new(hf, HP_AUTO, proto, port, port, NULL,
 		    w.held))) {
 			log_warnx("vm %s: too many forwarded ports; %s port %u "
 			    "not forwarded", hf->vm, hostfwd_proto_name(proto),
 			    port);
-			return;
+			return w.verdict;
 		}
 		if (!hp->error[0])	/* else hport_bind said why not */
 			log_info("vm %s: forwarding localhost %s port %u",
 			    hf->vm, hostfwd_proto_name(proto), port);
 	}
 	hp->families = w.families;
+	return w.verdict;
+}
+
+/* Says, when the guest starts listening, why a port stays its own. */
+static void
+log_not_forwarded(struct hostfwd *hf, enum auto_verdict v, uint8_t proto,
+    uint16_t port)
+{
+	if (v == AUTO_IGNORED)
+		log_info("vm %s: %s port %u (%s) is not forwarded "
+		    "automatically; a static forward can", hf->vm,
+		    hostfwd_proto_name(proto), port, auto_ignored(proto, port));
+	else if (v == AUTO_PRIVILEGED)
+		log_info("vm %s: %s port %u is below the host's "
+		    "net.ipv4.ip_unprivileged_port_start (%u): not forwarded "
+		    "automatically; a static forward can", hf->vm,
+		    hostfwd_proto_name(proto), port, hf->unpriv_start);
 }
 
 static void
@@ -336,7 +375,8 @@ void
 hostfwd_listener(struct hostfwd *hf, bool added, uint8_t proto,
     uint8_t family, uint16_t port)
 {
-	int rc;
+	enum auto_verdict v;
+	int rc = 0;
 
 	if ((proto != IPPROTO_TCP && proto != IPPROTO_UDP) || port == 0 ||
 	    (family != AF_INET && family != AF_INET6))
@@ -350,10 +390,14 @@ hostfwd_listener(struct hostfwd *hf, bool added, uint8_t proto,
 			    "not forwarded", hf->vm, LISTENERS_MAX);
 		hf->listeners_full = true;
 		return;
-	} else if (rc == 1 && hf->auto_forward) {
-		log_holders(hf, proto, port);
 	}
-	auto_reconcile(hf, proto, port);
+	v = auto_reconcile(hf, proto, port);
+	if (rc != 1)
+		return;		/* said when the port was new */
+	if (v == AUTO_IGNORED || v == AUTO_PRIVILEGED)
+		log_not_forwarded(hf, v, proto, port);
+	else if (hf->auto_forward)
+		log_holders(hf, proto, port);
 }
 
 /* The guest connected again: its listeners will be listed anew. */
@@ -369,6 +413,15 @@ hostfwd_synced(struct hostfwd *hf)
 {
 	glisteners_sweep(&hf->listeners);
 	hf->listeners_full = false;
+	auto_reconcile_all(hf);
+}
+
+/* What the configuration lets automatic forwards take. */
+void
+hostfwd_set_policy(struct hostfwd *hf, const struct hostfwd_policy *p)
+{
+	hf->policy = *p;
+	hf->unpriv_start = unprivileged_port_start();
 	auto_reconcile_all(hf);
 }
 
@@ -409,6 +462,7 @@ hostfwd_configure(struct hostfwd *hf, bool auto_forward,
 	unsigned i;
 
 	hf->auto_forward = auto_forward;
+	hf->unpriv_start = unprivileged_port_start();
 	keep_statics(hf, st, nst);
 	/* Statics first (mark and sweep), so that they win their ports. */
 	TAILQ_FOREACH(hp, &hf->ports, entry)
@@ -517,6 +571,7 @@ hostfwd_new(struct event_base *base, const char *vm_name,
 	hf->send_reset = send_reset;
 	hf->arg = arg;
 	hf->auto_forward = true;
+	hf->unpriv_start = unprivileged_port_start();
 	TAILQ_INIT(&hf->ports);
 	hostfwd_tcp_init(hf);
 	if (glisteners_init(&hf->listeners, LISTENERS_MAX) < 0 ||

@@ -46,6 +46,14 @@ struct hostfwd_static {
 	struct vmn_ip	addr;		/* where the host listens */
 };
 
+/*
+ * What automatic forwards may take. Zeroed, the default: no port below the
+ * host's net.ipv4.ip_unprivileged_port_start (its own services' ports).
+ */
+struct hostfwd_policy {
+	bool		auto_privileged;	/* those ports too */
+};
+
 /* A reverse forward the configuration allows. */
 struct hostfwd_rfwd {
 	uint8_t		proto;
@@ -74,6 +82,8 @@ void		 hostfwd_free(struct hostfwd *hf);
 void		 hostfwd_configure(struct hostfwd *hf, bool auto_forward,
 		    const struct hostfwd_static *st, unsigned nst,
 		    const struct hostfwd_rfwd *rv, unsigned nrv);
+void		 hostfwd_set_policy(struct hostfwd *hf,
+		    const struct hostfwd_policy *p);
 void		 hostfwd_set_guest_port(struct hostfwd *hf, uint32_t port);
 void		 hostfwd_session_up(struct hostfwd *hf);
 void		 hostfwd_listener(struct hostfwd *hf, bool added, uint8_t proto,

@@ -116,6 +116,33 @@ glisteners_sweep(struct glisteners *gl)
 
 /* ---- automatic forwards ---------------------------------------------------- */
 
+/*
+ * Ports a guest listens on for its own network, not as a service for the
+ * host's programs: never forwarded automatically (a static forward can).
+ */
+static const struct {
+	uint8_t		 proto;
+	uint16_t	 port;
+	const char	*what;
+} ignored[] = {
+	{ IPPROTO_UDP, 67, "DHCP" },
+	{ IPPROTO_UDP, 68, "DHCP" },
+	{ IPPROTO_UDP, 5353, "mDNS" },
+	{ IPPROTO_UDP, 5355, "LLMNR" },
+};
+
+/* What the port is for when it is on the ignore list; NULL if not. */
+const char *
+auto_ignored(uint8_t proto, uint16_t port)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+		if (ignored[i].proto == proto && ignored[i].port == port)
+			return ignored[i].what;
+	return NULL;
+}
+
 /* Whether binding addr takes the loopback port an auto forward would use. */
 bool
 static_covers_loopback(const struct vmn_ip *addr)
@@ -146,8 +173,11 @@ statics_holding(const struct hostfwd_static *st, unsigned nst, uint8_t proto,
 /*
  * Whether the guest's listener l (NULL: none) on proto/port gets an
  * automatic forward, and on which loopback families: it does while the
- * guest listens, auto-forward is on and static forwards leave it a
- * loopback address.
+ * guest listens, auto-forward is on, the port is not on the ignore list
+ * nor one only privileged programs may bind on the host (unless the rules
+ * allow those), and static forwards leave it a loopback address. A guest
+ * that announces port 22 must not get the host's 127.0.0.1:22 the moment
+ * the host's own server is down.
  */
 void
 auto_decide(const struct auto_rules *r, const struct glistener *l,
@@ -159,6 +189,10 @@ auto_decide(const struct auto_rules *r, const struct glistener *l,
 		w->verdict = AUTO_NOT_LISTENING;
 	else if (!r->enabled)
 		w->verdict = AUTO_DISABLED;
+	else if (auto_ignored(proto, port))
+		w->verdict = AUTO_IGNORED;
+	else if (!r->privileged && port < r->unpriv_start)
+		w->verdict = AUTO_PRIVILEGED;
 	else if (w->held == FAM_BOTH)
 		w->verdict = AUTO_HELD;
 	else

@@ -43,6 +43,8 @@ void	glisteners_sweep(struct glisteners *gl);
 /* What decides automatic forwards, besides the guest's listeners. */
 struct auto_rules {
 	bool				 enabled;	/* auto-forward */
+	bool				 privileged;	/* below unpriv_start too */
+	uint16_t			 unpriv_start;	/* the host's sysctl */
 	const struct hostfwd_static	*st;		/* static forwards */
 	unsigned			 nst;
 };
@@ -52,6 +54,8 @@ enum auto_verdict {
 	AUTO_FORWARD,		/* on the loopback families not held */
 	AUTO_NOT_LISTENING,	/* the guest does not listen (any more) */
 	AUTO_DISABLED,		/* auto-forward no */
+	AUTO_IGNORED,		/* on the default ignore list */
+	AUTO_PRIVILEGED,	/* below ip_unprivileged_port_start */
 	AUTO_HELD,		/* static forwards hold both loopback ports */
 };
 
@@ -61,6 +65,7 @@ struct auto_want {
 	uint8_t			held;		/* static forwards hold */
 };
 
+const char *auto_ignored(uint8_t proto, uint16_t port);
 bool	static_covers_loopback(const struct vmn_ip *addr);
 uint8_t	statics_holding(const struct hostfwd_static *st, unsigned nst,
 	    uint8_t proto, uint16_t port);

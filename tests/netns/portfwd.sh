@@ -5,7 +5,9 @@
 # and disappears when it stops; a static forward to another guest port;
 # 64 MiB each way at once on one connection, checksums compared (no
 # deadlock, no corruption); a half-closed connection still gets its reply;
-# 1,000 connections at once; resets passed on both ways; UDP echo; a port
+# 1,000 connections at once; resets passed on both ways; UDP echo; a guest
+# listener on a privileged port (22) or on the ignore list (mDNS) is not
+# forwarded automatically, a static forward to 22 is; a port
 # the host already uses is reported and forwarded once freed; guest-netd
 # killed with connections open, then back on another guest port (which
 # host-netd learns from its HELLO) with its listeners; a static forward
@@ -23,6 +25,7 @@ bed_init
 bed_up
 bed_guest g1
 BASE_EXTRA='	forward tcp 18080 to 8000
+	forward tcp 2222 to 22
 	forward tcp 9600 to 9200
 	forward tcp 9600 to 9300 address ::1
 	forward tcp 9700 to 9200 address ::1
@@ -109,11 +112,30 @@ grep -qx reset "$TMP/expect-reset.log" ||
 pass "host client resets -> guest server sees a reset"
 
 # --- UDP ----------------------------------------------------------------------
-bed_spawn "$G" udp socat UDP4-RECVFROM:5353,fork EXEC:cat
-wait_for 5 "udp 5353 forwarded" forwarded udp 5353
-[ "$(echo ping-through-udp | in_host socat -T2 - UDP4:127.0.0.1:5353)" = ping-through-udp ] ||
+bed_spawn "$G" udp socat UDP4-RECVFROM:5300,fork EXEC:cat
+wait_for 5 "udp 5300 forwarded" forwarded udp 5300
+[ "$(echo ping-through-udp | in_host socat -T2 - UDP4:127.0.0.1:5300)" = ping-through-udp ] ||
 	fail "UDP echo through the forward"
 pass "UDP echo through the forward"
+
+# --- ports the host keeps: privileged ones, and the ignore list -----------------
+# The host's ip_unprivileged_port_start is 1024 (the namespace's default).
+bed_spawn "$G" ssh socat TCP4-LISTEN:22,fork,reuseaddr SYSTEM:'echo guest-ssh'
+bed_spawn "$G" mdns socat UDP4-RECVFROM:5353,fork EXEC:cat
+wait_for 5 "port 22 seen and left alone" grep -q \
+	"tcp port 22 is below the host's net.ipv4.ip_unprivileged_port_start (1024)" \
+	"$TMP/host-netd.log"
+wait_for 5 "udp 5353 seen and left alone" grep -q \
+	"udp port 5353 (mDNS) is not forwarded automatically" "$TMP/host-netd.log"
+if netctl --dump forwards | awk -F'\t' '$3 ~ /:(22|5353)$/' | grep -q .; then
+	fail "a privileged or ignored port is listed: $(netctl --dump forwards | grep ':22\|:5353')"
+fi
+if in_host ss -Hltun | awk '{ print $5 }' | grep -q ':22$\|:5353$'; then
+	fail "host-netd bound a privileged or ignored port: $(in_host ss -Hltun)"
+fi
+[ "$(in_host socat -T2 - TCP:127.0.0.1:2222 </dev/null)" = guest-ssh ] ||
+	fail "the static forward 2222 -> guest 22"
+pass "guest's 22/tcp and 5353/udp not forwarded automatically; static 2222 -> 22 works"
 
 # --- a port the host already uses -----------------------------------------------
 bed_spawn "$NS_HOST" squatter socat TCP4-LISTEN:9400,bind=127.0.0.1,reuseaddr \

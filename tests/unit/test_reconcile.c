@@ -8,7 +8,8 @@
  * which listeners get an automatic forward and on which loopback families
  * (auto-forward off, static forwards holding 127.0.0.1, ::1, both, or an
  * unspecified address, statics elsewhere or for another port or protocol
- * holding nothing); reverse forwards keeping their counters and last
+ * holding nothing; ports below the host's ip_unprivileged_port_start only
+ * when the rules allow them, UDP 67, 68, 5353 and 5355 never); reverse forwards keeping their counters and last
  * error across a reload.
  */
 #include "config.h"
@@ -112,7 +113,7 @@ decide(const struct auto_rules *r, uint8_t families, uint8_t proto,
 static void
 test_auto_basics(void **state)
 {
-	struct auto_rules r = { .enabled = true };
+	struct auto_rules r = { .enabled = true, .unpriv_start = 1024 };
 	uint8_t held;
 
 	assert_int_equal(decide(&r, FAM_V4, IPPROTO_TCP, 8000, &held),
@@ -128,10 +129,63 @@ test_auto_basics(void **state)
 }
 
 static void
+test_auto_privileged(void **state)
+{
+	struct auto_rules r = { .enabled = true, .unpriv_start = 1024 };
+
+	assert_int_equal(decide(&r, FAM_V4, IPPROTO_TCP, 22, NULL),
+	    AUTO_PRIVILEGED);
+	assert_int_equal(decide(&r, FAM_V4, IPPROTO_UDP, 1023, NULL),
+	    AUTO_PRIVILEGED);
+	assert_int_equal(decide(&r, FAM_V4, IPPROTO_TCP, 1024, NULL),
+	    AUTO_FORWARD);
+	/* The sysctl says where privilege ends. */
+	r.unpriv_start = 80;
+	assert_int_equal(decide(&r, FAM_V4, IPPROTO_TCP, 80, NULL),
+	    AUTO_FORWARD);
+	assert_int_equal(decide(&r, FAM_V4, IPPROTO_TCP, 79, NULL),
+	    AUTO_PRIVILEGED);
+	r.unpriv_start = 0;
+	assert_int_equal(decide(&r, FAM_V4, IPPROTO_TCP, 1, NULL),
+	    AUTO_FORWARD);
+	/* The configuration allows them. */
+	r.unpriv_start = 1024;
+	r.privileged = true;
+	assert_int_equal(decide(&r, FAM_V4, IPPROTO_TCP, 22, NULL),
+	    AUTO_FORWARD);
+	/* Still the guest's port only while it listens. */
+	assert_int_equal(decide(&r, 0, IPPROTO_TCP, 22, NULL),
+	    AUTO_NOT_LISTENING);
+}
+
+static void
+test_auto_ignored(void **state)
+{
+	struct auto_rules r = { .enabled = true, .privileged = true,
+	    .unpriv_start = 1024 };
+	static const uint16_t udp[] = { 67, 68, 5353, 5355 };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(udp); i++) {
+		assert_int_equal(decide(&r, FAM_V4, IPPROTO_UDP, udp[i], NULL),
+		    AUTO_IGNORED);
+		assert_non_null(auto_ignored(IPPROTO_UDP, udp[i]));
+	}
+	assert_string_equal(auto_ignored(IPPROTO_UDP, 5353), "mDNS");
+	/* UDP only: a TCP service on 5353 is somebody's server. */
+	assert_int_equal(decide(&r, FAM_V4, IPPROTO_TCP, 5353, NULL),
+	    AUTO_FORWARD);
+	assert_int_equal(decide(&r, FAM_V4, IPPROTO_UDP, 5354, NULL),
+	    AUTO_FORWARD);
+	assert_null(auto_ignored(IPPROTO_TCP, 5355));
+}
+
+static void
 test_auto_statics(void **state)
 {
 	struct hostfwd_static s[4];
-	struct auto_rules r = { .enabled = true, .st = s };
+	struct auto_rules r = { .enabled = true, .unpriv_start = 1024,
+	    .st = s };
 	uint8_t held;
 
 	/* A static forward on 127.0.0.1 holds IPv4; ::1 is the guest's. */
@@ -241,6 +295,8 @@ main(void)
 		cmocka_unit_test(test_listeners),
 		cmocka_unit_test(test_new_session),
 		cmocka_unit_test(test_auto_basics),
+		cmocka_unit_test(test_auto_privileged),
+		cmocka_unit_test(test_auto_ignored),
 		cmocka_unit_test(test_auto_statics),
 		cmocka_unit_test(test_covers_loopback),
 		cmocka_unit_test(test_rfwds_reload),
