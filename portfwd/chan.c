@@ -104,6 +104,24 @@ chan_send_request(int fd, enum vmn_role role, const char *vm_id,
 }
 
 /*
+ * The answer to the channel's HELLO alone, ahead of FWD's: the peer hears
+ * that the connection is on its way, only not yet made.
+ */
+int
+chan_send_hello_reply(int fd, const struct chan_hello *hello)
+{
+	uint8_t buf[VMN_HDR_LEN + CHAN_FRAME_MAX];
+	struct vmn_buf b;
+	int len;
+
+	vmn_buf_init(&b, buf, sizeof(buf));
+	if ((len = vmn_build_hello(&b, VMN_F_REPLY, hello->seq, hello->role,
+	    hello->caps, hello->vm_id)) < 0)
+		return len;
+	return send_frames(fd, buf, (size_t)len);
+}
+
+/*
  * The answer to FWD: 0 connected, or -errno with a reason; preceded by the
  * answer to the channel's HELLO when `hello` says what to put in it.
  */

@@ -49,6 +49,7 @@ struct chan_hello {
 
 int	chan_send_request(int fd, enum vmn_role role, const char *vm_id,
 	    const struct fwd_target *t);
+int	chan_send_hello_reply(int fd, const struct chan_hello *hello);
 int	chan_send_reply(int fd, const struct chan_hello *hello, uint32_t seq,
 	    int err, const char *msg);
 #define CHAN_HELLO_ANSWERED	1	/* the peer is at work on the FWD */

@@ -17,13 +17,13 @@
  *           then ::1 when no family is asked for, and answer HELLO and FWD
  *           in one write: 0 when connected, an errno when not.
  *
- *   open:   CHANNEL --> REPLY --.                     .--> RESETTING
- *                               +--> RELAY ----------+
- *   answer: REQUEST --> CONNECTING --'                '--> (freed)
+ *   open:   CHANNEL --> REPLY ------------.               .--> RESETTING
+ *                                         +--> RELAY ----+
+ *   answer: REQUEST --> [QUEUED] --> CONNECTING          '--> (freed)
  *
  * REQUEST (answer, guest only): reading HELLO and FWD off the channel.
  * CHANNEL (open): the connector is opening the channel. REPLY (open): the
- * answers are awaited; the answer's HELLO may come ahead of its FWD.
+ * answers are awaited. QUEUED (answer): waiting for a turn to connect.
  * CONNECTING (answer): the local connect is under way. RELAY: relay.c
  * moves TCP bytes with splice(); UDP goes as datagrams framed on the
  * channel (dgram.c). Setup, up to RELAY, has a deadline
@@ -31,6 +31,21 @@
  * reset, as a refused connection would be, and the channel closed (the
  * answer side says why first when it can). The owner hears how setup
  * ended once, through ops->setup_done, for its counters and logs.
+ *
+ * Pacing. A burst of connections to a server with a small listen backlog
+ * (5 is common) overflows its accept queue: SYNs are dropped, and a SYN
+ * cookie or a SYN-ACK answered after the queue filled ends in a reset.
+ * A direct client's connect() backs off; a relay that opens them all at
+ * once loses them. So an answering end keeps at most FWDCONN_PACE
+ * connects in flight per local port, the rest QUEUED in order. On
+ * loopback the handshake is done by the time connect() returns, unless
+ * the SYN was dropped; then the connect is abandoned and made again after
+ * FWDCONN_ATTEMPT_MIN_MS, doubling, rather than after the kernel's one
+ * second retransmission, so a port drains as fast as its server accepts.
+ * A connection that has to wait answers the HELLO at once (FWD later):
+ * the opener then knows the peer is at work and waits up to
+ * FWDCONN_CONNECT_MS, as long as connect() itself would, and so does
+ * the answering end.
  *
  * Who owns the descriptors: the connection owns its local socket and its
  * channel from the moment it is created (on failure too: it closes them).
@@ -70,23 +85,38 @@ enum fc_state {
 	FC_REQUEST,	/* answer: reading the opener's HELLO and FWD */
 	FC_CHANNEL,	/* open: opening the channel */
 	FC_REPLY,	/* open: waiting for the answers to HELLO and FWD */
+	FC_QUEUED,	/* answer: waiting for a turn to connect */
 	FC_CONNECTING,	/* answer: connecting to the local port */
 	FC_RELAY,
 	FC_RESETTING,	/* told the peer of our reset; waiting for it */
 };
 
+/* The connects to one local port: those under way, those waiting. */
+struct fwd_pace {
+	LIST_ENTRY(fwd_pace)	 entry;
+	uint16_t		 port;
+	unsigned		 inflight;
+	TAILQ_HEAD(, fwdconn)	 queue;
+};
+
 struct fwdconn {
 	LIST_ENTRY(fwdconn)	 entry;
+	TAILQ_ENTRY(fwdconn)	 qentry;	/* QUEUED: in pace->queue */
 	struct fwdconn_set	*set;
 	void			*owner;
 	enum fc_state		 state;
 	struct fwd_target	 t;
+	bool			 hello_answered; /* open: the peer is at work */
 	/* answer */
 	struct chan_hello	 hello;		/* our answer to the HELLO */
 	bool			 got_hello;	/* the opener's HELLO came */
+	bool			 hello_sent;	/* answered ahead of FWD */
 	uint32_t		 fwd_seq;	/* the FWD to answer */
 	uint8_t			 family;	/* connecting to 127.0.0.1 or ::1 */
 	int			 first_err;	/* 127.0.0.1's, when ::1 is next */
+	struct fwd_pace		*pace;		/* QUEUED, or holding a turn */
+	bool			 has_turn;
+	unsigned		 attempt_ms;	/* for the SYN's answer */
 	/* descriptors and events */
 	int			 local;
 	int			 chan;
@@ -100,6 +130,7 @@ struct fwdconn {
 };
 
 static void	connect_local(struct fwdconn *fc);
+static void	pace_leave(struct fwdconn *fc);
 
 /* The local socket sees a reset rather than an orderly close. */
 static void
@@ -115,6 +146,7 @@ reset_local(struct fwdconn *fc)
 static void
 fc_free(struct fwdconn *fc, unsigned reset)
 {
+	pace_leave(fc);
 	LIST_REMOVE(fc, entry);
 	fc->set->n--;
 	if (fc->ev)
@@ -345,8 +377,12 @@ reply_cb(evutil_socket_t fd, short what, void *arg)
 	int rc, err;
 
 	while ((rc = chan_read_reply(&fc->cr, fd, &err, msg, sizeof(msg),
-	    &why)) == CHAN_HELLO_ANSWERED)
-		;
+	    &why)) == CHAN_HELLO_ANSWERED) {
+		/* Alone: the peer connects and answers FWD when it can. */
+		if (!fc->hello_answered)
+			arm_deadline(fc, FWDCONN_CONNECT_MS);
+		fc->hello_answered = true;
+	}
 	if (rc == CHAN_FWD_ANSWERED)
 		start_relay(fc);
 	else if (rc == CHAN_FWD_REFUSED)
@@ -410,11 +446,103 @@ fwdconn_open(struct fwdconn_set *set, int local, const struct fwd_target *t,
 
 /* ---- answer: a channel came; connect to the local port -------------------- */
 
+static struct fwd_pace *
+pace_get(struct fwdconn_set *set, uint16_t port)
+{
+	struct fwd_pace *p;
+
+	LIST_FOREACH(p, &set->paces, entry)
+		if (p->port == port)
+			return p;
+	if (!(p = calloc(1, sizeof(*p))))
+		return NULL;
+	p->port = port;
+	TAILQ_INIT(&p->queue);
+	LIST_INSERT_HEAD(&set->paces, p, entry);
+	return p;
+}
+
+static void
+pace_put(struct fwdconn_set *set, struct fwd_pace *p)
+{
+	if (p->inflight || !TAILQ_EMPTY(&p->queue) || set->kicking)
+		return;		/* in use; kick_cb sweeps after its loop */
+	LIST_REMOVE(p, entry);
+	free(p);
+}
+
+/* Its turn ends (or it stops waiting for one): the next may go. */
+static void
+pace_leave(struct fwdconn *fc)
+{
+	struct fwdconn_set *set = fc->set;
+	struct fwd_pace *p = fc->pace;
+
+	if (!p)
+		return;
+	fc->pace = NULL;
+	if (fc->has_turn) {
+		fc->has_turn = false;
+		p->inflight--;
+		/* From the loop: a connect may finish inside another's. */
+		if (!TAILQ_EMPTY(&p->queue))
+			event_active(set->kick, EV_TIMEOUT, 0);
+	} else {
+		TAILQ_REMOVE(&p->queue, fc, qentry);
+	}
+	pace_put(set, p);
+}
+
+/* Turns came free: the connections waiting for them connect. */
+static void
+kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fwdconn_set *set = arg;
+	struct fwd_pace *p, *next;
+	struct fwdconn *fc;
+
+	set->kicking = true;
+	LIST_FOREACH(p, &set->paces, entry)
+		while (p->inflight < FWDCONN_PACE &&
+		    (fc = TAILQ_FIRST(&p->queue))) {
+			TAILQ_REMOVE(&p->queue, fc, qentry);
+			p->inflight++;
+			fc->has_turn = true;
+			connect_local(fc);	/* may end its turn, or fc */
+		}
+	set->kicking = false;
+	for (p = LIST_FIRST(&set->paces); p; p = next) {
+		next = LIST_NEXT(p, entry);
+		pace_put(set, p);
+	}
+}
+
+/*
+ * The connection has to wait: answer the HELLO now, so that the opener
+ * waits for FWD's answer as long as we may take. 0, or -errno and fc is
+ * gone.
+ */
+static int
+answer_later(struct fwdconn *fc)
+{
+	int rc;
+
+	if (fc->hello_sent)
+		return 0;
+	if ((rc = chan_send_hello_reply(fc->chan, &fc->hello)) < 0) {
+		fail(fc, FWDCONN_FAILED, -rc, "cannot answer");
+		return rc;
+	}
+	fc->hello_sent = true;
+	arm_deadline(fc, FWDCONN_CONNECT_MS);
+	return 0;
+}
+
 static int
 send_answer(struct fwdconn *fc, int err)
 {
-	return chan_send_reply(fc->chan, &fc->hello, fc->fwd_seq, err,
-	    err ? strerror(err) : NULL);
+	return chan_send_reply(fc->chan, fc->hello_sent ? NULL : &fc->hello,
+	    fc->fwd_seq, err, err ? strerror(err) : NULL);
 }
 
 static void
@@ -430,6 +558,7 @@ connect_failed(struct fwdconn *fc, int err)
 	/* A host without IPv6 on lo: 127.0.0.1's answer is the one. */
 	if (fc->first_err && (err == EADDRNOTAVAIL || err == EAFNOSUPPORT))
 		err = fc->first_err;
+	pace_leave(fc);
 	send_answer(fc, err);
 	fail(fc, FWDCONN_REFUSED, err, NULL);
 }
@@ -439,6 +568,7 @@ connected(struct fwdconn *fc)
 {
 	int rc;
 
+	pace_leave(fc);
 	if ((rc = send_answer(fc, 0)) < 0)
 		fail(fc, FWDCONN_FAILED, -rc, "cannot answer");
 	else
@@ -452,6 +582,16 @@ connected_cb(evutil_socket_t fd, short what, void *arg)
 	socklen_t len = sizeof(int);
 	int err = 0;
 
+	if (what == EV_TIMEOUT) {
+		/* The SYN went unanswered: a full accept queue. Again. */
+		close(fc->local);
+		fc->local = -1;
+		fc->attempt_ms *= 2;
+		if (fc->attempt_ms > FWDCONN_ATTEMPT_MAX_MS)
+			fc->attempt_ms = FWDCONN_ATTEMPT_MAX_MS;
+		connect_local(fc);
+		return;
+	}
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err) {
@@ -466,6 +606,7 @@ connected_cb(evutil_socket_t fd, short what, void *arg)
 static void
 connect_local(struct fwdconn *fc)
 {
+	struct timeval tv;
 	struct pollfd pfd;
 	int fd, rc;
 
@@ -479,22 +620,45 @@ connect_local(struct fwdconn *fc)
 		connected(fc);
 		return;
 	}
-	/* Loopback mostly connects within connect(): then go on at once. */
+	/* Loopback connects within connect() unless the SYN was dropped. */
 	pfd.fd = fd;
 	pfd.events = POLLOUT;
 	if (poll(&pfd, 1, 0) == 1) {
 		connected_cb(fd, EV_WRITE, fc);
 		return;
 	}
-	if ((rc = watch(fc, fd, EV_WRITE, connected_cb, NULL)) < 0)
+	if (answer_later(fc) < 0)
+		return;
+	if (!fc->attempt_ms)
+		fc->attempt_ms = FWDCONN_ATTEMPT_MIN_MS;
+	tv.tv_sec = fc->attempt_ms / 1000;
+	tv.tv_usec = (fc->attempt_ms % 1000) * 1000;
+	if ((rc = watch(fc, fd, EV_WRITE, connected_cb, &tv)) < 0)
 		fail(fc, FWDCONN_FAILED, -rc, "out of memory");
 }
 
+/* The request is in: connect now, or when the port's turn comes. */
 static void
 start_connect(struct fwdconn *fc)
 {
+	struct fwd_pace *p;
+
 	fc->family = fc->t.family ? fc->t.family : AF_INET;
-	connect_local(fc);
+	if (fc->t.proto != IPPROTO_TCP ||
+	    !(p = pace_get(fc->set, fc->t.port))) {
+		connect_local(fc);	/* no memory for pacing: at once */
+		return;
+	}
+	fc->pace = p;
+	if (p->inflight < FWDCONN_PACE) {
+		p->inflight++;
+		fc->has_turn = true;
+		connect_local(fc);
+		return;
+	}
+	fc->state = FC_QUEUED;
+	TAILQ_INSERT_TAIL(&p->queue, fc, qentry);
+	answer_later(fc);
 }
 
 /* The opener's HELLO, then its FWD. */
@@ -577,7 +741,7 @@ fwdconn_answer_target(struct fwdconn_set *set, int chan,
 
 /* ---- the set ---------------------------------------------------------------- */
 
-void
+int
 fwdconn_set_init(struct fwdconn_set *set, struct event_base *base,
     unsigned max, const struct fwdconn_ops *ops, void *arg)
 {
@@ -587,16 +751,23 @@ fwdconn_set_init(struct fwdconn_set *set, struct event_base *base,
 	set->ops = ops;
 	set->arg = arg;
 	LIST_INIT(&set->conns);
+	LIST_INIT(&set->paces);
+	if (!(set->kick = event_new(base, -1, 0, kick_cb, set)))
+		return -ENOMEM;
+	return 0;
 }
 
-/* Ends every connection, telling nobody. */
+/* Ends every connection, telling nobody, and what the set holds. */
 void
-fwdconn_set_clear(struct fwdconn_set *set)
+fwdconn_set_free(struct fwdconn_set *set)
 {
 	struct fwdconn *fc;
 
 	while ((fc = LIST_FIRST(&set->conns)))
 		fc_free(fc, 0);
+	if (set->kick)
+		event_free(set->kick);
+	set->kick = NULL;
 }
 
 /* The owner goes away: its connections carry on without one. */

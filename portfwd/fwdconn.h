@@ -14,8 +14,20 @@ struct event;
 struct event_base;
 struct vmn_endpoint;
 struct fwdconn;
+struct fwd_pace;
 
 #define FWDCONN_RESET_WAIT_MS	2000	/* for the peer to act on a reset */
+/*
+ * Answering: connects in flight to one local port at a time; the rest
+ * wait their turn. A connect whose SYN goes unanswered this long (the
+ * port's accept queue was full) starts again, the wait doubling up to
+ * the max; all of it, queue included, may take as long as connect(2)
+ * itself would try (tcp_syn_retries 6: 127 s) before the peer is told.
+ */
+#define FWDCONN_PACE		4
+#define FWDCONN_ATTEMPT_MIN_MS	2
+#define FWDCONN_ATTEMPT_MAX_MS	256
+#define FWDCONN_CONNECT_MS	130000
 
 /* How a connection's setup ended: for the owner's counters and logs. */
 enum fwdconn_result {
@@ -50,11 +62,14 @@ struct fwdconn_set {
 	enum vmn_role			 answer_role;	/* what we answer */
 	LIST_HEAD(, fwdconn)		 conns;
 	unsigned			 n, max;
+	LIST_HEAD(, fwd_pace)		 paces;		/* per local port */
+	struct event			*kick;		/* turns came free */
+	bool				 kicking;
 };
 
-void	fwdconn_set_init(struct fwdconn_set *set, struct event_base *base,
+int	fwdconn_set_init(struct fwdconn_set *set, struct event_base *base,
 	    unsigned max, const struct fwdconn_ops *ops, void *arg);
-void	fwdconn_set_clear(struct fwdconn_set *set);
+void	fwdconn_set_free(struct fwdconn_set *set);
 int	fwdconn_open(struct fwdconn_set *set, int local,
 	    const struct fwd_target *t, const struct vmn_endpoint *ep,
 	    uint32_t port, unsigned attempts, void *owner);

@@ -376,7 +376,11 @@ guestfwd_new(struct event_base *base, const struct vmn_endpoint *host,
 	gf->send_event = send_event;
 	gf->arg = arg;
 	gf->listen_fd = -1;
-	fwdconn_set_init(&gf->conns, base, GUESTFWD_MAX_CONNS, &conn_ops, gf);
+	if (fwdconn_set_init(&gf->conns, base, GUESTFWD_MAX_CONNS, &conn_ops,
+	    gf) < 0) {
+		free(gf);
+		return NULL;
+	}
 	gf->conns.vm_id = vm_id;
 	gf->conns.open_role = VMN_ROLE_RFWD;
 	gf->conns.answer_role = VMN_ROLE_FWD;
@@ -413,6 +417,6 @@ guestfwd_free(struct guestfwd *gf)
 	gf->watch = NULL;
 	while ((rl = LIST_FIRST(&gf->rfwds)))
 		rfwd_close(gf, rl);
-	fwdconn_set_clear(&gf->conns);
+	fwdconn_set_free(&gf->conns);
 	free(gf);
 }

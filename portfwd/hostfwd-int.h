@@ -84,7 +84,7 @@ uint32_t	 hostfwd_next_id(struct hostfwd *hf);
 uint8_t		 hostfwd_target_family(const struct hport *hp);
 
 /* hostfwd-tcp.c */
-void	hostfwd_tcp_init(struct hostfwd *hf);
+int	hostfwd_tcp_init(struct hostfwd *hf);
 void	hostfwd_tcp_accept_cb(evutil_socket_t fd, short what, void *arg);
 
 /* hostfwd-udp.c */

@@ -77,14 +77,18 @@ static const struct fwdconn_ops conn_ops = {
 	.send_reset = conn_send_reset,
 };
 
-void
+int
 hostfwd_tcp_init(struct hostfwd *hf)
 {
-	fwdconn_set_init(&hf->conns, hf->base, HOSTFWD_MAX_CONNS, &conn_ops,
-	    hf);
+	int rc;
+
+	if ((rc = fwdconn_set_init(&hf->conns, hf->base, HOSTFWD_MAX_CONNS,
+	    &conn_ops, hf)) < 0)
+		return rc;
 	hf->conns.vm_id = hf->vm;
 	hf->conns.open_role = VMN_ROLE_FWD;
 	hf->conns.answer_role = VMN_ROLE_RFWD;
+	return 0;
 }
 
 /* The guest says its end was reset: reset ours. */

@@ -573,9 +573,13 @@ hostfwd_new(struct event_base *base, const char *vm_name,
 	hf->auto_forward = true;
 	hf->unpriv_start = unprivileged_port_start();
 	TAILQ_INIT(&hf->ports);
-	hostfwd_tcp_init(hf);
+	if (hostfwd_tcp_init(hf) < 0) {
+		free(hf);
+		return NULL;
+	}
 	if (glisteners_init(&hf->listeners, LISTENERS_MAX) < 0 ||
 	    !(hf->retry_ev = evtimer_new(base, retry_cb, hf))) {
+		fwdconn_set_free(&hf->conns);
 		glisteners_free(&hf->listeners);
 		free(hf);
 		return NULL;
@@ -590,7 +594,7 @@ hostfwd_free(struct hostfwd *hf)
 
 	if (!hf)
 		return;
-	fwdconn_set_clear(&hf->conns);
+	fwdconn_set_free(&hf->conns);
 	while ((hp = TAILQ_FIRST(&hf->ports)))
 		hport_free(hp);
 	event_free(hf->retry_ev);

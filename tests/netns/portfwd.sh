@@ -5,10 +5,11 @@
 # and disappears when it stops; a static forward to another guest port;
 # 64 MiB each way at once on one connection, checksums compared (no
 # deadlock, no corruption); a half-closed connection still gets its reply;
-# 1,000 connections at once; resets passed on both ways; UDP echo; a guest
-# listener on a privileged port (22) or on the ignore list (mDNS) is not
-# forwarded automatically, a static forward to 22 is; a port
-# the host already uses is reported and forwarded once freed; guest-netd
+# 1,000 connections at once, also to a server with a listen backlog of 5
+# (none lost: guest-netd paces its connects); resets passed on both ways;
+# UDP echo; a guest listener on a privileged port (22) or on the ignore
+# list (mDNS) is not forwarded automatically, a static forward to 22 is; a
+# port the host already uses is reported and forwarded once freed; guest-netd
 # killed with connections open, then back on another guest port (which
 # host-netd learns from its HELLO) with its listeners; a static forward
 # wins a loopback port over the guest's own listener, and gives it back
@@ -96,6 +97,16 @@ pass "half-closed connection gets its reply"
 
 out=$(in_host "$BULK" many 127.0.0.1 9200 1000) || fail "1,000 connections: $out"
 pass "1,000 connections at once: $out"
+
+# A server with listen()'s backlog of 5 drops SYNs (and resets what its
+# SYN cookies let through) when a burst overflows its accept queue; a
+# client in the guest loses connections to it. guest-netd paces its connects.
+bed_spawn "$G" small-backlog "$BULK" echo-server 9250 5
+wait_for 5 "9250 forwarded" forwarded tcp 9250
+direct=$(in_guest g1 "$BULK" many 127.0.0.1 9250 1000) || true
+out=$(in_host "$BULK" many 127.0.0.1 9250 1000) ||
+	fail "1,000 connections at once to a server with backlog 5: $out (direct: $direct)"
+pass "1,000 connections at once to a guest server with backlog 5: $out (a client in the guest: $direct)"
 
 bed_spawn "$G" reset "$BULK" reset-server 9300
 wait_for 5 "9300 forwarded" forwarded tcp 9300

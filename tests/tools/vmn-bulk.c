@@ -9,9 +9,10 @@
  *       everything the other sends, then shuts down its side; each prints
  *       "received N sum X" (both directions at once: a relay that cannot
  *       do that deadlocks here)
- *   vmn-bulk echo-server PORT
+ *   vmn-bulk echo-server PORT [BACKLOG]
  *       echoes on any number of connections; on end of file it finishes
- *       writing and shuts down its side (half-close)
+ *       writing and shuts down its side (half-close); BACKLOG is listen()'s
+ *       (default 4096: a small one makes a server that drops SYNs)
  *   vmn-bulk half HOST PORT
  *       sends a request, shuts down its side, prints the whole answer
  *   vmn-bulk many HOST PORT N
@@ -226,11 +227,11 @@ struct echo_conn {
 
 /* epoll echo server for many connections, with half-close passed on. */
 static int __attribute__((noreturn))
-echo_server(const char *port)
+echo_server(const char *port, int backlog)
 {
 	struct epoll_event ev, evs[256];
 	struct rlimit rl = { 65536, 65536 };
-	int lfd = listen_on(port, 4096), ep = epoll_create1(0), i, n;
+	int lfd = listen_on(port, backlog), ep = epoll_create1(0), i, n;
 
 	setrlimit(RLIMIT_NOFILE, &rl);
 	ev.events = EPOLLIN;
@@ -568,8 +569,8 @@ main(int argc, char *argv[])
 	if (argc == 6 && strcmp(argv[1], "bulk-client") == 0)
 		return bulk(connect_to(argv[2], argv[3], 0),
 		    strtoull(argv[4], NULL, 10), strtoull(argv[5], NULL, 10));
-	if (argc == 3 && strcmp(argv[1], "echo-server") == 0)
-		return echo_server(argv[2]);
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "echo-server") == 0)
+		return echo_server(argv[2], argc == 4 ? atoi(argv[3]) : 4096);
 	if (argc == 4 && strcmp(argv[1], "half") == 0)
 		return half(argv[2], argv[3]);
 	if (argc == 5 && strcmp(argv[1], "many") == 0)
