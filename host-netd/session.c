@@ -25,6 +25,7 @@
 
 #include <event2/event.h>
 
+#include "accept.h"
 #include "conn.h"
 #include "resolver.h"
 #include "host-netd.h"
@@ -394,13 +395,8 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 
 	/* Bounded per wakeup so a flood cannot starve other VMs. */
 	for (n = 0; n < 32; n++) {
-		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warn("vm %s: accept", vm->conf.name);
-			return;
-		}
+		if ((fd = vmn_accept(vm->listen_ev, NULL, NULL)) < 0)
+			return;		/* none waits, or paused */
 		session_new(vm, fd);
 	}
 }
@@ -429,6 +425,7 @@ void
 session_unlisten(struct vm *vm)
 {
 	if (vm->listen_ev) {
+		vmn_accept_stop(vm->listen_ev);
 		event_free(vm->listen_ev);
 		vm->listen_ev = NULL;
 	}
@@ -460,14 +457,9 @@ vsock_accept_cb(evutil_socket_t lfd, short what, void *arg)
 
 	for (n = 0; n < 32; n++) {
 		len = sizeof(svm);
-		fd = accept4(lfd, (struct sockaddr *)&svm, &len,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warn("vsock accept");
-			return;
-		}
+		if ((fd = vmn_accept(hostd->vsock_ev, (struct sockaddr *)&svm,
+		    &len)) < 0)
+			return;		/* none waits, or paused */
 		if (!(vm = vm_find_cid(svm.svm_cid))) {
 			log_debug("vsock connection from unknown CID %u",
 			    svm.svm_cid);
@@ -508,6 +500,7 @@ void
 session_vsock_unlisten(void)
 {
 	if (hostd->vsock_ev) {
+		vmn_accept_stop(hostd->vsock_ev);
 		event_free(hostd->vsock_ev);
 		hostd->vsock_ev = NULL;
 	}

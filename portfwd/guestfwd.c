@@ -37,11 +37,13 @@
 
 #include <event2/event.h>
 
+#include "accept.h"
 #include "chan.h"
 #include "fwdconn.h"
 #include "guestfwd.h"
 #include "log.h"
 #include "netconf.h"
+#include "ratelimit.h"
 #include "relay.h"
 #include "sockets.h"
 #include "transport.h"
@@ -74,6 +76,7 @@ struct guestfwd {
 	uint32_t			 next_id;	/* rfwd ids */
 	LIST_HEAD(, rfwd_listener)	 rfwds;
 	unsigned			 rfwd_pending;	/* awaiting the host */
+	struct vmn_ratelimit		 conn_log;	/* connection failures */
 };
 
 static void rfwd_refresh(struct guestfwd *gf);
@@ -138,19 +141,22 @@ conn_setup_done(void *arg, struct fwdconn *fc, enum fwdconn_result res,
 		break;
 	case FWDCONN_REFUSED:
 		if (reverse)
-			log_warnx("reverse forward to host port %u: %s",
-			    t->port, msg ? msg : "refused");
+			vmn_log_limited(&gf->conn_log, log_warnx,
+			    "reverse forward to host port %u: %s", t->port,
+			    msg ? msg : "refused");
 		break;
 	case FWDCONN_NO_CHANNEL:
-		log_debug("reverse forward to host port %u: no channel: %s",
-		    t->port, strerror(err));
+		vmn_log_limited(&gf->conn_log, log_debug, "reverse forward to "
+		    "host port %u: no channel: %s", t->port, strerror(err));
 		break;
 	case FWDCONN_FAILED:
-		log_debug("%s channel: %s", reverse ? "reverse forward" :
-		    "forward", msg ? msg : strerror(err));
+		vmn_log_limited(&gf->conn_log, log_debug, "%s channel: %s",
+		    reverse ? "reverse forward" : "forward",
+		    msg ? msg : strerror(err));
 		break;
 	case FWDCONN_TIMEOUT:
-		log_debug("forward %u: setup timed out", t->conn_id);
+		vmn_log_limited(&gf->conn_log, log_debug,
+		    "forward %u: setup timed out", t->conn_id);
 		break;
 	}
 }
@@ -185,8 +191,7 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	int fd, i;
 
 	for (i = 0; i < 64; i++) {
-		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if ((fd = vmn_accept(gf->listen_ev, NULL, NULL)) < 0)
 			return;
 		fwdconn_answer(&gf->conns, fd);
 	}
@@ -216,10 +221,12 @@ rfwd_refresh(struct guestfwd *gf)
 		for (i = 0; i < 2; i++) {
 			if (!rl->ev[i])
 				continue;
-			if (on)
+			if (on) {
 				event_add(rl->ev[i], NULL);
-			else
+			} else {
+				vmn_accept_stop(rl->ev[i]);
 				event_del(rl->ev[i]);
+			}
 		}
 	}
 }
@@ -231,11 +238,11 @@ rfwd_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	struct rfwd_listener *rl = arg;
 	struct guestfwd *gf = rl->gf;
 	struct fwd_target t = { .proto = rl->f.proto, .port = rl->f.port };
+	struct event *ev = rl->ev[rl->fd[0] == lfd ? 0 : 1];
 	int fd;
 
 	while (rfwd_can_accept(rl)) {
-		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if ((fd = vmn_accept(ev, NULL, NULL)) < 0)
 			return;
 		gf->next_id = (gf->next_id + 1) & ~FWD_ID_GUEST;
 		t.conn_id = FWD_ID_GUEST | gf->next_id;
@@ -262,8 +269,10 @@ rfwd_close(struct guestfwd *gf, struct rfwd_listener *rl)
 	fwdconn_disown(&gf->conns, rl);
 
 	for (i = 0; i < 2; i++) {
-		if (rl->ev[i])
+		if (rl->ev[i]) {
+			vmn_accept_stop(rl->ev[i]);
 			event_free(rl->ev[i]);
+		}
 		if (rl->fd[i] >= 0)
 			close(rl->fd[i]);
 	}
@@ -292,6 +301,11 @@ rfwd_open(struct guestfwd *gf, const struct vmn_nc_rfwd *f, char *err,
 	for (i = 0; i < 2; i++) {
 		fwd_loopback(i == 0 ? AF_INET : AF_INET6, &ip);
 		fd = fwd_bind_local(&ip, f->proto, f->guest_port, 128);
+		if (fd >= 0 && !(rl->ev[i] = event_new(gf->base, fd,
+		    EV_READ | EV_PERSIST, rfwd_accept_cb, rl))) {
+			close(fd);
+			fd = -ENOMEM;
+		}
 		if (fd < 0) {
 			if (i == 0) {	/* 127.0.0.1 is the point; ::1 a bonus */
 				snprintf(err, errlen, "reverse forward on "
@@ -303,8 +317,6 @@ rfwd_open(struct guestfwd *gf, const struct vmn_nc_rfwd *f, char *err,
 			continue;
 		}
 		rl->fd[i] = fd;
-		rl->ev[i] = event_new(gf->base, fd, EV_READ | EV_PERSIST,
-		    rfwd_accept_cb, rl);
 	}
 	LIST_INSERT_HEAD(&gf->rfwds, rl, entry);
 	rfwd_refresh(gf);
@@ -384,16 +396,21 @@ guestfwd_new(struct event_base *base, const struct vmn_endpoint *host,
 	gf->conns.vm_id = vm_id;
 	gf->conns.open_role = VMN_ROLE_RFWD;
 	gf->conns.answer_role = VMN_ROLE_FWD;
+	gf->conn_log = (struct vmn_ratelimit)VMN_RATELIMIT_INIT(10, 10000);
 	LIST_INIT(&gf->rfwds);
 	relay_raise_nofile();
 	gf->watch = portwatch_new(base, watch_cb, gf);
 	if ((fd = vmn_listen(host, guest_port, 4096)) < 0) {
 		log_warnx("cannot listen for forwarded connections on port "
 		    "%u: %s", guest_port, strerror(-fd));
+	} else if (!(gf->listen_ev = event_new(base, fd, EV_READ | EV_PERSIST,
+	    accept_cb, gf))) {
+		log_warnx("cannot listen for forwarded connections: out of "
+		    "memory");
+		close(fd);
+		vmn_unlisten(host, guest_port);
 	} else {
 		gf->listen_fd = fd;
-		gf->listen_ev = event_new(base, fd, EV_READ | EV_PERSIST,
-		    accept_cb, gf);
 		event_add(gf->listen_ev, NULL);
 	}
 	return gf;
@@ -407,8 +424,10 @@ guestfwd_free(struct guestfwd *gf)
 	if (!gf)
 		return;
 	/* Nothing new comes in while the rest is taken down. */
-	if (gf->listen_ev)
+	if (gf->listen_ev) {
+		vmn_accept_stop(gf->listen_ev);
 		event_free(gf->listen_ev);
+	}
 	if (gf->listen_fd >= 0) {
 		close(gf->listen_fd);
 		vmn_unlisten(&gf->host, gf->guest_port);

@@ -17,10 +17,14 @@
 
 #include "fwdconn.h"
 #include "hostfwd.h"
+#include "ratelimit.h"
 #include "reconcile.h"
 #include "transport.h"
 
 #define LISTENERS_MAX	1024	/* guest listeners remembered per VM */
+/* Per-connection failures logged per VM, at most: so many per so long. */
+#define CONN_LOG_BURST	10
+#define CONN_LOG_MS	10000
 
 enum hport_kind { HP_AUTO, HP_STATIC, HP_REVERSE };
 
@@ -70,6 +74,7 @@ struct hostfwd {
 	TAILQ_HEAD(, hport)	 ports;
 	unsigned		 nports;
 	struct fwdconn_set	 conns;		/* TCP, both ways */
+	struct vmn_ratelimit	 conn_log;	/* their failures */
 	uint32_t		 next_id;
 	struct rfwd_state	 rfwds[HOSTFWD_MAX_RFWDS];
 	unsigned		 nrfwds;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 
+#include "accept.h"
 #include "conn.h"
 #include "hostfwd-int.h"
 #include "log.h"
@@ -37,10 +38,12 @@ conn_setup_done(void *arg, struct fwdconn *fc, enum fwdconn_result res,
 			return;
 		hostfwd_counters.refused++;
 		if (res == FWDCONN_NO_CHANNEL)
-			log_debug("vm %s: no channel to the guest: %s", hf->vm,
+			vmn_log_limited(&hf->conn_log, log_debug,
+			    "vm %s: no channel to the guest: %s", hf->vm,
 			    strerror(err));
 		else
-			log_debug("vm %s: forward %u to guest port %u: %s",
+			vmn_log_limited(&hf->conn_log, log_debug,
+			    "vm %s: forward %u to guest port %u: %s",
 			    hf->vm, t->conn_id, t->port,
 			    res == FWDCONN_REFUSED ? "refused by the guest" :
 			    msg ? msg : strerror(err));
@@ -88,6 +91,8 @@ hostfwd_tcp_init(struct hostfwd *hf)
 	hf->conns.vm_id = hf->vm;
 	hf->conns.open_role = VMN_ROLE_FWD;
 	hf->conns.answer_role = VMN_ROLE_RFWD;
+	hf->conn_log = (struct vmn_ratelimit)VMN_RATELIMIT_INIT(CONN_LOG_BURST,
+	    CONN_LOG_MS);
 	return 0;
 }
 
@@ -114,8 +119,7 @@ hostfwd_tcp_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	int fd, i;
 
 	for (i = 0; i < 64; i++) {
-		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if ((fd = vmn_accept(b->ev, NULL, NULL)) < 0)
 			return;
 		hp->conns++;
 		hostfwd_counters.connections++;
@@ -151,8 +155,9 @@ hostfwd_reverse(struct hostfwd *hf, struct vmn_conn *c, uint32_t hello_seq,
 		return -errno;
 	vmn_conn_fail(c, 0, "handed to a relay");
 	if (!rfwds_find(hf->rfwds, hf->nrfwds, t.proto, t.port)) {
-		log_warnx("vm %s: reverse forward to host port %u/%s refused: "
-		    "not in the configuration", hf->vm, t.port,
+		vmn_log_limited(&hf->conn_log, log_warnx, "vm %s: reverse "
+		    "forward to host port %u/%s refused: not in the "
+		    "configuration", hf->vm, t.port,
 		    hostfwd_proto_name(t.proto));
 		chan_send_reply(fd, &hello, m->hdr.seq, EPERM,
 		    "not allowed by host-netd.conf");

@@ -36,6 +36,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 
+#include "accept.h"
 #include "hostfwd-int.h"
 #include "log.h"
 #include "sockets.h"
@@ -179,8 +180,10 @@ hbind_close(struct hbind *b)
 {
 	/* UDP flows answer through this socket: they end with it. */
 	hostfwd_udp_close(b->hp, b);
-	if (b->ev)
+	if (b->ev) {
+		vmn_accept_stop(b->ev);
 		event_free(b->ev);
+	}
 	if (b->fd >= 0)
 		close(b->fd);
 	b->ev = NULL;

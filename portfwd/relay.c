@@ -19,7 +19,8 @@
  * and the owner decides how to pass it on (a TCP peer gets a reset).
  *
  * Sockets that cannot splice (some transports lack it) fall back to a
- * plain buffer for that direction; nothing else changes. VMN_RELAY_COPY
+ * plain buffer for that direction, and so does a direction that cannot
+ * have a pipe (no descriptor left); nothing else changes. VMN_RELAY_COPY
  * set in the environment (read at the first relay) makes every direction
  * copy, so that tests can run that path on sockets that splice.
  */
@@ -172,16 +173,16 @@ fill(struct direction *d)
 	size_t end;
 	ssize_t n;
 
-	if (!d->copy) {
-		if (d->pipe[0] < 0 && open_pipe(d) < 0)
-			return -1;
+	if (!d->copy && (d->pipe[0] >= 0 || open_pipe(d) == 0)) {
 		n = splice(d->src, NULL, d->pipe[1], NULL, d->cap - d->inflight,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n >= 0 || errno != EINVAL || d->inflight > 0)
 			return n;
 		/* This socket cannot splice: copy instead. */
-		d->off = 0;
 	}
+	/* (Or no descriptor was left for a pipe: copy rather than fail.) */
+	if (!d->copy)
+		d->off = 0;
 	if (copy_buffer(d) < 0)
 		return -1;
 	end = d->off + d->inflight;

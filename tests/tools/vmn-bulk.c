@@ -33,6 +33,10 @@
  *       connects, sends a little, resets the connection
  *   vmn-bulk expect-reset-server PORT
  *       accepts one connection; exit 0 if it is reset, 1 on an orderly close
+ *   vmn-bulk flood HOST PORT N SECONDS
+ *       keeps N connections open for SECONDS, each sending a byte and
+ *       reading its echo; one that ends is made again at once. Prints how
+ *       many of the N last had their echo, and how many were made again
  */
 #include "config.h"
 
@@ -550,6 +554,73 @@ expect_reset_server(const char *port)
 	return 1;
 }
 
+struct flood_conn {
+	int	fd;
+	int	sent;
+	int	echoed;
+};
+
+static void
+flood_open(struct flood_conn *c, struct pollfd *p, const char *host,
+    const char *port)
+{
+	c->fd = p->fd = connect_to(host, port, 1);
+	c->sent = c->echoed = 0;
+	p->events = POLLOUT;
+}
+
+static int
+flood(const char *host, const char *port, int count, double seconds)
+{
+	struct rlimit rl = { 65536, 65536 };
+	struct pollfd *p = calloc((size_t)count, sizeof(*p));
+	struct flood_conn *c = calloc((size_t)count, sizeof(*c));
+	double end = now_us() + seconds * 1e6;
+	long again = 0;
+	int i, echoed = 0;
+
+	if (!p || !c)
+		die("calloc");
+	setrlimit(RLIMIT_NOFILE, &rl);
+	for (i = 0; i < count; i++)
+		flood_open(&c[i], &p[i], host, port);
+	while (now_us() < end) {
+		if (poll(p, (nfds_t)count, 100) < 0)
+			die("poll");
+		for (i = 0; i < count; i++) {
+			char buf[64];
+			ssize_t n;
+
+			if (!p[i].revents)
+				continue;
+			if (!c[i].sent && (p[i].revents & POLLOUT)) {
+				if (write(c[i].fd, "x", 1) != 1)
+					goto again;
+				c[i].sent = 1;
+				p[i].events = POLLIN;
+				continue;
+			}
+			if (p[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+				n = read(c[i].fd, buf, sizeof(buf));
+				if (n > 0) {
+					c[i].echoed = 1;
+					continue;
+				}
+				if (n < 0 && errno == EAGAIN)
+					continue;
+			}
+again:
+			close(c[i].fd);
+			flood_open(&c[i], &p[i], host, port);
+			again++;
+		}
+	}
+	for (i = 0; i < count; i++)
+		echoed += c[i].echoed;
+	printf("%d of %d echoed, %ld made again\n", echoed, count, again);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -589,6 +660,8 @@ main(int argc, char *argv[])
 		return reset_client(argv[2], argv[3]);
 	if (argc == 3 && strcmp(argv[1], "expect-reset-server") == 0)
 		return expect_reset_server(argv[2]);
+	if (argc == 6 && strcmp(argv[1], "flood") == 0)
+		return flood(argv[2], argv[3], atoi(argv[4]), atof(argv[5]));
 	fprintf(stderr, "usage: see the comment at the top of vmn-bulk.c\n");
 	return 2;
 }
