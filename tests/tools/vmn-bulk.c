@@ -615,9 +615,13 @@ again:
 			again++;
 		}
 	}
-	for (i = 0; i < count; i++)
+	for (i = 0; i < count; i++) {
 		echoed += c[i].echoed;
+		close(c[i].fd);
+	}
 	printf("%d of %d echoed, %ld made again\n", echoed, count, again);
+	free(p);
+	free(c);
 	return 0;
 }
 
