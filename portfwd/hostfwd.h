@@ -75,6 +75,7 @@ struct hostfwd_port_info {
 typedef void	(*hostfwd_reset_fn)(void *arg, uint32_t conn_id);
 typedef void	(*hostfwd_port_fn)(void *arg, const struct hostfwd_port_info *p);
 
+/* hostfwd.c */
 struct hostfwd	*hostfwd_new(struct event_base *base, const char *vm_name,
 		    const struct vmn_endpoint *chan, uint32_t guest_port,
 		    hostfwd_reset_fn send_reset, void *arg);
@@ -89,12 +90,14 @@ void		 hostfwd_session_up(struct hostfwd *hf);
 void		 hostfwd_listener(struct hostfwd *hf, bool added, uint8_t proto,
 		    uint8_t family, uint16_t port);
 void		 hostfwd_synced(struct hostfwd *hf);
-void		 hostfwd_reset(struct hostfwd *hf, uint32_t conn_id);
-int		 hostfwd_reverse(struct hostfwd *hf, struct vmn_conn *c,
-		    uint32_t hello_seq, uint32_t caps, const struct vmn_msg *m);
 void		 hostfwd_foreach(struct hostfwd *hf, hostfwd_port_fn fn,
 		    void *arg);
 unsigned	 hostfwd_conflicts(const struct hostfwd *hf);
 const struct hostfwd_stats *hostfwd_stats(void);
+
+/* hostfwd-tcp.c */
+void		 hostfwd_reset(struct hostfwd *hf, uint32_t conn_id);
+int		 hostfwd_reverse(struct hostfwd *hf, struct vmn_conn *c,
+		    uint32_t hello_seq, uint32_t caps, const struct vmn_msg *m);
 
 #endif
