@@ -16,7 +16,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +25,7 @@
 
 #include <event2/event.h>
 
-#include "chan.h"
+#include "accept.h"
 #include "conn.h"
 #include "resolver.h"
 #include "host-netd.h"
@@ -124,32 +123,6 @@ handle_dns(struct session *s, const struct vmn_msg *m)
 		return -EPROTO;
 	dnstun_query(s->dns, vmn_attr_u32(&m->tb[VMN_A_DNS_ID]), p->data,
 	    p->len);
-	return 0;
-}
-
-/*
- * The FWD request of a reverse-forward channel: from here on the socket
- * carries raw bytes, so it leaves the framed connection (the guest sends
- * nothing more until it is answered) for the relay.
- */
-static int
-handle_rfwd(struct session *s, const struct vmn_msg *m)
-{
-	struct chan_hello hello = {
-		.seq = s->hello_seq, .role = VMN_ROLE_RFWD, .caps = HOST_CAPS,
-		.vm_id = s->vm->conf.name,
-	};
-	struct fwd_target t;
-	int fd;
-
-	if (m->hdr.type != VMN_MSG_FWD || !(m->hdr.flags & VMN_F_REQUEST) ||
-	    fwd_target_parse(m, &t) < 0)
-		return -EPROTO;
-	if ((fd = fcntl(vmn_conn_fd(s->conn), F_DUPFD_CLOEXEC, 0)) < 0)
-		return -errno;
-	vmn_conn_fail(s->conn, 0, "handed to a relay");
-	/* Our HELLO goes with the answer to FWD, once there is one. */
-	hostfwd_reverse(s->vm->fwd, fd, &hello, &t, m->hdr.seq);
 	return 0;
 }
 
@@ -335,8 +308,9 @@ session_msg_cb(struct vmn_conn *c, const struct vmn_msg *m, void *arg)
 
 	if (s->role == VMN_ROLE_NONE)
 		return handle_hello(s, m);
-	if (s->role == VMN_ROLE_RFWD)
-		return handle_rfwd(s, m);
+	if (s->role == VMN_ROLE_RFWD)	/* its FWD: for the port forwarder */
+		return hostfwd_reverse(s->vm->fwd, s->conn, s->hello_seq,
+		    HOST_CAPS, m);
 	if (s->role == VMN_ROLE_DNS) {
 		if (m->hdr.type == VMN_MSG_DNS)
 			return handle_dns(s, m);
@@ -421,13 +395,8 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 
 	/* Bounded per wakeup so a flood cannot starve other VMs. */
 	for (n = 0; n < 32; n++) {
-		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warn("vm %s: accept", vm->conf.name);
-			return;
-		}
+		if ((fd = vmn_accept(vm->listen_ev, NULL, NULL)) < 0)
+			return;		/* none waits, or paused */
 		session_new(vm, fd);
 	}
 }
@@ -456,6 +425,7 @@ void
 session_unlisten(struct vm *vm)
 {
 	if (vm->listen_ev) {
+		vmn_accept_stop(vm->listen_ev);
 		event_free(vm->listen_ev);
 		vm->listen_ev = NULL;
 	}
@@ -487,14 +457,9 @@ vsock_accept_cb(evutil_socket_t lfd, short what, void *arg)
 
 	for (n = 0; n < 32; n++) {
 		len = sizeof(svm);
-		fd = accept4(lfd, (struct sockaddr *)&svm, &len,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warn("vsock accept");
-			return;
-		}
+		if ((fd = vmn_accept(hostd->vsock_ev, (struct sockaddr *)&svm,
+		    &len)) < 0)
+			return;		/* none waits, or paused */
 		if (!(vm = vm_find_cid(svm.svm_cid))) {
 			log_debug("vsock connection from unknown CID %u",
 			    svm.svm_cid);
@@ -535,6 +500,7 @@ void
 session_vsock_unlisten(void)
 {
 	if (hostd->vsock_ev) {
+		vmn_accept_stop(hostd->vsock_ev);
 		event_free(hostd->vsock_ev);
 		hostd->vsock_ev = NULL;
 	}

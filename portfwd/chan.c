@@ -104,6 +104,24 @@ chan_send_request(int fd, enum vmn_role role, const char *vm_id,
 }
 
 /*
+ * The answer to the channel's HELLO alone, ahead of FWD's: the peer hears
+ * that the connection is on its way, only not yet made.
+ */
+int
+chan_send_hello_reply(int fd, const struct chan_hello *hello)
+{
+	uint8_t buf[VMN_HDR_LEN + CHAN_FRAME_MAX];
+	struct vmn_buf b;
+	int len;
+
+	vmn_buf_init(&b, buf, sizeof(buf));
+	if ((len = vmn_build_hello(&b, VMN_F_REPLY, hello->seq, hello->role,
+	    hello->caps, hello->vm_id)) < 0)
+		return len;
+	return send_frames(fd, buf, (size_t)len);
+}
+
+/*
  * The answer to FWD: 0 connected, or -errno with a reason; preceded by the
  * answer to the channel's HELLO when `hello` says what to put in it.
  */
@@ -132,6 +150,34 @@ chan_send_reply(int fd, const struct chan_hello *hello, uint32_t seq,
 	if (fwd < 0)
 		return fwd;
 	return send_frames(fd, buf, (size_t)len + (size_t)fwd);
+}
+
+/*
+ * The answers to our HELLO and FWD, one a call, as they come:
+ * CHAN_HELLO_ANSWERED, CHAN_FWD_ANSWERED (the peer has connected),
+ * CHAN_FWD_REFUSED (it could not: *err is its errno, msg its reason), 0 for
+ * more, or -errno when the channel failed (*why says how).
+ */
+int
+chan_read_reply(struct chan_reader *cr, int fd, int *err, char *msg,
+    size_t msglen, const char **why)
+{
+	struct vmn_msg m;
+	uint32_t e;
+	int rc;
+
+	msg[0] = '\0';
+	if ((rc = chan_read(cr, fd, &m, why)) <= 0)
+		return rc;
+	if (!(m.hdr.flags & VMN_F_ERROR) && m.hdr.type == VMN_MSG_HELLO)
+		return CHAN_HELLO_ANSWERED;
+	if (!(m.hdr.flags & VMN_F_ERROR) && m.hdr.type == VMN_MSG_FWD)
+		return CHAN_FWD_ANSWERED;
+	if (vmn_attr_str(&m.tb[VMN_A_ERRMSG], msg, msglen) < 0)
+		msg[0] = '\0';
+	e = vmn_attr_u32(&m.tb[VMN_A_ERRNO]);
+	*err = e > 0 && e < 4096 ? (int)e : ECONNREFUSED;
+	return CHAN_FWD_REFUSED;
 }
 
 /* What a FWD request asks for; -EINVAL if it does not make sense. */

@@ -49,18 +49,18 @@ struct chan_hello {
 
 int	chan_send_request(int fd, enum vmn_role role, const char *vm_id,
 	    const struct fwd_target *t);
+int	chan_send_hello_reply(int fd, const struct chan_hello *hello);
 int	chan_send_reply(int fd, const struct chan_hello *hello, uint32_t seq,
 	    int err, const char *msg);
+#define CHAN_HELLO_ANSWERED	1	/* the peer is at work on the FWD */
+#define CHAN_FWD_ANSWERED	2	/* connected: raw bytes from here on */
+#define CHAN_FWD_REFUSED	3	/* the peer could not connect */
+int	chan_read_reply(struct chan_reader *cr, int fd, int *err, char *msg,
+	    size_t msglen, const char **why);
 int	fwd_target_parse(const struct vmn_msg *m, struct fwd_target *t);
 
 /* Datagrams on a stream channel: a u16 length, then the datagram. */
 #define DGRAM_HDR	2
 #define DGRAM_MAX	65507
-
-/* sockets.c */
-int	fwd_connect_local(uint8_t family, uint8_t proto, uint16_t port);
-int	fwd_bind_local(const struct vmn_ip *addr, uint8_t proto, uint16_t port,
-	    int backlog);
-void	fwd_nodelay(int fd);
 
 #endif

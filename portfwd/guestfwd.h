@@ -15,7 +15,6 @@ struct listener;
 struct guestfwd;
 
 #define GUESTFWD_MAX_CONNS	4096	/* forwarded connections at once */
-#define GUESTFWD_RESET_WAIT_MS	2000	/* for the peer to act on a reset */
 /*
  * Reverse-forward connections waiting for the host's answer, per reverse
  * forward and in all. Beyond these a listener stops accepting and its

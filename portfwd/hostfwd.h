@@ -1,5 +1,8 @@
 /*
  * hostfwd.h - host-netd: the host's end of port forwarding, per VM
+ *
+ * hostfwd.c: the forwarded ports; hostfwd-tcp.c: TCP connections and
+ * reverse forwards; hostfwd-udp.c: UDP flows.
  */
 #ifndef VMN_HOSTFWD_H
 #define VMN_HOSTFWD_H
@@ -10,9 +13,9 @@
 #include "addr.h"
 
 struct event_base;
+struct vmn_conn;
 struct vmn_endpoint;
-struct chan_hello;
-struct fwd_target;
+struct vmn_msg;
 struct hostfwd;
 
 #define HOSTFWD_MAX_CONNS	4096	/* forwarded connections per VM */
@@ -20,7 +23,6 @@ struct hostfwd;
 #define HOSTFWD_MAX_UDP		256	/* UDP flows per port */
 #define HOSTFWD_UDP_IDLE_MS	60000
 #define HOSTFWD_RETRY_MS	2000	/* ports taken on the host: try again */
-#define HOSTFWD_RESET_WAIT_MS	2000
 #define HOSTFWD_MAX_RFWDS	32	/* reverse forwards per VM */
 /* Tries at a channel per connection: a burst can fill the listen backlog
  * of the guest's end (or of an hvsock back-end) for a moment. */
@@ -44,6 +46,14 @@ struct hostfwd_static {
 	struct vmn_ip	addr;		/* where the host listens */
 };
 
+/*
+ * What automatic forwards may take. Zeroed, the default: no port below the
+ * host's net.ipv4.ip_unprivileged_port_start (its own services' ports).
+ */
+struct hostfwd_policy {
+	bool		auto_privileged;	/* those ports too */
+};
+
 /* A reverse forward the configuration allows. */
 struct hostfwd_rfwd {
 	uint8_t		proto;
@@ -65,6 +75,7 @@ struct hostfwd_port_info {
 typedef void	(*hostfwd_reset_fn)(void *arg, uint32_t conn_id);
 typedef void	(*hostfwd_port_fn)(void *arg, const struct hostfwd_port_info *p);
 
+/* hostfwd.c */
 struct hostfwd	*hostfwd_new(struct event_base *base, const char *vm_name,
 		    const struct vmn_endpoint *chan, uint32_t guest_port,
 		    hostfwd_reset_fn send_reset, void *arg);
@@ -72,18 +83,21 @@ void		 hostfwd_free(struct hostfwd *hf);
 void		 hostfwd_configure(struct hostfwd *hf, bool auto_forward,
 		    const struct hostfwd_static *st, unsigned nst,
 		    const struct hostfwd_rfwd *rv, unsigned nrv);
+void		 hostfwd_set_policy(struct hostfwd *hf,
+		    const struct hostfwd_policy *p);
 void		 hostfwd_set_guest_port(struct hostfwd *hf, uint32_t port);
 void		 hostfwd_session_up(struct hostfwd *hf);
 void		 hostfwd_listener(struct hostfwd *hf, bool added, uint8_t proto,
 		    uint8_t family, uint16_t port);
 void		 hostfwd_synced(struct hostfwd *hf);
-void		 hostfwd_reset(struct hostfwd *hf, uint32_t conn_id);
-void		 hostfwd_reverse(struct hostfwd *hf, int fd,
-		    const struct chan_hello *hello, const struct fwd_target *t,
-		    uint32_t seq);
 void		 hostfwd_foreach(struct hostfwd *hf, hostfwd_port_fn fn,
 		    void *arg);
 unsigned	 hostfwd_conflicts(const struct hostfwd *hf);
 const struct hostfwd_stats *hostfwd_stats(void);
+
+/* hostfwd-tcp.c */
+void		 hostfwd_reset(struct hostfwd *hf, uint32_t conn_id);
+int		 hostfwd_reverse(struct hostfwd *hf, struct vmn_conn *c,
+		    uint32_t hello_seq, uint32_t caps, const struct vmn_msg *m);
 
 #endif

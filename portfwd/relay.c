@@ -19,7 +19,10 @@
  * and the owner decides how to pass it on (a TCP peer gets a reset).
  *
  * Sockets that cannot splice (some transports lack it) fall back to a
- * plain buffer for that direction; nothing else changes.
+ * plain buffer for that direction, and so does a direction that cannot
+ * have a pipe (no descriptor left); nothing else changes. VMN_RELAY_COPY
+ * set in the environment (read at the first relay) makes every direction
+ * copy, so that tests can run that path on sockets that splice.
  */
 #include "config.h"
 
@@ -66,6 +69,23 @@ struct relay {
 };
 
 static void pump(struct direction *d);
+
+/* Whether VMN_RELAY_COPY asks for the copy path everywhere. */
+static bool
+copy_forced(void)
+{
+	static int forced = -1;
+	const char *v;
+
+	if (forced < 0) {
+		v = getenv("VMN_RELAY_COPY");
+		forced = v && *v && strcmp(v, "0") != 0;
+		if (forced)
+			log_info("relay: copying through user space "
+			    "(VMN_RELAY_COPY), not splicing");
+	}
+	return forced;
+}
 
 static void
 done_cb(evutil_socket_t fd, short what, void *arg)
@@ -133,45 +153,45 @@ grow_pipe(struct direction *d)
 		d->cap = (size_t)sz;
 }
 
+/* The copy path's buffer, on first use. -1 (errno set) without memory. */
 static int
-to_copy_mode(struct direction *d)
+copy_buffer(struct direction *d)
 {
-	if (!(d->buf = malloc(RELAY_COPY_SIZE)))
-		return -ENOMEM;
+	if (!d->buf && !(d->buf = malloc(RELAY_COPY_SIZE))) {
+		errno = ENOMEM;
+		return -1;
+	}
 	d->copy = true;
 	d->cap = RELAY_COPY_SIZE;
-	d->off = 0;
 	return 0;
 }
 
-/* Moves source -> buffer. 1: moved, 0: nothing now, <0: error. */
+/* Moves source -> buffer. >0: moved, 0: end of file, -1: errno says. */
 static ssize_t
 fill(struct direction *d)
 {
+	size_t end;
 	ssize_t n;
 
-	if (!d->copy) {
-		if (d->pipe[0] < 0 && open_pipe(d) < 0)
-			return -errno;
+	if (!d->copy && (d->pipe[0] >= 0 || open_pipe(d) == 0)) {
 		n = splice(d->src, NULL, d->pipe[1], NULL, d->cap - d->inflight,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n < 0 && errno == EINVAL && d->inflight == 0) {
-			/* This socket cannot splice: copy instead. */
-			if (to_copy_mode(d) < 0)
-				return -ENOMEM;
-			return fill(d);
-		}
-	} else {
-		size_t end = d->off + d->inflight;
-
-		if (end == d->cap && d->off > 0) {	/* compact */
-			memmove(d->buf, d->buf + d->off, d->inflight);
-			d->off = 0;
-			end = d->inflight;
-		}
-		n = read(d->src, d->buf + end, d->cap - end);
+		if (n >= 0 || errno != EINVAL || d->inflight > 0)
+			return n;
+		/* This socket cannot splice: copy instead. */
 	}
-	return n;
+	/* (Or no descriptor was left for a pipe: copy rather than fail.) */
+	if (!d->copy)
+		d->off = 0;
+	if (copy_buffer(d) < 0)
+		return -1;
+	end = d->off + d->inflight;
+	if (end == d->cap && d->off > 0) {	/* compact */
+		memmove(d->buf, d->buf + d->off, d->inflight);
+		d->off = 0;
+		end = d->inflight;
+	}
+	return read(d->src, d->buf + end, d->cap - end);
 }
 
 /* Moves buffer -> destination. */
@@ -272,6 +292,7 @@ direction_init(struct relay *r, struct direction *d, int src, int dst,
 	d->dst = dst;
 	d->pipe[0] = d->pipe[1] = -1;
 	d->cap = RELAY_PIPE_SIZE;	/* until the pipe says what it holds */
+	d->copy = copy_forced();	/* the buffer comes with the first bytes */
 	d->rd = event_new(base, src, EV_READ | EV_PERSIST, rd_cb, d);
 	d->wr = event_new(base, dst, EV_WRITE | EV_PERSIST, wr_cb, d);
 }

@@ -10,7 +10,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include "chan.h"
+#include "sockets.h"
 
 static socklen_t
 sockaddr_for(const struct vmn_ip *ip, uint16_t port, struct sockaddr_storage *ss)
@@ -33,8 +33,9 @@ sockaddr_for(const struct vmn_ip *ip, uint16_t port, struct sockaddr_storage *ss
 	}
 }
 
-static void
-loopback(uint8_t family, struct vmn_ip *ip)
+/* 127.0.0.1 or ::1. */
+void
+fwd_loopback(uint8_t family, struct vmn_ip *ip)
 {
 	memset(ip, 0, sizeof(*ip));
 	ip->family = family;
@@ -65,7 +66,7 @@ fwd_connect_local(uint8_t family, uint8_t proto, uint16_t port)
 	socklen_t sslen;
 	int fd, rc;
 
-	loopback(family, &ip);
+	fwd_loopback(family, &ip);
 	sslen = sockaddr_for(&ip, port, &ss);
 	fd = socket(family, (proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM) |
 	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

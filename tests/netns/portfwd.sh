@@ -5,8 +5,11 @@
 # and disappears when it stops; a static forward to another guest port;
 # 64 MiB each way at once on one connection, checksums compared (no
 # deadlock, no corruption); a half-closed connection still gets its reply;
-# 1,000 connections at once; resets passed on both ways; UDP echo; a port
-# the host already uses is reported and forwarded once freed; guest-netd
+# 1,000 connections at once, also to a server with a listen backlog of 5
+# (none lost: guest-netd paces its connects); resets passed on both ways;
+# UDP echo; a guest listener on a privileged port (22) or on the ignore
+# list (mDNS) is not forwarded automatically, a static forward to 22 is; a
+# port the host already uses is reported and forwarded once freed; guest-netd
 # killed with connections open, then back on another guest port (which
 # host-netd learns from its HELLO) with its listeners; a static forward
 # wins a loopback port over the guest's own listener, and gives it back
@@ -15,13 +18,15 @@
 # beside the guest's own port on 127.0.0.1; reverse forwards to host
 # loopback services (::1-only included), a burst of 100 at once, a host
 # port nobody serves reset for the guest's client, and one the
-# configuration does not allow refused.
+# configuration does not allow refused; the bulk transfer again with both
+# daemons' relays copying instead of splicing (VMN_RELAY_COPY).
 TEST_NAME=portfwd
 . "$(dirname "$0")/lib.sh"
 bed_init
 bed_up
 bed_guest g1
 BASE_EXTRA='	forward tcp 18080 to 8000
+	forward tcp 2222 to 22
 	forward tcp 9600 to 9200
 	forward tcp 9600 to 9300 address ::1
 	forward tcp 9700 to 9200 address ::1
@@ -93,6 +98,16 @@ pass "half-closed connection gets its reply"
 out=$(in_host "$BULK" many 127.0.0.1 9200 1000) || fail "1,000 connections: $out"
 pass "1,000 connections at once: $out"
 
+# A server with listen()'s backlog of 5 drops SYNs (and resets what its
+# SYN cookies let through) when a burst overflows its accept queue; a
+# client in the guest loses connections to it. guest-netd paces its connects.
+bed_spawn "$G" small-backlog "$BULK" echo-server 9250 5
+wait_for 5 "9250 forwarded" forwarded tcp 9250
+direct=$(in_guest g1 "$BULK" many 127.0.0.1 9250 1000) || true
+out=$(in_host "$BULK" many 127.0.0.1 9250 1000) ||
+	fail "1,000 connections at once to a server with backlog 5: $out (direct: $direct)"
+pass "1,000 connections at once to a guest server with backlog 5: $out (a client in the guest: $direct)"
+
 bed_spawn "$G" reset "$BULK" reset-server 9300
 wait_for 5 "9300 forwarded" forwarded tcp 9300
 out=$(in_host "$BULK" expect-reset 127.0.0.1 9300) ||
@@ -108,11 +123,30 @@ grep -qx reset "$TMP/expect-reset.log" ||
 pass "host client resets -> guest server sees a reset"
 
 # --- UDP ----------------------------------------------------------------------
-bed_spawn "$G" udp socat UDP4-RECVFROM:5353,fork EXEC:cat
-wait_for 5 "udp 5353 forwarded" forwarded udp 5353
-[ "$(echo ping-through-udp | in_host socat -T2 - UDP4:127.0.0.1:5353)" = ping-through-udp ] ||
+bed_spawn "$G" udp socat UDP4-RECVFROM:5300,fork EXEC:cat
+wait_for 5 "udp 5300 forwarded" forwarded udp 5300
+[ "$(echo ping-through-udp | in_host socat -T2 - UDP4:127.0.0.1:5300)" = ping-through-udp ] ||
 	fail "UDP echo through the forward"
 pass "UDP echo through the forward"
+
+# --- ports the host keeps: privileged ones, and the ignore list -----------------
+# The host's ip_unprivileged_port_start is 1024 (the namespace's default).
+bed_spawn "$G" ssh socat TCP4-LISTEN:22,fork,reuseaddr SYSTEM:'echo guest-ssh'
+bed_spawn "$G" mdns socat UDP4-RECVFROM:5353,fork EXEC:cat
+wait_for 5 "port 22 seen and left alone" grep -q \
+	"tcp port 22 is below the host's net.ipv4.ip_unprivileged_port_start (1024)" \
+	"$TMP/host-netd.log"
+wait_for 5 "udp 5353 seen and left alone" grep -q \
+	"udp port 5353 (mDNS) is not forwarded automatically" "$TMP/host-netd.log"
+if netctl --dump forwards | awk -F'\t' '$3 ~ /:(22|5353)$/' | grep -q .; then
+	fail "a privileged or ignored port is listed: $(netctl --dump forwards | grep ':22\|:5353')"
+fi
+if in_host ss -Hltun | awk '{ print $5 }' | grep -q ':22$\|:5353$'; then
+	fail "host-netd bound a privileged or ignored port: $(in_host ss -Hltun)"
+fi
+[ "$(in_host socat -T2 - TCP:127.0.0.1:2222 </dev/null)" = guest-ssh ] ||
+	fail "the static forward 2222 -> guest 22"
+pass "guest's 22/tcp and 5353/udp not forwarded automatically; static 2222 -> 22 works"
 
 # --- a port the host already uses -----------------------------------------------
 bed_spawn "$NS_HOST" squatter socat TCP4-LISTEN:9400,bind=127.0.0.1,reuseaddr \
@@ -212,3 +246,30 @@ out=$(in_guest g1 "$ROGUE" -t 3 -i g1 "unix:$TMP/g1" rfwd=22 || true)
 echo "$out" | grep -q "error reply: not allowed by host-netd.conf" ||
 	fail "a reverse forward outside the configuration was not refused: $out"
 pass "reverse forwards to host loopback services; others refused"
+
+# --- the relay's copy path: both daemons again, told not to splice -------------
+# relay.c copies through a buffer where splice() does not work; VMN_RELAY_COPY
+# makes every relay do so, and the bulk transfer runs through that path.
+kill "$HOST_NETD_PID"
+wait_for 5 "host-netd gone" sh -c "! kill -0 $HOST_NETD_PID 2>/dev/null"
+kill -9 "$GUEST_PID_g1"
+wait_for 5 "guest-netd gone" sh -c "! kill -0 $GUEST_PID_g1 2>/dev/null"
+export VMN_RELAY_COPY=1
+bed_host_netd
+GUEST_NETD_ARGS="--guest-port 7801" bed_guest_netd g1
+unset VMN_RELAY_COPY
+wait_online g1
+bed_spawn "$G" bulk-copy "$BULK" bulk-server 9110 $BYTES 3
+wait_for 5 "9110 forwarded" forwarded tcp 9110
+to_host=$(in_host "$BULK" bulk-client 127.0.0.1 9110 $BYTES 4) ||
+	fail "bulk transfer through the copy path failed: $to_host"
+wait_for 10 "the guest's side done" grep -q received "$TMP/bulk-copy.log"
+[ "$to_host" = "$("$BULK" sum $BYTES 3)" ] ||
+	fail "copy path: host received $to_host, expected $("$BULK" sum $BYTES 3)"
+[ "$(grep received "$TMP/bulk-copy.log")" = "$("$BULK" sum $BYTES 4)" ] ||
+	fail "copy path: guest received $(grep received "$TMP/bulk-copy.log")"
+for l in host-netd guest-g1; do
+	grep -q "relay: copying through user space" "$TMP/$l.log" ||
+		fail "$l did not take the copy path"
+done
+pass "64 MiB each way at once through the relays' copy path, checksums match"

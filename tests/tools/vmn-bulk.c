@@ -9,9 +9,10 @@
  *       everything the other sends, then shuts down its side; each prints
  *       "received N sum X" (both directions at once: a relay that cannot
  *       do that deadlocks here)
- *   vmn-bulk echo-server PORT
+ *   vmn-bulk echo-server PORT [BACKLOG]
  *       echoes on any number of connections; on end of file it finishes
- *       writing and shuts down its side (half-close)
+ *       writing and shuts down its side (half-close); BACKLOG is listen()'s
+ *       (default 4096: a small one makes a server that drops SYNs)
  *   vmn-bulk half HOST PORT
  *       sends a request, shuts down its side, prints the whole answer
  *   vmn-bulk many HOST PORT N
@@ -32,6 +33,10 @@
  *       connects, sends a little, resets the connection
  *   vmn-bulk expect-reset-server PORT
  *       accepts one connection; exit 0 if it is reset, 1 on an orderly close
+ *   vmn-bulk flood HOST PORT N SECONDS
+ *       keeps N connections open for SECONDS, each sending a byte and
+ *       reading its echo; one that ends is made again at once. Prints how
+ *       many of the N last had their echo, and how many were made again
  */
 #include "config.h"
 
@@ -226,11 +231,11 @@ struct echo_conn {
 
 /* epoll echo server for many connections, with half-close passed on. */
 static int __attribute__((noreturn))
-echo_server(const char *port)
+echo_server(const char *port, int backlog)
 {
 	struct epoll_event ev, evs[256];
 	struct rlimit rl = { 65536, 65536 };
-	int lfd = listen_on(port, 4096), ep = epoll_create1(0), i, n;
+	int lfd = listen_on(port, backlog), ep = epoll_create1(0), i, n;
 
 	setrlimit(RLIMIT_NOFILE, &rl);
 	ev.events = EPOLLIN;
@@ -549,6 +554,77 @@ expect_reset_server(const char *port)
 	return 1;
 }
 
+struct flood_conn {
+	int	fd;
+	int	sent;
+	int	echoed;
+};
+
+static void
+flood_open(struct flood_conn *c, struct pollfd *p, const char *host,
+    const char *port)
+{
+	c->fd = p->fd = connect_to(host, port, 1);
+	c->sent = c->echoed = 0;
+	p->events = POLLOUT;
+}
+
+static int
+flood(const char *host, const char *port, int count, double seconds)
+{
+	struct rlimit rl = { 65536, 65536 };
+	struct pollfd *p = calloc((size_t)count, sizeof(*p));
+	struct flood_conn *c = calloc((size_t)count, sizeof(*c));
+	double end = now_us() + seconds * 1e6;
+	long again = 0;
+	int i, echoed = 0;
+
+	if (!p || !c)
+		die("calloc");
+	setrlimit(RLIMIT_NOFILE, &rl);
+	for (i = 0; i < count; i++)
+		flood_open(&c[i], &p[i], host, port);
+	while (now_us() < end) {
+		if (poll(p, (nfds_t)count, 100) < 0)
+			die("poll");
+		for (i = 0; i < count; i++) {
+			char buf[64];
+			ssize_t n;
+
+			if (!p[i].revents)
+				continue;
+			if (!c[i].sent && (p[i].revents & POLLOUT)) {
+				if (write(c[i].fd, "x", 1) != 1)
+					goto again;
+				c[i].sent = 1;
+				p[i].events = POLLIN;
+				continue;
+			}
+			if (p[i].revents & (POLLIN | POLLHUP | POLLERR)) {
+				n = read(c[i].fd, buf, sizeof(buf));
+				if (n > 0) {
+					c[i].echoed = 1;
+					continue;
+				}
+				if (n < 0 && errno == EAGAIN)
+					continue;
+			}
+again:
+			close(c[i].fd);
+			flood_open(&c[i], &p[i], host, port);
+			again++;
+		}
+	}
+	for (i = 0; i < count; i++) {
+		echoed += c[i].echoed;
+		close(c[i].fd);
+	}
+	printf("%d of %d echoed, %ld made again\n", echoed, count, again);
+	free(p);
+	free(c);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -568,8 +644,8 @@ main(int argc, char *argv[])
 	if (argc == 6 && strcmp(argv[1], "bulk-client") == 0)
 		return bulk(connect_to(argv[2], argv[3], 0),
 		    strtoull(argv[4], NULL, 10), strtoull(argv[5], NULL, 10));
-	if (argc == 3 && strcmp(argv[1], "echo-server") == 0)
-		return echo_server(argv[2]);
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "echo-server") == 0)
+		return echo_server(argv[2], argc == 4 ? atoi(argv[3]) : 4096);
 	if (argc == 4 && strcmp(argv[1], "half") == 0)
 		return half(argv[2], argv[3]);
 	if (argc == 5 && strcmp(argv[1], "many") == 0)
@@ -588,6 +664,8 @@ main(int argc, char *argv[])
 		return reset_client(argv[2], argv[3]);
 	if (argc == 3 && strcmp(argv[1], "expect-reset-server") == 0)
 		return expect_reset_server(argv[2]);
+	if (argc == 6 && strcmp(argv[1], "flood") == 0)
+		return flood(argv[2], argv[3], atoi(argv[4]), atof(argv[5]));
 	fprintf(stderr, "usage: see the comment at the top of vmn-bulk.c\n");
 	return 2;
 }

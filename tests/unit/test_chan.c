@@ -6,9 +6,10 @@
  * reply or error) each leave in one write, so the peer wakes once for
  * them; chan_read() parses them one frame at a time and never takes a
  * byte past the handshake, which belongs to the relayed connection, also
- * when the frames arrive a byte at a time; bad frames (wrong magic, a
- * length past CHAN_FRAME_MAX) end the channel; fwd_target_parse() takes
- * only what makes sense.
+ * when the frames arrive a byte at a time; chan_read_reply() tells the
+ * answers apart (HELLO, FWD, a refusal with its errno and reason, the
+ * channel's end); bad frames (wrong magic, a length past CHAN_FRAME_MAX)
+ * end the channel; fwd_target_parse() takes only what makes sense.
  *
  * Both ends are a socketpair(2) in this process.
  */
@@ -199,6 +200,41 @@ test_reply_with_hello(void **state)
 	close(sv[1]);
 }
 
+/* The opener's view of the answers: one result a frame, the reason kept. */
+static void
+test_read_reply(void **state)
+{
+	struct chan_hello hello = {
+		.seq = 1, .role = VMN_ROLE_FWD, .caps = VMN_CAP_PORTFWD,
+	};
+	struct chan_reader cr;
+	const char *why = NULL;
+	char msg[64];
+	int sv[2], err = 0;
+
+	(void)state;
+	pair(sv);
+	assert_int_equal(chan_send_reply(sv[0], &hello, 2, 0, NULL), 0);
+	assert_int_equal(chan_send_reply(sv[0], NULL, 3, EHOSTUNREACH,
+	    "no route\n"), 0);
+	chan_reader_init(&cr);
+	assert_int_equal(chan_read_reply(&cr, sv[1], &err, msg, sizeof(msg),
+	    &why), CHAN_HELLO_ANSWERED);
+	assert_int_equal(chan_read_reply(&cr, sv[1], &err, msg, sizeof(msg),
+	    &why), CHAN_FWD_ANSWERED);
+	assert_int_equal(chan_read_reply(&cr, sv[1], &err, msg, sizeof(msg),
+	    &why), CHAN_FWD_REFUSED);
+	assert_int_equal(err, EHOSTUNREACH);
+	assert_string_equal(msg, "no route\n");	/* printable: the caller's */
+	assert_int_equal(chan_read_reply(&cr, sv[1], &err, msg, sizeof(msg),
+	    &why), 0);
+	close(sv[0]);
+	assert_int_equal(chan_read_reply(&cr, sv[1], &err, msg, sizeof(msg),
+	    &why), -ECONNRESET);
+	assert_non_null(why);
+	close(sv[1]);
+}
+
 /* Frames that trickle in a byte at a time parse the same, and exactly. */
 static void
 test_read_byte_by_byte(void **state)
@@ -330,6 +366,7 @@ main(void)
 		cmocka_unit_test(test_one_write),
 		cmocka_unit_test(test_request_then_data),
 		cmocka_unit_test(test_reply_with_hello),
+		cmocka_unit_test(test_read_reply),
 		cmocka_unit_test(test_read_byte_by_byte),
 		cmocka_unit_test(test_read_bad_frames),
 		cmocka_unit_test(test_target_parse),

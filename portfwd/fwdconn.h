@@ -1,0 +1,85 @@
+/*
+ * fwdconn.h - one forwarded connection, at either end of a forward
+ */
+#ifndef VMN_FWDCONN_H
+#define VMN_FWDCONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "chan.h"
+
+struct event;
+struct event_base;
+struct vmn_endpoint;
+struct fwdconn;
+struct fwd_pace;
+
+#define FWDCONN_RESET_WAIT_MS	2000	/* for the peer to act on a reset */
+/*
+ * Answering: connects in flight to one local port at a time; the rest
+ * wait their turn. A connect whose SYN goes unanswered this long (the
+ * port's accept queue was full) starts again, the wait doubling up to
+ * the max; all of it, queue included, may take as long as connect(2)
+ * itself would try (tcp_syn_retries 6: 127 s) before the peer is told.
+ */
+#define FWDCONN_PACE		4
+#define FWDCONN_ATTEMPT_MIN_MS	2
+#define FWDCONN_ATTEMPT_MAX_MS	256
+#define FWDCONN_CONNECT_MS	130000
+
+/* How a connection's setup ended: for the owner's counters and logs. */
+enum fwdconn_result {
+	FWDCONN_RELAYING,	/* set up: relaying from now on */
+	FWDCONN_NO_CHANNEL,	/* open: no channel to the peer */
+	FWDCONN_REFUSED,	/* the local port refused, here or at the peer */
+	FWDCONN_FAILED,		/* the channel broke or lied, or no memory */
+	FWDCONN_TIMEOUT,	/* setup took too long */
+};
+
+struct fwdconn_ops {
+	/*
+	 * Setup ended, once per connection (unless the set is cleared
+	 * first): err is an errno or 0, msg the peer's reason or what went
+	 * wrong (may be NULL). On anything but FWDCONN_RELAYING the
+	 * connection is freed right after. The owner given at its start
+	 * (what it counts against while it is set up) is let go of then.
+	 */
+	void	(*setup_done)(void *arg, struct fwdconn *fc,
+		    enum fwdconn_result res, int err, const char *msg);
+	/* Our end was reset: the peer must hear of it (FWD_RESET). */
+	void	(*send_reset)(void *arg, uint32_t conn_id);
+};
+
+/* The connections of one end (a VM's on the host, the guest's). */
+struct fwdconn_set {
+	struct event_base		*base;
+	const struct fwdconn_ops	*ops;
+	void				*arg;
+	const char			*vm_id;		/* in our HELLOs */
+	enum vmn_role			 open_role;	/* what we open */
+	enum vmn_role			 answer_role;	/* what we answer */
+	LIST_HEAD(, fwdconn)		 conns;
+	unsigned			 n, max;
+	LIST_HEAD(, fwd_pace)		 paces;		/* per local port */
+	struct event			*kick;		/* turns came free */
+	bool				 kicking;
+};
+
+int	fwdconn_set_init(struct fwdconn_set *set, struct event_base *base,
+	    unsigned max, const struct fwdconn_ops *ops, void *arg);
+void	fwdconn_set_free(struct fwdconn_set *set);
+int	fwdconn_open(struct fwdconn_set *set, int local,
+	    const struct fwd_target *t, const struct vmn_endpoint *ep,
+	    uint32_t port, unsigned attempts, void *owner);
+int	fwdconn_answer(struct fwdconn_set *set, int chan);
+int	fwdconn_answer_target(struct fwdconn_set *set, int chan,
+	    const struct chan_hello *hello, uint32_t fwd_seq,
+	    const struct fwd_target *t, void *owner);
+bool	fwdconn_reset(struct fwdconn_set *set, uint32_t conn_id);
+void	fwdconn_disown(struct fwdconn_set *set, const void *owner);
+void	*fwdconn_owner(const struct fwdconn *fc);
+const struct fwd_target *fwdconn_target(const struct fwdconn *fc);
+
+#endif

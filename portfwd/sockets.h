@@ -1,0 +1,17 @@
+/*
+ * sockets.h - the local sockets of a forward: connect to, listen on
+ */
+#ifndef VMN_SOCKETS_H
+#define VMN_SOCKETS_H
+
+#include <stdint.h>
+
+#include "addr.h"
+
+void	fwd_loopback(uint8_t family, struct vmn_ip *ip);
+int	fwd_connect_local(uint8_t family, uint8_t proto, uint16_t port);
+int	fwd_bind_local(const struct vmn_ip *addr, uint8_t proto, uint16_t port,
+	    int backlog);
+void	fwd_nodelay(int fd);
+
+#endif
