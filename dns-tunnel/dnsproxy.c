@@ -40,6 +40,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "accept.h"
 #include "conn.h"
 #include "dnsmsg.h"
 #include "dnsproxy.h"
@@ -556,7 +557,7 @@ tcp_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	struct tcp_client *tc;
 	int fd;
 
-	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+	if ((fd = vmn_accept(px->tcp_ev, NULL, NULL)) < 0)
 		return;
 	if (px->ntcp >= DNSPROXY_MAX_TCP || !(tc = calloc(1, sizeof(*tc)))) {
 		close(fd);
@@ -636,8 +637,10 @@ unlisten(struct dnsproxy *px)
 		udp_flush(px);
 	if (px->udp_ev)
 		event_free(px->udp_ev);
-	if (px->tcp_ev)
+	if (px->tcp_ev) {
+		vmn_accept_stop(px->tcp_ev);
 		event_free(px->tcp_ev);
+	}
 	if (px->udp_fd >= 0)
 		close(px->udp_fd);
 	if (px->tcp_fd >= 0)

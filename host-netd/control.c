@@ -23,6 +23,7 @@
 
 #include <event2/event.h>
 
+#include "accept.h"
 #include "conn.h"
 #include "resolver.h"
 #include "host-netd.h"
@@ -439,8 +440,7 @@ ctl_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	struct ctl_client *c;
 	int fd;
 
-	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0)
+	if ((fd = vmn_accept(ctl.ev, NULL, NULL)) < 0)
 		return;
 	if (ctl.nclients >= CONTROL_MAX_CLIENTS ||
 	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
@@ -517,8 +517,10 @@ control_close(void)
 		free(c);
 	}
 	ctl.nclients = 0;
-	if (ctl.ev)
+	if (ctl.ev) {
+		vmn_accept_stop(ctl.ev);
 		event_free(ctl.ev);
+	}
 	ctl.ev = NULL;
 	if (ctl.fd >= 0) {
 		close(ctl.fd);

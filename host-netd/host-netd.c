@@ -206,7 +206,8 @@ vm_conf_equal(const struct vm_conf *a, const struct vm_conf *b)
 	unsigned i;
 
 	if (!vm_conf_same_link(a, b) || a->dns != b->dns || a->mtu != b->mtu ||
-	    a->auto_forward != b->auto_forward || a->nallow != b->nallow ||
+	    a->auto_forward != b->auto_forward ||
+	    a->auto_privileged != b->auto_privileged || a->nallow != b->nallow ||
 	    a->nforwards != b->nforwards || a->nrforwards != b->nrforwards)
 		return false;
 	for (i = 0; i < a->nallow; i++)

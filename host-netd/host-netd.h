@@ -93,6 +93,7 @@ struct vm_conf {
 	unsigned		nallow;
 	char			allow[MAX_ALLOW][VM_NAME_MAX + 1];
 	bool			auto_forward;
+	bool			auto_privileged; /* below the host's unprivileged start too */
 	unsigned		nforwards;
 	struct hostfwd_static	forwards[MAX_FORWARDS];
 	unsigned		nrforwards;

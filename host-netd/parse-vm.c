@@ -201,6 +201,13 @@ kw_auto_forward(struct parser *p, struct vm_conf *vc)
 	    end_of_statement(p);
 }
 
+bool
+kw_auto_forward_privileged(struct parser *p, struct vm_conf *vc)
+{
+	return arg_yesno(p, "auto-forward-privileged", &vc->auto_privileged) &&
+	    end_of_statement(p);
+}
+
 static const char *const protos[] = { "tcp", "udp" };
 static const char *const forward_words[] = { "to", "address" };
 

@@ -167,6 +167,7 @@ kw_vm(struct parser *p, struct vm_conf *vc)
 static const struct keyword keywords[] = {
 	{ "allow-vm",		SCOPE_VM,	kw_allow_vm },
 	{ "auto-forward",	SCOPE_VM,	kw_auto_forward },
+	{ "auto-forward-privileged", SCOPE_VM,	kw_auto_forward_privileged },
 	{ "channel",		SCOPE_VM,	kw_channel },
 	{ "control-socket",	SCOPE_GLOBAL,	kw_control_socket },
 	{ "dns",		SCOPE_VM,	kw_dns },

@@ -71,6 +71,8 @@ print_vm(FILE *f, const struct vm_conf *vc)
 	else
 		fprintf(f, "\tsubnet auto\n");
 	fprintf(f, "\tauto-forward %s\n", vc->auto_forward ? "yes" : "no");
+	fprintf(f, "\tauto-forward-privileged %s\n",
+	    vc->auto_privileged ? "yes" : "no");
 	for (i = 0; i < vc->nforwards; i++) {
 		const struct hostfwd_static *fw = &vc->forwards[i];
 

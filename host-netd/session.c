@@ -380,7 +380,12 @@ session_new(struct vm *vm, int fd)
 		free(s);
 		return;
 	}
-	s->hello_ev = evtimer_new(hostd->base, hello_timeout_cb, s);
+	/* Without its deadline a silent peer would hold the slot for ever. */
+	if (!(s->hello_ev = evtimer_new(hostd->base, hello_timeout_cb, s))) {
+		vmn_conn_free(s->conn);
+		free(s);
+		return;
+	}
 	evtimer_add(s->hello_ev, &tv);
 	LIST_INSERT_HEAD(&vm->sessions, s, entry);
 	vm->nsessions++;
@@ -492,6 +497,11 @@ session_vsock_listen(void)
 	hostd->vsock_fd = fd;
 	hostd->vsock_ev = event_new(hostd->base, fd, EV_READ | EV_PERSIST,
 	    vsock_accept_cb, NULL);
+	if (!hostd->vsock_ev) {
+		close(fd);
+		hostd->vsock_fd = -1;
+		return -ENOMEM;
+	}
 	event_add(hostd->vsock_ev, NULL);
 	return 0;
 }

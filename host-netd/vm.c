@@ -535,6 +535,11 @@ send_fwd_reset(void *arg, uint32_t conn_id)
 void
 vm_configure_forwards(struct vm *vm)
 {
+	struct hostfwd_policy policy = {
+		.auto_privileged = vm->conf.auto_privileged,
+	};
+
+	hostfwd_set_policy(vm->fwd, &policy);
 	hostfwd_configure(vm->fwd, vm->conf.auto_forward, vm->conf.forwards,
 	    vm->conf.nforwards, vm->conf.rforwards, vm->conf.nrforwards);
 }

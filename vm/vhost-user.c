@@ -35,6 +35,7 @@
 
 #include <event2/event.h>
 
+#include "accept.h"
 #include "log.h"
 #include "vhost-user.h"
 
@@ -651,9 +652,10 @@ listen_cb(evutil_socket_t lfd, short what, void *arg)
 	struct timeval tv = { RECV_TIMEOUT_MS / 1000, 0 };
 	int fd;
 
-	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+	if ((fd = vmn_accept(d->listen_ev, NULL, NULL)) < 0)
 		return;
 	/* Blocking, bounded: a request is read whole or the session ends. */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	d->fd = fd;
@@ -664,6 +666,7 @@ listen_cb(evutil_socket_t lfd, short what, void *arg)
 		return;
 	}
 	event_add(d->ev, NULL);
+	vmn_accept_stop(d->listen_ev);
 	event_del(d->listen_ev);	/* one front-end at a time */
 	log_info("vhost-user: front-end connected");
 }
@@ -705,8 +708,10 @@ vu_free(struct vu_dev *d)
 	for (q = 0; q < VU_MAX_QUEUES; q++)
 		queue_reset(d, q);
 	guestmem_clear(&d->mem);
-	if (d->listen_ev)
+	if (d->listen_ev) {
+		vmn_accept_stop(d->listen_ev);
 		event_free(d->listen_ev);
+	}
 	if (d->listen_fd >= 0)
 		close(d->listen_fd);
 }

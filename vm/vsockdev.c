@@ -59,6 +59,7 @@
 
 #include <event2/event.h>
 
+#include "accept.h"
 #include "log.h"
 #include "transport.h"
 #include "vsockdev.h"
@@ -1021,8 +1022,7 @@ listen_cb(evutil_socket_t lfd, short what, void *arg)
 	int fd, i;
 
 	for (i = 0; i < 64; i++) {
-		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if ((fd = vmn_accept(dev->listen_ev, NULL, NULL)) < 0)
 			return;
 		if (!dev->running || !(c = conn_new(dev, fd))) {
 			close(fd);	/* refused: no device, or too many */
@@ -1169,8 +1169,10 @@ vsockdev_free(struct vsockdev *dev)
 		return;
 	while ((c = LIST_FIRST(&dev->conns)))
 		conn_free(c);
-	if (dev->listen_ev)
+	if (dev->listen_ev) {
+		vmn_accept_stop(dev->listen_ev);
 		event_free(dev->listen_ev);
+	}
 	if (dev->listen_fd >= 0) {
 		close(dev->listen_fd);
 		unlink(dev->uds);

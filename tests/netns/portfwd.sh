@@ -220,6 +220,19 @@ wait_for 5 "9200 forwarded again without the guest's help" forwarded tcp 9200
 	fail "9200 after auto-forward came back"
 pass "auto-forward off drops the guest's ports, on brings them back"
 
+VM_EXTRA="$BASE_EXTRA
+	auto-forward-privileged yes" bed_write_conf g1 >/dev/null
+netctl reload >/dev/null || fail "reload with auto-forward-privileged yes"
+wait_for 5 "22 forwarded once allowed" forwarded tcp 22
+[ "$(in_host socat -T2 - TCP:127.0.0.1:22 </dev/null)" = guest-ssh ] ||
+	fail "host 127.0.0.1:22 should be the guest's 22"
+netctl --dump forwards | awk -F'\t' '$3 ~ /:5353$/' | grep -q . &&
+	fail "the ignore list does not depend on auto-forward-privileged"
+VM_EXTRA="$BASE_EXTRA" bed_write_conf g1 >/dev/null
+netctl reload >/dev/null || fail "reload without auto-forward-privileged"
+wait_for 5 "22 given back" not_forwarded tcp 22
+pass "auto-forward-privileged yes forwards the guest's 22; without it, given back"
+
 # --- reverse forwards -----------------------------------------------------------
 bed_spawn "$NS_HOST" proxy "$BULK" echo-server 3128
 bed_spawn "$NS_HOST" proxy2 "$BULK" echo-server 3129
