@@ -577,9 +577,15 @@ dnstun_init(struct event_base *base, const char *resolv_conf)
 	snprintf(T.resolv_conf, sizeof(T.resolv_conf), "%s", resolv_conf);
 	TAILQ_INIT(&T.resolvers);
 	TAILQ_INIT(&T.turns);
-	T.reap_ev = event_new(base, -1, 0, reap_cb, NULL);
-	if (!(res = resolver_new()))
+	if (!(T.reap_ev = event_new(base, -1, 0, reap_cb, NULL)) ||
+	    !(res = resolver_new())) {
+		if (T.reap_ev)
+			event_free(T.reap_ev);
+		T.reap_ev = NULL;
+		T.base = NULL;
+		ares_library_cleanup();
 		return -EIO;
+	}
 	TAILQ_INSERT_HEAD(&T.resolvers, res, entry);
 	log_servers(res);
 	return 0;
