@@ -5,8 +5,8 @@
 #
 # BUILDDIR defaults to build/ in the source tree. Without configure options
 # a build dir already configured keeps its options (so the demo after
-# tests/check.sh reuses its -Werror build); with them it is reconfigured
-# when they change. The build dir is the only thing printed on stdout:
+# tests/check.sh reuses its -Werror build); with them it is reconfigured,
+# and rebuilt from scratch, when they change. The build dir is the only thing printed on stdout:
 # callers take it with $(...), so all progress goes to stderr.
 set -euo pipefail
 exec 3>&1 1>&2
@@ -24,6 +24,8 @@ if [ ! -f Makefile ] || [ "$src/configure" -nt config.status ] ||
 	[ $# -gt 0 ] || [ ! -f .vmn-configure-args ] ||
 		set -- $(cat .vmn-configure-args)
 	"$src/configure" -q "$@"
+	# make does not see changed flags (paths, -Werror, sanitizers).
+	[ "$*" = "$(cat .vmn-configure-args 2>/dev/null)" ] || make clean >/dev/null
 	echo "$*" >.vmn-configure-args
 fi
 make -j"$(nproc)" >/dev/null
