@@ -46,7 +46,7 @@ new_link_msg(char *buf)
 static void
 test_policy_filters(void **state)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(4)));
+	char buf[8192] __attribute__((aligned(4)));
 	struct nlmsghdr *nlh = new_link_msg(buf);
 	const struct nlattr *tb[IFLA_MAX + 1];
 	uint16_t short_mtu = 1500;
@@ -66,7 +66,7 @@ test_policy_filters(void **state)
 static void
 test_beyond_max_and_stale(void **state)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(4)));
+	char buf[8192] __attribute__((aligned(4)));
 	struct nlmsghdr *nlh = new_link_msg(buf);
 	const struct nlattr *tb[IFLA_MTU + 1];
 	unsigned i;
@@ -85,7 +85,7 @@ test_beyond_max_and_stale(void **state)
 static void
 test_string_without_nul(void **state)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(4)));
+	char buf[8192] __attribute__((aligned(4)));
 	struct nlmsghdr *nlh = new_link_msg(buf);
 	const struct nlattr *tb[IFLA_MAX + 1];
 
@@ -98,7 +98,7 @@ test_string_without_nul(void **state)
 static void
 test_short_message(void **state)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(4)));
+	char buf[8192] __attribute__((aligned(4)));
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	const struct nlattr *tb[IFLA_MAX + 1];
 
@@ -110,7 +110,7 @@ test_short_message(void **state)
 static void
 test_nested(void **state)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(4)));
+	char buf[8192] __attribute__((aligned(4)));
 	struct nlmsghdr *nlh = new_link_msg(buf);
 	const struct nlattr *tb[IFLA_MAX + 1], *info[IFLA_INFO_MAX + 1];
 	struct nlattr *nest;
