@@ -112,6 +112,7 @@ static const char *const attr_names[] = {
 	[VMN_A_STATS]		= "stats",
 	[VMN_A_STAT]		= "stat",
 	[VMN_A_CONN_ID]		= "conn-id",
+	[VMN_A_LISTEN_FLAGS]	= "listen-flags",
 	[VMN_A_GUEST_PORT]	= "guest-port",
 	[VMN_A_HOST_ADDR]	= "host-addr",
 	[VMN_A_FWD_CONFLICTS]	= "fwd-conflicts",
@@ -245,6 +246,7 @@ static const policy_t event_policy = {
 	[VMN_A_PORT]		= P_(U16),
 	[VMN_A_ADDR]		= P_(INADDR),
 	[VMN_A_CONN_ID]		= P_(U32),
+	[VMN_A_LISTEN_FLAGS]	= P_(U8),
 };
 
 static const policy_t empty_policy = { 0 };

@@ -105,12 +105,20 @@ enum vmn_caps {
 	VMN_CAP_RFWD		= 1u << 3,
 };
 
+/*
+ * Where a guest listener can be reached from: localhost (it is bound to a
+ * wildcard or loopback address) or outside (a wildcard or another address:
+ * what mirrored mode may expose). Absent: both, as guests before the flags.
+ */
+#define VMN_LISTEN_LOOPBACK	0x01
+#define VMN_LISTEN_EXPOSED	0x02
+
 enum vmn_event {
 	VMN_EV_NONE = 0,
 	VMN_EV_APPLIED,		/* GEN: configuration generation in force */
 	VMN_EV_LINK,		/* IFNAME, LINK_UP: link state changed */
-	VMN_EV_LISTENER_ADD,	/* PROTO, FAMILY, PORT, ADDR */
-	VMN_EV_LISTENER_DEL,
+	VMN_EV_LISTENER_ADD,	/* PROTO, FAMILY, PORT, LISTEN_FLAGS; again */
+	VMN_EV_LISTENER_DEL,	/* when only its flags changed */
 	VMN_EV_LISTENERS_SYNCED, /* every listener since HELLO has been sent */
 	VMN_EV_FWD_RESET,	/* CONN_ID: the forwarded connection was reset */
 	VMN_EV__MAX
@@ -169,6 +177,7 @@ enum vmn_attr_type {
 	VMN_A_ERRORS,		/* nest of VMN_A_ERRMSG: "file:line: message" */
 	VMN_A_CHANGES,		/* nest of VMN_A_CHANGE */
 	VMN_A_CHANGE,		/* nest: VM_ID, VALUE (what happened to it) */
+	VMN_A_LISTEN_FLAGS,	/* u8: VMN_LISTEN_* of a listener event */
 	VMN_A__MAX
 };
 

@@ -357,6 +357,7 @@ send_fwd_event(void *arg, int event, const struct listener *l,
 		vmn_put_u8(&b, VMN_A_PROTO, l->proto);
 		vmn_put_u8(&b, VMN_A_FAMILY, l->family);
 		vmn_put_u16(&b, VMN_A_PORT, l->port);
+		vmn_put_u8(&b, VMN_A_LISTEN_FLAGS, l->flags);
 	}
 	if (conn_id)
 		vmn_put_u32(&b, VMN_A_CONN_ID, conn_id);

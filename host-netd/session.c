@@ -130,7 +130,7 @@ static void
 handle_event(struct session *s, const struct vmn_msg *m)
 {
 	struct vm *vm = s->vm;
-	uint8_t ev = vmn_attr_u8(&m->tb[VMN_A_EVENT]);
+	uint8_t ev = vmn_attr_u8(&m->tb[VMN_A_EVENT]), flags;
 
 	switch (ev) {
 	case VMN_EV_LISTENER_ADD:
@@ -139,7 +139,13 @@ handle_event(struct session *s, const struct vmn_msg *m)
 		    !vmn_attr_present(&m->tb[VMN_A_FAMILY]) ||
 		    !vmn_attr_present(&m->tb[VMN_A_PORT]))
 			return;
-		hostfwd_listener(vm->fwd, ev == VMN_EV_LISTENER_ADD,
+		/* A guest-netd from before the flags: reachable from both. */
+		flags = vmn_attr_present(&m->tb[VMN_A_LISTEN_FLAGS]) ?
+		    vmn_attr_u8(&m->tb[VMN_A_LISTEN_FLAGS]) :
+		    VMN_LISTEN_LOOPBACK | VMN_LISTEN_EXPOSED;
+		/* Only what localhost reaches is forwarded to localhost. */
+		hostfwd_listener(vm->fwd, ev == VMN_EV_LISTENER_ADD &&
+		    (flags & VMN_LISTEN_LOOPBACK),
 		    vmn_attr_u8(&m->tb[VMN_A_PROTO]),
 		    vmn_attr_u8(&m->tb[VMN_A_FAMILY]),
 		    vmn_attr_u16(&m->tb[VMN_A_PORT]));

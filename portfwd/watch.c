@@ -6,11 +6,13 @@
  * The kernel announces sockets that close (sock_diag destroy groups) but
  * not sockets that start listening, so the guest's sockets are dumped
  * with NETLINK_SOCK_DIAG every PORTWATCH_INTERVAL_MS: TCP sockets in
- * LISTEN and unconnected UDP sockets, IPv4 and IPv6, bound to 0.0.0.0, ::,
- * 127.0.0.1 or ::1 (a listener on another address is not meant for
- * localhost). Four small dumps a tenth of a second cost well under a
+ * LISTEN and unconnected UDP sockets, IPv4 and IPv6. A listener is a
+ * (protocol, family, port) whose flags say where its sockets can be
+ * reached from: localhost (bound to 0.0.0.0, ::, 127.0.0.1 or ::1) and
+ * outside (bound to a wildcard or another address, what mirrored mode
+ * exposes). Four small dumps a tenth of a second cost well under a
  * thousandth of a CPU. Each scan is compared with the last one and the
- * difference reported: listener added, listener removed.
+ * difference reported: listener added (or its flags changed), removed.
  *
  * A UDP socket bound to a port in the ephemeral range is a client's
  * (a resolver library's, say), not a server: it is not reported. Ports
@@ -34,6 +36,7 @@
 #include "nl.h"
 #include "sysctl.h"
 #include "watch.h"
+#include "wire.h"
 
 #define TCP_LISTEN_STATE	10
 #define TCP_CLOSE_STATE		7
@@ -88,14 +91,22 @@ ignored(const struct portwatch *w, uint8_t proto, uint16_t port)
 	return false;
 }
 
-/* 0.0.0.0, ::, 127.0.0.1 and ::1: addresses localhost reaches. */
-static bool
-wanted_address(int family, const uint32_t *a)
+/* Wildcards reach both; 127.0.0.1 and ::1 localhost; others outside. */
+static uint8_t
+address_flags(int family, const uint32_t *a)
 {
-	if (family == AF_INET)
-		return a[0] == 0 || a[0] == htonl(INADDR_LOOPBACK);
-	return a[0] == 0 && a[1] == 0 && a[2] == 0 &&
-	    (a[3] == 0 || a[3] == htonl(1));
+	bool zero, loop;
+
+	if (family == AF_INET) {
+		zero = a[0] == 0;
+		loop = (ntohl(a[0]) >> 24) == 127;
+	} else {
+		zero = a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == 0;
+		loop = a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == htonl(1);
+	}
+	if (zero)
+		return VMN_LISTEN_LOOPBACK | VMN_LISTEN_EXPOSED;
+	return loop ? VMN_LISTEN_LOOPBACK : VMN_LISTEN_EXPOSED;
 }
 
 struct scan_ctx {
@@ -115,7 +126,7 @@ diag_cb(const struct nlmsghdr *nlh, void *data)
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*m)))
 		return MNL_CB_OK;
 	port = ntohs(m->id.idiag_sport);
-	if (port == 0 || !wanted_address(m->idiag_family, m->id.idiag_src))
+	if (port == 0)
 		return MNL_CB_OK;
 	if (sc->proto == IPPROTO_UDP) {
 		/* A server's UDP socket is bound, not connected. */
@@ -137,6 +148,7 @@ diag_cb(const struct nlmsghdr *nlh, void *data)
 	l->proto = sc->proto;
 	l->family = m->idiag_family;
 	l->port = port;
+	l->flags = address_flags(m->idiag_family, m->id.idiag_src);
 	return MNL_CB_OK;
 }
 
@@ -196,10 +208,12 @@ portwatch_scan(struct portwatch *w)
 			    rc != -ENOENT)	/* no IPv6, no UDP diag */
 				return rc;
 	qsort(new->l, new->n, sizeof(new->l[0]), cmp_qsort);
-	/* SO_REUSEPORT and friends: one entry per (proto, port, family). */
+	/* Several sockets, one listener: its flags are theirs together. */
 	for (i = n = 0; i < new->n; i++)
 		if (n == 0 || listener_cmp(&new->l[n - 1], &new->l[i]) != 0)
 			new->l[n++] = new->l[i];
+		else
+			new->l[n - 1].flags |= new->l[i].flags;
 	new->n = n;
 
 	/* A sorted merge gives what came and what went. */
@@ -211,8 +225,10 @@ portwatch_scan(struct portwatch *w)
 			w->fn(&old->l[i++], false, w->arg);
 		else if (c > 0)
 			w->fn(&new->l[j++], true, w->arg);
+		else if (old->l[i++].flags != new->l[j].flags)
+			w->fn(&new->l[j++], true, w->arg);
 		else
-			i++, j++;
+			j++;
 	}
 	w->cur = *new;
 	return 0;

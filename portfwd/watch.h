@@ -17,9 +17,13 @@ struct listener {
 	uint8_t		proto;		/* IPPROTO_TCP, IPPROTO_UDP */
 	uint8_t		family;		/* AF_INET, AF_INET6 */
 	uint16_t	port;
+	uint8_t		flags;		/* VMN_LISTEN_*, of all its sockets */
 };
 
-/* added: true for a new listener, false for one that went away. */
+/*
+ * added: true for a new listener or one whose flags changed, false for one
+ * that went away.
+ */
 typedef void	(*portwatch_fn)(const struct listener *l, bool added, void *arg);
 
 struct portwatch *portwatch_new(struct event_base *base, portwatch_fn fn,

@@ -75,6 +75,16 @@ if in_host curl -sS -m 2 http://127.0.0.1:8000/ 2>/dev/null; then
 fi
 pass "the forward goes with the server"
 
+# A server on the guest's own address, not a wildcard or loopback one, is
+# not localhost's: not forwarded (mirrored mode exposes such listeners).
+gaddr=$(vm_field g1 address)
+bed_spawn "$G" own-addr socat TCP4-LISTEN:8100,bind="${gaddr%/*}",fork,reuseaddr SYSTEM:'echo own-addr'
+wait_for 5 "the guest's 8100 listening" sh -c "ip netns exec $G ss -Hltn 'sport = 8100' | grep -q ."
+sleep 0.3	# three scans of the guest's listeners
+forwarded tcp 8100 && fail "a listener on the guest's own address was forwarded"
+in_host ss -Hltn 'sport = 8100' | grep -q . && fail "host-netd bound 8100 for it"
+pass "a listener on the guest's own address only is not forwarded to localhost"
+
 # --- bulk both ways at once ---------------------------------------------------
 BYTES=$((64 << 20))
 bed_spawn "$G" bulk-server "$BULK" bulk-server 9100 $BYTES 1
