@@ -15,5 +15,7 @@ exec cppcheck --quiet --error-exitcode=1 --inline-suppr --std=c11 \
 	--enable=warning,portability,performance \
 	--suppress=missingIncludeSystem -D__linux__ \
 	-I common -I host-netd -I guest-netd -I dns-tunnel -I portfwd -I vm \
+	-I mirrored \
 	${queue_h:+--include="$queue_h"} \
-	common dns-tunnel guest-netd host-netd netctl portfwd vm tests/tools
+	common dns-tunnel guest-netd host-netd mirrored netctl portfwd vm \
+	tests/tools

@@ -1,0 +1,219 @@
+/*
+ * steer.c - mirrored mode: the nftables netdev table that steers traffic
+ *
+ * Theory of operation
+ *
+ * A mirrored guest has the host's uplink MAC and addresses on an interface
+ * of its own, whose other end (a veth or a tap) is on the host. Nothing is
+ * routed, bridged or copied through user space: two netdev ingress chains
+ * move frames whole between the uplink and the guest's link with `fwd`.
+ *
+ * From the uplink, a frame goes to the guest when it belongs to it:
+ *   - TCP and UDP to a port of the guest's slice (its ephemeral ports:
+ *     replies to its own connections) or to a port it listens on that the
+ *     LAN may reach (inbound allow);
+ *   - an ICMP or ICMPv6 echo reply whose id the guest used in a request
+ *     (learnt from its requests into a set with a timeout);
+ *   - an ICMP error quoting a packet the guest sent (the quoted source
+ *     port is in its slice): unreachable, too big, time exceeded;
+ *   - ARP replies and neighbour advertisements are duplicated to every
+ *     guest on the uplink and go on to the host as well: both resolve
+ *     their neighbours from the same answers.
+ * Everything else goes on to the host, which keeps its own services,
+ * connections and neighbour discovery untouched.
+ *
+ * From the guest's link, a frame goes out of the uplink only if the guest
+ * could have been meant to send it: the uplink's MAC and one of its
+ * addresses as the source, TCP and UDP from a port that is steered to it
+ * (so it cannot speak for the host's connections), echo requests (their
+ * id learnt), ARP requests and neighbour solicitations. ARP replies and
+ * neighbour advertisements are dropped: the host answers for the address.
+ *
+ * The whole table is replaced in one batch, as nat.c does with its own.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "steer.h"
+
+struct out {
+	char	*buf;
+	size_t	 len, off;
+	int	 err;
+};
+
+static void
+emit(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+emit(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->err)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->off, o->len - o->off, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->len - o->off)
+		o->err = -ENOBUFS;
+	else
+		o->off += (size_t)n;
+}
+
+/* elements = { ports..., lo-hi } */
+static void
+port_set(struct out *o, const char *name, const uint16_t *ports, unsigned n,
+    const struct steer_guest *g)
+{
+	unsigned i;
+
+	emit(o, "\tset %s {\n\t\ttype inet_service; flags interval;\n"
+	    "\t\telements = { ", name);
+	for (i = 0; i < n; i++)
+		if (ports[i] < g->slice_lo || ports[i] > g->slice_hi)
+			emit(o, "%u, ", ports[i]);
+	emit(o, "%u-%u }\n\t}\n", g->slice_lo, g->slice_hi);
+}
+
+static void
+addr_set(struct out *o, const char *name, const struct steer_guest *g,
+    int family)
+{
+	char ip[VMN_IP_STRLEN];
+	bool first = true;
+	unsigned i;
+
+	emit(o, "\tset %s {\n\t\ttype %s\n", name,
+	    family == AF_INET ? "ipv4_addr" : "ipv6_addr");
+	for (i = 0; i < g->naddrs; i++) {
+		if (g->addrs[i].family != family)
+			continue;
+		emit(o, "%s%s", first ? "\t\telements = { " : ", ",
+		    vmn_ip_ntop(&g->addrs[i], ip, sizeof(ip)));
+		first = false;
+	}
+	emit(o, "%s\t}\n", first ? "" : " }\n");
+}
+
+static void
+guest_sets(struct out *o, const struct steer_guest *g, unsigned i)
+{
+	char name[32];
+
+	emit(o, "\t# vm \"%s\": %s <-> %s, ports %u-%u\n", g->name, g->uplink,
+	    g->link, g->slice_lo, g->slice_hi);
+	snprintf(name, sizeof(name), "g%u_tcp", i);
+	port_set(o, name, g->tcp, g->ntcp, g);
+	snprintf(name, sizeof(name), "g%u_udp", i);
+	port_set(o, name, g->udp, g->nudp, g);
+	emit(o, "\tset g%u_ping {\n\t\ttypeof icmp id; size 1024;\n"
+	    "\t\tflags dynamic, timeout; timeout 30s;\n\t}\n", i);
+	snprintf(name, sizeof(name), "g%u_addr4", i);
+	addr_set(o, name, g, AF_INET);
+	snprintf(name, sizeof(name), "g%u_addr6", i);
+	addr_set(o, name, g, AF_INET6);
+}
+
+/*
+ * ICMP errors quote the packet that caused them: its IP header (20 bytes
+ * for IPv4 without options, 40 for IPv6) after the 8-byte ICMP header,
+ * then its transport header, whose source port is the guest's.
+ */
+static void
+uplink_rules(struct out *o, const struct steer_guest *g, unsigned i)
+{
+	emit(o, "\t\ttcp dport @g%u_tcp fwd to \"%s\"\n", i, g->link);
+	emit(o, "\t\tudp dport @g%u_udp fwd to \"%s\"\n", i, g->link);
+	emit(o, "\t\ticmp type echo-reply icmp id @g%u_ping fwd to \"%s\"\n",
+	    i, g->link);
+	emit(o, "\t\ticmpv6 type echo-reply icmpv6 id @g%u_ping "
+	    "fwd to \"%s\"\n", i, g->link);
+	emit(o, "\t\ticmp type { destination-unreachable, time-exceeded, "
+	    "parameter-problem } @th,224,16 %u-%u fwd to \"%s\"\n",
+	    g->slice_lo, g->slice_hi, g->link);
+	emit(o, "\t\ticmpv6 type { destination-unreachable, packet-too-big, "
+	    "time-exceeded, parameter-problem } @th,384,16 %u-%u "
+	    "fwd to \"%s\"\n", g->slice_lo, g->slice_hi, g->link);
+}
+
+static void
+guest_chain(struct out *o, const struct steer_guest *g, unsigned i)
+{
+	emit(o, "\n\tchain guest%u {\n"
+	    "\t\ttype filter hook ingress device \"%s\" priority 0; "
+	    "policy drop;\n", i, g->link);
+	emit(o, "\t\tether saddr != %02x:%02x:%02x:%02x:%02x:%02x drop\n",
+	    g->mac[0], g->mac[1], g->mac[2], g->mac[3], g->mac[4], g->mac[5]);
+	emit(o, "\t\tarp operation request arp saddr ip @g%u_addr4 "
+	    "fwd to \"%s\"\n", i, g->uplink);
+	emit(o, "\t\tmeta protocol ip ip saddr != @g%u_addr4 drop\n", i);
+	emit(o, "\t\tmeta protocol ip6 ip6 saddr != @g%u_addr6 drop\n", i);
+	emit(o, "\t\ticmpv6 type nd-neighbor-solicit fwd to \"%s\"\n",
+	    g->uplink);
+	emit(o, "\t\ttcp sport @g%u_tcp fwd to \"%s\"\n", i, g->uplink);
+	emit(o, "\t\tudp sport @g%u_udp fwd to \"%s\"\n", i, g->uplink);
+	emit(o, "\t\ticmp type echo-request add @g%u_ping { icmp id } "
+	    "fwd to \"%s\"\n", i, g->uplink);
+	emit(o, "\t\ticmpv6 type echo-request add @g%u_ping { icmpv6 id } "
+	    "fwd to \"%s\"\n", i, g->uplink);
+	emit(o, "\t}\n");
+}
+
+/* The batch that replaces the table with one for these guests. */
+int
+steer_render(const struct steer_guest *g, unsigned n, char *buf, size_t len)
+{
+	struct out o = { .buf = buf, .len = len };
+	unsigned i, j, k;
+
+	if (n == 0)
+		return steer_render_delete(buf, len);
+	emit(&o, "table netdev " STEER_TABLE "\n"
+	    "delete table netdev " STEER_TABLE "\n"
+	    "table netdev " STEER_TABLE " {\n");
+	for (i = 0; i < n; i++)
+		guest_sets(&o, &g[i], i);
+	/* One chain per uplink, for every guest that mirrors it. */
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < i; j++)
+			if (strcmp(g[j].uplink, g[i].uplink) == 0)
+				break;
+		if (j < i)
+			continue;	/* this uplink's chain is written */
+		emit(&o, "\n\tchain uplink%u {\n"
+		    "\t\ttype filter hook ingress device \"%s\" priority 0; "
+		    "policy accept;\n", i, g[i].uplink);
+		for (k = i; k < n; k++)
+			if (strcmp(g[k].uplink, g[i].uplink) == 0) {
+				emit(&o, "\t\tarp operation reply dup to \"%s\"\n",
+				    g[k].link);
+				emit(&o, "\t\ticmpv6 type nd-neighbor-advert "
+				    "dup to \"%s\"\n", g[k].link);
+			}
+		for (k = i; k < n; k++)
+			if (strcmp(g[k].uplink, g[i].uplink) == 0)
+				uplink_rules(&o, &g[k], k);
+		emit(&o, "\t}\n");
+	}
+	for (i = 0; i < n; i++)
+		guest_chain(&o, &g[i], i);
+	emit(&o, "}\n");
+	return o.err ? o.err : (int)o.off;
+}
+
+/* Removes the table, whether or not it is there. */
+int
+steer_render_delete(char *buf, size_t len)
+{
+	struct out o = { .buf = buf, .len = len };
+
+	emit(&o, "table netdev " STEER_TABLE "\n"
+	    "delete table netdev " STEER_TABLE "\n");
+	return o.err ? o.err : (int)o.off;
+}

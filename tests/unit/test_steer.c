@@ -1,0 +1,107 @@
+/*
+ * test_steer.c - the mirrored-mode steering table, against goldens
+ *
+ * steer_render() turns the mirrored guests into the batch that replaces
+ * table "netdev vmnetd_mirror". Each case is a set of guests and a golden
+ * in tests/unit/nft/ (VMN_SRCDIR); tests/netns/mirrored.sh loads the
+ * goldens into a kernel. VMN_UPDATE_GOLDENS=1 writes them instead.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "steer.h"
+
+static void
+golden(const char *name, const struct steer_guest *g, unsigned n)
+{
+	static char buf[65536], want[65536];
+	const char *src = getenv("VMN_SRCDIR");
+	char path[512];
+	size_t got;
+	FILE *f;
+	int len;
+
+	len = steer_render(g, n, buf, sizeof(buf));
+	assert_true(len > 0);
+	snprintf(path, sizeof(path), "%s/tests/unit/nft/%s.nft",
+	    src ? src : ".", name);
+	if (getenv("VMN_UPDATE_GOLDENS")) {
+		assert_non_null(f = fopen(path, "w"));
+		fwrite(buf, 1, (size_t)len, f);
+		fclose(f);
+		return;
+	}
+	if (!(f = fopen(path, "r")))
+		fail_msg("%s: %s", path, strerror(errno));
+	got = fread(want, 1, sizeof(want) - 1, f);
+	fclose(f);
+	want[got] = '\0';
+	if (strcmp(buf, want) != 0)
+		fail_msg("%s differs; rendered:\n%s", path, buf);
+}
+
+static void
+guest(struct steer_guest *g, const char *name, const char *link,
+    const char *uplink, uint16_t lo, uint16_t hi)
+{
+	memset(g, 0, sizeof(*g));
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	snprintf(g->link, sizeof(g->link), "%s", link);
+	snprintf(g->uplink, sizeof(g->uplink), "%s", uplink);
+	assert_int_equal(vmn_mac_parse("02:5e:00:00:00:01", g->mac), 0);
+	g->slice_lo = lo;
+	g->slice_hi = hi;
+	assert_int_equal(vmn_ip_parse("203.0.113.2", &g->addrs[0]), 0);
+	assert_int_equal(vmn_ip_parse("2001:db8:1::2", &g->addrs[1]), 0);
+	g->naddrs = 2;
+}
+
+static void
+test_none(void **state)
+{
+	golden("mirror-none", NULL, 0);
+}
+
+/* Listeners outside the slice join it in the sets; one inside does not. */
+static void
+test_one(void **state)
+{
+	struct steer_guest g;
+
+	guest(&g, "g1", "vmn-g1", "up0", 56832, 60927);
+	g.tcp[g.ntcp++] = 8080;
+	g.tcp[g.ntcp++] = 57000;
+	g.udp[g.nudp++] = 5300;
+	golden("mirror-one", &g, 1);
+}
+
+/* Two guests on one uplink share its chain; a third has its own. */
+static void
+test_two_uplinks(void **state)
+{
+	struct steer_guest g[3];
+
+	guest(&g[0], "g1", "vmn-g1", "up0", 56832, 60927);
+	guest(&g[1], "g2", "vmn-g2", "up0", 52736, 56831);
+	guest(&g[2], "g3", "vmn-g3", "up1", 48640, 52735);
+	g[2].naddrs = 1;	/* IPv4 only */
+	g[1].tcp[g[1].ntcp++] = 22;
+	golden("mirror-three", g, 3);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_none),
+		cmocka_unit_test(test_one),
+		cmocka_unit_test(test_two_uplinks),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
