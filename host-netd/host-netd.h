@@ -59,6 +59,7 @@ enum vm_state {
 /* Where a vm block's options are, for messages (0: not given). */
 struct vm_conf_lines {
 	int	mode, link, tap_owner, host_ifname, channel, mtu, ipv6, subnet;
+	int	guest_ifname, inbound;
 	int	forwards[MAX_FORWARDS];
 	int	rforwards[MAX_RFORWARDS];
 	int	allow[MAX_ALLOW];
@@ -94,6 +95,7 @@ struct vm_conf {
 	char			allow[MAX_ALLOW][VM_NAME_MAX + 1];
 	bool			auto_forward;
 	bool			auto_privileged; /* below the host's unprivileged start too */
+	bool			inbound;	/* mirrored: the LAN reaches its listeners */
 	unsigned		nforwards;
 	struct hostfwd_static	forwards[MAX_FORWARDS];
 	unsigned		nrforwards;

@@ -95,9 +95,25 @@ check_vm(struct parser *p, struct vm_conf *vc)
 	if (vc->channel.kind == VMN_TR_NONE)
 		vcerr(p, vc, 0, "vm \"%s\": no channel (add channel "
 		    "vsock:CID, hvsock:PATH or unix:PATH)", vc->name);
-	if (vc->mode == VM_MODE_MIRRORED)
-		vcerr(p, vc, l->mode, "vm \"%s\": mirrored mode is not "
-		    "available in this version", vc->name);
+	if (vc->mode == VM_MODE_MIRRORED) {
+		if (vc->link == VM_LINK_NONE)
+			vcerr(p, vc, MAX(l->mode, l->link), "vm \"%s\": "
+			    "mirrored mode needs a link (tap or veth)",
+			    vc->name);
+		if (vc->mtu)
+			vcerr(p, vc, l->mtu, "vm \"%s\": in mirrored mode the "
+			    "MTU is the uplink's", vc->name);
+		if (vc->subnet4.ip.family)
+			vcerr(p, vc, l->subnet, "vm \"%s\": in mirrored mode "
+			    "the addresses are the uplink's", vc->name);
+		/* The guest's interface is named after the uplink. */
+		if (!l->guest_ifname)
+			vc->guest_ifname[0] = '\0';
+	} else if (l->inbound) {
+		vcerr(p, vc, l->inbound, "vm \"%s\": inbound is for mode "
+		    "mirrored (a NAT VM is reached through forward lines)",
+		    vc->name);
+	}
 	if (vc->tap_owner != (uid_t)-1 && vc->link != VM_LINK_TAP)
 		vcerr(p, vc, MAX(l->tap_owner, l->link), "vm \"%s\": "
 		    "tap-owner is for link tap", vc->name);

@@ -116,8 +116,23 @@ kw_host_ifname(struct parser *p, struct vm_conf *vc)
 bool
 kw_guest_ifname(struct parser *p, struct vm_conf *vc)
 {
+	vc->lines.guest_ifname = p->tok_line;
 	return arg_ifname(p, "guest-ifname", vc->guest_ifname) &&
 	    end_of_statement(p);
+}
+
+/* inbound allow|deny: whether the LAN reaches a mirrored guest's servers. */
+bool
+kw_inbound(struct parser *p, struct vm_conf *vc)
+{
+	static const char *const words[] = { "deny", "allow" };
+	int v;
+
+	vc->lines.inbound = p->tok_line;
+	if ((v = arg_word(p, "inbound", words, 2)) < 0)
+		return false;
+	vc->inbound = v == 1;
+	return end_of_statement(p);
 }
 
 bool

@@ -177,6 +177,7 @@ static const struct keyword keywords[] = {
 	{ "guest-port",		SCOPE_GLOBAL,	kw_guest_port },
 	{ "host-ifname",	SCOPE_VM,	kw_host_ifname },
 	{ "host-port",		SCOPE_GLOBAL,	kw_host_port },
+	{ "inbound",		SCOPE_VM,	kw_inbound },
 	{ "ipv6",		SCOPE_VM,	kw_ipv6 },
 	{ "link",		SCOPE_VM,	kw_link },
 	{ "mode",		SCOPE_VM,	kw_mode },

@@ -55,21 +55,32 @@ print_vm(FILE *f, const struct vm_conf *vc)
 		print_quoted(f, vc->host_ifname);
 		fputc('\n', f);
 	}
-	fprintf(f, "\tguest-ifname ");
-	print_quoted(f, vc->guest_ifname);
-	fprintf(f, "\n\tchannel ");
+	if (vc->guest_ifname[0]) {
+		fprintf(f, "\tguest-ifname ");
+		print_quoted(f, vc->guest_ifname);
+		fputc('\n', f);
+	} else {
+		fprintf(f, "\t# guest-ifname: the uplink's name\n");
+	}
+	fprintf(f, "\tchannel ");
 	print_quoted(f, vmn_endpoint_str(&vc->channel, buf, sizeof(buf)));
 	fprintf(f, "\n\tdns %s\n", dns_mode_name(vc->dns));
-	if (vc->mtu)
-		fprintf(f, "\tmtu %u\n", vc->mtu);
-	else
-		fprintf(f, "\tmtu auto\n");
-	fprintf(f, "\tipv6 %s\n", vc->ipv6 ? "yes" : "no");
-	if (vc->subnet4.ip.family)
-		fprintf(f, "\tsubnet %s\n",
-		    vmn_prefix_ntop(&vc->subnet4, buf, sizeof(buf)));
-	else
-		fprintf(f, "\tsubnet auto\n");
+	if (vc->mode == VM_MODE_MIRRORED) {
+		/* MTU and addresses are the uplink's. */
+		fprintf(f, "\tinbound %s\n", vc->inbound ? "allow" : "deny");
+		fprintf(f, "\tipv6 %s\n", vc->ipv6 ? "yes" : "no");
+	} else {
+		if (vc->mtu)
+			fprintf(f, "\tmtu %u\n", vc->mtu);
+		else
+			fprintf(f, "\tmtu auto\n");
+		fprintf(f, "\tipv6 %s\n", vc->ipv6 ? "yes" : "no");
+		if (vc->subnet4.ip.family)
+			fprintf(f, "\tsubnet %s\n",
+			    vmn_prefix_ntop(&vc->subnet4, buf, sizeof(buf)));
+		else
+			fprintf(f, "\tsubnet auto\n");
+	}
 	fprintf(f, "\tauto-forward %s\n", vc->auto_forward ? "yes" : "no");
 	fprintf(f, "\tauto-forward-privileged %s\n",
 	    vc->auto_privileged ? "yes" : "no");
