@@ -440,6 +440,13 @@ vm_start(struct vm *vm)
 		    strerror(-rc));
 		goto fail;
 	}
+	if (vm->conf.mode == VM_MODE_MIRRORED) {
+		/* Being built: refused rather than half there. */
+		snprintf(err, sizeof(err), "mirrored mode is not implemented "
+		    "in this build");
+		rc = -ENOTSUP;
+		goto fail;
+	}
 	if (vm->conf.mode == VM_MODE_NAT && vm->ifindex <= 0) {
 		if ((rc = link_up(vm, err, sizeof(err))) < 0)
 			goto fail;
