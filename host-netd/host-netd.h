@@ -17,12 +17,14 @@
 #include "netconf.h"
 #include "nl.h"
 #include "paths.h"
+#include "ports.h"
 #include "transport.h"
 #include "wire.h"
 
 #define HOSTD_CONF_FILE		VMN_CONF_FILE
 #define HOSTD_STATE_DIR		VMN_STATE_DIR
 #define HOSTD_CONTROL_SOCKET	VMN_CONTROL_SOCKET
+#define MIRROR_MAX_EXPOSED	64	/* mirrored: listener ports steered */
 #define HOSTD_POOL4		"172.16.0.0/12"
 #define HOSTD_SUBNET_LEN4	24
 #define HOSTD_GUEST_IFNAME	"eth0"
@@ -120,6 +122,7 @@ struct hostd_conf {
 };
 
 struct session;
+struct mirror_view;
 LIST_HEAD(session_list, session);
 
 /* A VM at run time. */
@@ -157,6 +160,14 @@ struct vm {
 	struct event		*commit_ev;	/* COMMIT_TIMEOUT_MS deadline */
 	uint64_t		sessions_refused;
 	bool			keep_tap;	/* being restarted: leave a used tap */
+	/* mirrored mode: its uplink, its ports, what it listens on */
+	struct mirror_view	*mview;		/* the uplink as last pushed */
+	int			port_slice;	/* persisted; -1: none yet */
+	struct port_range	ports;		/* its ephemeral slice */
+	unsigned		nexp_tcp, nexp_udp;
+	uint16_t		exp_tcp[MIRROR_MAX_EXPOSED];
+	uint16_t		exp_udp[MIRROR_MAX_EXPOSED];
+	char			mirror_conflict[160];	/* a port the host has */
 	int			owner_fd;	/* registered: pidfd of its owner */
 	struct event		*owner_ev;
 };
@@ -235,11 +246,25 @@ bool	process_descends(pid_t pid, pid_t ancestor);
 uid_t	process_uid(pid_t pid);
 void	process_name(pid_t pid, char *buf, size_t len);
 
+/* mirror.c */
+int	mirror_link_prepare(struct vm *vm, char *err, size_t errlen);
+uint32_t mirror_mtu(const struct vm *vm);
+const char *mirror_uplink_name(const struct vm *vm);
+void	mirror_build_netconf(const struct vm *vm, struct vmn_netconf *nc);
+int	mirror_apply(void);
+void	mirror_host_changed(void);
+void	mirror_listener(struct vm *vm, bool added, uint8_t proto,
+	    uint16_t port);
+void	mirror_vm_gone(struct vm *vm);
+int	mirror_remove(void);
+
 /* state.c */
 int	state_load_vm(const char *dir, struct vm *vm);
 int	state_save_vm(const char *dir, const struct vm *vm);
 int	state_load_ula(const char *dir, struct vmn_prefix *ula);
 int	state_save_ula(const char *dir, const struct vmn_prefix *ula);
+int	state_load_reserved(const char *dir, struct port_ranges *ours);
+int	state_save_reserved(const char *dir, const struct port_ranges *ours);
 int	mkdir_p(const char *path, mode_t mode);
 
 /* hostlink.c */
@@ -271,6 +296,7 @@ int	nat_render(const struct vm_list *vms, char *buf, size_t len);
 int	nat_apply(const struct vm_list *vms);
 int	nat_remove(void);
 bool	nat_present(void);
+int	nft_run(const char *cmds, bool quiet);
 int	forwarding_enable(void);
 
 /* vm.c */

@@ -508,7 +508,7 @@ harden_link(const char *ifname)
 	return 0;
 }
 
-/* Hardening, alias, MAC, MTU, gateway addresses, up. */
+/* Hardening, alias, MAC, MTU, gateway addresses (NAT), up. */
 int
 hostlink_configure(struct vmn_nl *nl, const struct vm *vm)
 {
@@ -529,6 +529,16 @@ hostlink_configure(struct vmn_nl *nl, const struct vm *vm)
 		mnl_attr_put_u32(nlh, IFLA_MTU, vm->mtu);
 	if ((rc = vmn_nl_request(nl, nlh)) < 0)
 		return rc;
+	/*
+	 * A mirrored guest's link is only a port the steering moves frames
+	 * through: no address, not even IPv6's link-local, so the host never
+	 * talks on it (the guest has the host's MAC and addresses).
+	 */
+	if (vm->conf.mode == VM_MODE_MIRRORED) {
+		rc = vmn_sysctl_link("ipv6", vm->conf.host_ifname,
+		    "disable_ipv6", "1");
+		return rc == -ENOENT ? 0 : rc;
+	}
 	vm_gateway4(vm, &gw);
 	if ((rc = add_addr(nl, vm->ifindex, &gw, vm->subnet4.plen)) < 0)
 		return rc;

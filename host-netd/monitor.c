@@ -118,6 +118,7 @@ debounce_cb(evutil_socket_t fd, short what, void *arg)
 		    vm->conf.host_ifname) == 0)
 			vm_link_lost(vm);
 	vms_update_mtu();
+	mirror_host_changed();
 	check_collisions();
 }
 

@@ -132,7 +132,7 @@ nat_render(const struct vm_list *vms, char *buf, size_t len)
 	return o.err ? o.err : (int)o.off;
 }
 
-static int
+int
 nft_run(const char *cmds, bool quiet)
 {
 	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
@@ -168,14 +168,21 @@ nat_apply(const struct vm_list *vms)
 	if ((rc = nat_render(vms, buf, sizeof(buf))) < 0)
 		return rc;
 	log_debug("nftables batch:\n%s", buf);
-	return nft_run(buf, false);
+	if ((rc = nft_run(buf, false)) < 0)
+		return rc;
+	/* Mirrored VMs' steering, a table of its own, follows the VMs too. */
+	return mirror_apply();
 }
 
 int
 nat_remove(void)
 {
-	return nft_run("table inet " HOSTD_NFT_TABLE "\n"
-	    "delete table inet " HOSTD_NFT_TABLE "\n", false);
+	int rc = mirror_remove();
+
+	if (nft_run("table inet " HOSTD_NFT_TABLE "\n"
+	    "delete table inet " HOSTD_NFT_TABLE "\n", false) < 0)
+		rc = -EIO;
+	return rc;
 }
 
 /* ---- forwarding ----------------------------------------------------- */

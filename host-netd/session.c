@@ -149,6 +149,11 @@ handle_event(struct session *s, const struct vmn_msg *m)
 		    vmn_attr_u8(&m->tb[VMN_A_PROTO]),
 		    vmn_attr_u8(&m->tb[VMN_A_FAMILY]),
 		    vmn_attr_u16(&m->tb[VMN_A_PORT]));
+		/* What the outside reaches is mirrored mode's to steer. */
+		mirror_listener(vm, ev == VMN_EV_LISTENER_ADD &&
+		    (flags & VMN_LISTEN_EXPOSED),
+		    vmn_attr_u8(&m->tb[VMN_A_PROTO]),
+		    vmn_attr_u16(&m->tb[VMN_A_PORT]));
 		break;
 	case VMN_EV_LISTENERS_SYNCED:
 		hostfwd_synced(vm->fwd);

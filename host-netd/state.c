@@ -97,6 +97,12 @@ state_load_vm(const char *dir, struct vm *vm)
 			vmn_mac_parse(val, vm->guest_mac);
 		} else if (strcmp(key, "host-mac") == 0) {
 			vmn_mac_parse(val, vm->host_mac);
+		} else if (strcmp(key, "port-slice") == 0) {
+			char *end;
+			long v = strtol(val, &end, 10);
+
+			if (*end == '\0' && v >= 0 && v < 64)
+				vm->port_slice = (int)v;
 		}
 	}
 	fclose(f);
@@ -106,7 +112,7 @@ state_load_vm(const char *dir, struct vm *vm)
 int
 state_save_vm(const char *dir, const struct vm *vm)
 {
-	char path[PATH_MAX], vmdir[PATH_MAX], content[512];
+	char path[PATH_MAX], vmdir[PATH_MAX], content[512], slice[32] = "";
 	char s4[VMN_PREFIX_STRLEN], s6[VMN_PREFIX_STRLEN];
 	char gm[VMN_MAC_STRLEN], hm[VMN_MAC_STRLEN];
 	int rc;
@@ -115,14 +121,59 @@ state_save_vm(const char *dir, const struct vm *vm)
 	if ((rc = mkdir_p(vmdir, 0755)) < 0 ||
 	    (rc = vm_state_path(dir, vm->conf.name, path, sizeof(path))) < 0)
 		return rc;
+	if (vm->port_slice >= 0)
+		snprintf(slice, sizeof(slice), "port-slice %d\n",
+		    vm->port_slice);
 	snprintf(content, sizeof(content),
 	    "# host-netd: identity of vm \"%s\"; delete to get a new one\n"
-	    "subnet4 %s\nsubnet6 %s\nguest-mac %s\nhost-mac %s\n",
+	    "subnet4 %s\nsubnet6 %s\nguest-mac %s\nhost-mac %s\n%s",
 	    vm->conf.name, vmn_prefix_ntop(&vm->subnet4, s4, sizeof(s4)),
 	    vm->subnet6.ip.family ?
 	    vmn_prefix_ntop(&vm->subnet6, s6, sizeof(s6)) : "-",
 	    vmn_mac_ntop(vm->guest_mac, gm, sizeof(gm)),
-	    vmn_mac_ntop(vm->host_mac, hm, sizeof(hm)));
+	    vmn_mac_ntop(vm->host_mac, hm, sizeof(hm)), slice);
+	return write_atomic(path, content);
+}
+
+/*
+ * The ports host-netd put into ip_local_reserved_ports, so that a host-netd
+ * started after one that was killed takes out only those.
+ */
+int
+state_load_reserved(const char *dir, struct port_ranges *ours)
+{
+	char path[PATH_MAX], line[1024];
+	FILE *f;
+	int rc = 0;
+
+	ours->n = 0;
+	snprintf(path, sizeof(path), "%s/reserved-ports", dir);
+	if (!(f = fopen(path, "re")))
+		return errno == ENOENT ? 0 : -errno;
+	while (fgets(line, sizeof(line), f))
+		if (line[0] != '#' && (rc = ports_parse(line, ours)) < 0)
+			break;
+	fclose(f);
+	return rc;
+}
+
+int
+state_save_reserved(const char *dir, const struct port_ranges *ours)
+{
+	char path[PATH_MAX], content[1100], list[1024];
+	int rc;
+
+	if ((rc = ports_format(ours, list, sizeof(list))) < 0 ||
+	    (rc = mkdir_p(dir, 0755)) < 0)
+		return rc;
+	snprintf(path, sizeof(path), "%s/reserved-ports", dir);
+	if (ours->n == 0) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			return -errno;
+		return 0;
+	}
+	snprintf(content, sizeof(content), "# host-netd: what it added to "
+	    "net.ipv4.ip_local_reserved_ports\n%s\n", list);
 	return write_atomic(path, content);
 }
 

@@ -107,6 +107,7 @@ vm_new(const struct vm_conf *vc)
 	vm->conf = *vc;
 	vm->listen_fd = -1;
 	vm->netns_fd = -1;
+	vm->port_slice = -1;
 	LIST_INIT(&vm->sessions);
 	vm->retry_ev = evtimer_new(hostd->base, retry_cb, vm);
 	vm->commit_ev = evtimer_new(hostd->base, commit_timeout_cb, vm);
@@ -130,6 +131,7 @@ vm_free(struct vm *vm)
 	if (!vm)
 		return;
 	vm_stop(vm);
+	mirror_vm_gone(vm);
 	hostfwd_free(vm->fwd);
 	dnstun_budget_free(vm->dns_budget);
 	if (vm->netns_fd >= 0)
@@ -359,9 +361,20 @@ vm_identity(struct vm *vm, char *err, size_t errlen)
 static uint32_t
 wanted_mtu(const struct vm *vm)
 {
+	if (vm->conf.mode == VM_MODE_MIRRORED)
+		return mirror_mtu(vm);
 	if (vm->conf.mtu)
 		return vm->conf.mtu;
 	return hostd->uplinks.min_mtu ? hostd->uplinks.min_mtu : DEFAULT_MTU;
+}
+
+/* What a link needs before it is made: NAT's subnet, or the mirrored. */
+static int
+identity(struct vm *vm, char *err, size_t errlen)
+{
+	if (vm->conf.mode == VM_MODE_MIRRORED)
+		return mirror_link_prepare(vm, err, errlen);
+	return vm_identity(vm, err, errlen);
 }
 
 static int
@@ -376,7 +389,7 @@ link_up(struct vm *vm, char *err, size_t errlen)
 	    (adopt = hostlink_find_tap(nl, vm)) > 0) {
 		/* First: its routes are its own, not a collision. */
 		vm->ifindex = adopt;
-		if ((rc = vm_identity(vm, err, errlen)) < 0) {
+		if ((rc = identity(vm, err, errlen)) < 0) {
 			vm->ifindex = 0;
 			return rc;
 		}
@@ -395,7 +408,7 @@ link_up(struct vm *vm, char *err, size_t errlen)
 		    "(set host-ifname)", vm->conf.host_ifname);
 		return rc;
 	}
-	if ((rc = vm_identity(vm, err, errlen)) < 0)
+	if ((rc = identity(vm, err, errlen)) < 0)
 		return rc;
 	vm->mtu = wanted_mtu(vm);
 	if (vm->conf.link == VM_LINK_VETH) {
@@ -440,12 +453,13 @@ vm_start(struct vm *vm)
 		    strerror(-rc));
 		goto fail;
 	}
-	if (vm->conf.mode == VM_MODE_MIRRORED) {
-		/* Being built: refused rather than half there. */
-		snprintf(err, sizeof(err), "mirrored mode is not implemented "
-		    "in this build");
-		rc = -ENOTSUP;
-		goto fail;
+	if (vm->conf.mode == VM_MODE_MIRRORED && vm->ifindex <= 0) {
+		if ((rc = link_up(vm, err, sizeof(err))) < 0)
+			goto fail;
+		log_info("vm %s: mirrors %s on %s %s, its ports %u-%u",
+		    vm->conf.name, mirror_uplink_name(vm),
+		    vm_link_name(vm->conf.link), vm->conf.host_ifname,
+		    vm->ports.lo, vm->ports.hi);
 	}
 	if (vm->conf.mode == VM_MODE_NAT && vm->ifindex <= 0) {
 		if ((rc = link_up(vm, err, sizeof(err))) < 0)
@@ -586,6 +600,8 @@ vm_build_netconf(const struct vm *vm, struct vmn_netconf *nc)
 	unsigned i;
 
 	vmn_netconf_reset(nc, vm->gen);
+	if (vm->conf.mode == VM_MODE_MIRRORED)
+		mirror_build_netconf(vm, nc);
 	if (vm->conf.mode == VM_MODE_NAT) {
 		struct vmn_nc_link *l = &nc->links[nc->nlinks++];
 

@@ -340,6 +340,10 @@ guestfwd_configure(struct guestfwd *gf, const struct vmn_netconf *nc,
 	unsigned i;
 	int rc = 0;
 
+	/* guest-netd's own DNS listener is nobody's server to forward. */
+	if (gf->watch)
+		portwatch_ignore_address(gf->watch, nc->dns.present &&
+		    nc->dns.tunnel ? &nc->dns.servers[0] : NULL);
 	LIST_FOREACH(rl, &gf->rfwds, entry)
 		rl->keep = false;
 	for (i = 0; i < nc->nrfwds; i++) {

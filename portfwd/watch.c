@@ -17,7 +17,8 @@
  * A UDP socket bound to a port in the ephemeral range is a client's
  * (a resolver library's, say), not a server: it is not reported. Ports
  * guest-netd itself listens on for reverse forwards are ignored, or they
- * would be forwarded back to the host they come from.
+ * would be forwarded back to the host they come from, and so are sockets
+ * on its DNS tunnel address.
  */
 #include "config.h"
 
@@ -60,6 +61,7 @@ struct portwatch {
 		uint16_t	port;
 	} ignored[MAX_IGNORED];
 	bool		 overflow_warned;
+	struct vmn_ip	 ignored_addr;	/* family 0: none */
 };
 
 int
@@ -126,7 +128,9 @@ diag_cb(const struct nlmsghdr *nlh, void *data)
 	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*m)))
 		return MNL_CB_OK;
 	port = ntohs(m->id.idiag_sport);
-	if (port == 0)
+	if (port == 0 || (m->idiag_family == w->ignored_addr.family &&
+	    memcmp(m->id.idiag_src, &w->ignored_addr.u,
+	    vmn_ip_len(m->idiag_family)) == 0))
 		return MNL_CB_OK;
 	if (sc->proto == IPPROTO_UDP) {
 		/* A server's UDP socket is bound, not connected. */
@@ -283,6 +287,16 @@ portwatch_list(const struct portwatch *w, const struct listener **out)
 {
 	*out = w->cur.l;
 	return w->cur.n;
+}
+
+/* Sockets on ip (guest-netd's DNS tunnel address) are not reported. */
+void
+portwatch_ignore_address(struct portwatch *w, const struct vmn_ip *ip)
+{
+	if (ip)
+		w->ignored_addr = *ip;
+	else
+		memset(&w->ignored_addr, 0, sizeof(w->ignored_addr));
 }
 
 /* Ports of guest-netd's own (reverse forwards) are not reported. */

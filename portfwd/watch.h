@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "addr.h"
+
 struct event_base;
 struct portwatch;
 
@@ -34,6 +36,8 @@ unsigned	 portwatch_list(const struct portwatch *w,
 		    const struct listener **out);
 void		 portwatch_ignore(struct portwatch *w, uint8_t proto,
 		    uint16_t port, bool ignore);
+void		 portwatch_ignore_address(struct portwatch *w,
+		    const struct vmn_ip *ip);
 int		 listener_cmp(const struct listener *a, const struct listener *b);
 
 #endif

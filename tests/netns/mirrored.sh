@@ -1,0 +1,89 @@
+#!/bin/bash
+# tests/netns/mirrored.sh - mirrored mode: the guest on the host's addresses
+#
+# The host namespace's uplink up0 (203.0.113.2, 2001:db8:1::2, default
+# routes to the lan) is mirrored into guest g1: an interface up0 in the
+# guest with up0's MAC, addresses and routes, its own slice of ports, and
+# traffic steered in the kernel. Checks, each with traffic: the guest's
+# view; guest -> lan over TCP, UDP and ping, IPv4 and IPv6, seen from the
+# lan as the host's address; the host's own connections and listeners
+# untouched; lan -> a guest server (inbound allow) and the host's own
+# server on another port; the guest's loopback server on the host's
+# localhost; the slice reserved on the host; SIGTERM leaves nothing; the
+# steering table's goldens load into a kernel.
+TEST_NAME=mirrored
+. "$(dirname "$0")/lib.sh"
+bed_init
+bed_up
+bed_guest g1
+VM_EXTRA='	mode mirrored
+	inbound allow' bed_write_conf g1 >/dev/null
+bed_host_netd
+bed_guest_netd g1
+wait_online g1
+G=$(guest_ns g1)
+
+# --- what the guest sees ------------------------------------------------------
+hmac=$(in_host cat /sys/class/net/up0/address)
+[ "$(in_guest g1 cat /sys/class/net/up0/address)" = "$hmac" ] ||
+	fail "the guest's up0 has not the host's MAC: $(in_guest g1 ip -br link)"
+in_guest g1 ip -4 -o addr show dev up0 | grep -q "inet $HOST4/24" ||
+	fail "the guest lacks $HOST4: $(in_guest g1 ip -o addr)"
+in_guest g1 ip -6 -o addr show dev up0 | grep -q "inet6 $HOST6/64" ||
+	fail "the guest lacks $HOST6: $(in_guest g1 ip -o addr)"
+in_guest g1 ip route | grep -q "^default via $LAN4 dev up0" ||
+	fail "no default route in the guest: $(in_guest g1 ip route)"
+in_guest g1 ip -6 route | grep -q "^default via $LAN6 dev up0" ||
+	fail "no IPv6 default route in the guest: $(in_guest g1 ip -6 route)"
+read -r lo hi < <(in_guest g1 cat /proc/sys/net/ipv4/ip_local_port_range)
+in_host cat /proc/sys/net/ipv4/ip_local_reserved_ports | grep -q "$lo-$hi" ||
+	fail "the guest's ports $lo-$hi are not reserved on the host: $(in_host cat /proc/sys/net/ipv4/ip_local_reserved_ports)"
+pass "guest up0: the host's MAC, addresses, routes; its ports $lo-$hi reserved on the host"
+
+# --- the guest goes out as the host -------------------------------------------
+[ "$(in_guest g1 curl -sS -m 5 http://$LAN4:8080/)" = "$HOST4" ] ||
+	fail "guest -> lan over TCP: $(in_guest g1 curl -sS -m 5 http://$LAN4:8080/ 2>&1)"
+[ "$(in_guest g1 curl -sS -m 5 "http://[$LAN6]:8080/")" = \
+    "[2001:0db8:0001:0000:0000:0000:0000:0002]" ] ||
+	fail "guest -> lan over TCP/IPv6: $(in_guest g1 curl -sS -m 5 "http://[$LAN6]:8080/" 2>&1)"
+in_guest g1 ping -c 1 -W 3 $LAN4 >/dev/null || fail "guest ping $LAN4"
+in_guest g1 ping -6 -c 1 -W 3 $LAN6 >/dev/null || fail "guest ping $LAN6"
+[ "$(in_guest g1 dig +short +time=3 +tries=1 @$LAN4 web.test.lan A)" = "$LAN4" ] ||
+	fail "guest -> lan over UDP (DNS)"
+[ "$(in_host curl -sS -m 5 http://$LAN4:8080/)" = "$HOST4" ] ||
+	fail "the host's own connection to the lan"
+pass "guest -> lan over TCP, UDP, ping, IPv4 and IPv6, as the host; the host's own too"
+
+# --- the lan comes in ---------------------------------------------------------
+bed_spawn "$G" guest-web socat TCP6-LISTEN:9000,fork,reuseaddr,ipv6only=0 SYSTEM:'echo guest-9000'
+bed_spawn "$NS_HOST" host-web socat TCP4-LISTEN:9100,fork,reuseaddr SYSTEM:'echo host-9100'
+wait_for 5 "lan reaches the guest's 9000" sh -c \
+	"[ \"\$(ip netns exec $NS_LAN socat -T2 - TCP4:$HOST4:9000 </dev/null)\" = guest-9000 ]"
+[ "$(ip netns exec $NS_LAN socat -T2 - "TCP6:[$HOST6]:9000" </dev/null)" = guest-9000 ] ||
+	fail "lan -> guest 9000 over IPv6"
+[ "$(ip netns exec $NS_LAN socat -T2 - TCP4:$HOST4:9100 </dev/null)" = host-9100 ] ||
+	fail "lan -> the host's own 9100"
+wait_for 5 "9000 forwarded to host localhost" sh -c \
+	"[ \"\$(ip netns exec $NS_HOST socat -T2 - TCP4:127.0.0.1:9000 </dev/null)\" = guest-9000 ]"
+pass "lan -> guest's 9000 (inbound allow), lan -> host's 9100, host localhost:9000 -> guest"
+
+# --- SIGTERM leaves nothing ----------------------------------------------------
+kill -TERM "$HOST_NETD_PID"
+wait_for 5 "host-netd exits" sh -c "! kill -0 $HOST_NETD_PID"
+in_host nft list tables | grep -q vmnetd_mirror && fail "the steering table is left"
+in_host cat /proc/sys/net/ipv4/ip_local_reserved_ports | grep -q "$lo-$hi" &&
+	fail "the reservation is left: $(in_host cat /proc/sys/net/ipv4/ip_local_reserved_ports)"
+pass "SIGTERM: no steering table, no reserved ports left"
+
+# The steering tables tests/unit/test_steer.c holds as goldens load, in a
+# namespace with the links they name.
+NS_GOLD=vmn-gold-$SFX
+bed_netns_add "$NS_GOLD"
+for l in up0 up1 vmn-g1 vmn-g2 vmn-g3; do
+	ip -n "$NS_GOLD" link add "$l" type veth peer name "x$l"
+done
+for f in "$VMN_SRCDIR"/tests/unit/nft/mirror-*.nft; do
+	ip netns exec "$NS_GOLD" nft -f "$f" ||
+		fail "nft refuses the golden $(basename "$f")"
+done
+pass "the steering goldens load"
