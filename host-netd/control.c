@@ -102,7 +102,7 @@ put_stats(struct vmn_buf *b)
 	struct vm *vm;
 
 	TAILQ_FOREACH(vm, &hostd->vms, entry)
-		conflicts += hostfwd_conflicts(vm->fwd);
+		conflicts += hostfwd_conflicts(vm->fwd) + mirror_conflicts(vm);
 
 	vmn_nest_begin(b, VMN_A_STATS);
 	put_stat(b, "dns.queries", d->queries);
@@ -178,7 +178,7 @@ put_vm(struct vmn_buf *b, const struct vm *vm)
 	}
 	if (vm->mtu)
 		vmn_put_u32(b, VMN_A_MTU, vm->mtu);
-	if ((n = hostfwd_conflicts(vm->fwd)))
+	if ((n = hostfwd_conflicts(vm->fwd) + mirror_conflicts(vm)))
 		vmn_put_u32(b, VMN_A_FWD_CONFLICTS, n);
 	if (vm->conf.registered)
 		vmn_put_u32(b, VMN_A_PID, (uint32_t)vm->conf.owner);
@@ -387,6 +387,7 @@ send_forwards(struct ctl_client *c, uint32_t seq)
 	TAILQ_FOREACH(vm, &hostd->vms, entry) {
 		fl.vm = vm;
 		hostfwd_foreach(vm->fwd, put_forward, &fl);
+		mirror_foreach(vm, put_forward, &fl);
 	}
 	if (fl.rc < 0)
 		return fl.rc;

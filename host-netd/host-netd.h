@@ -123,6 +123,7 @@ struct hostd_conf {
 
 struct session;
 struct mirror_view;
+struct mirror_hold;
 LIST_HEAD(session_list, session);
 
 /* A VM at run time. */
@@ -164,10 +165,8 @@ struct vm {
 	struct mirror_view	*mview;		/* the uplink as last pushed */
 	int			port_slice;	/* persisted; -1: none yet */
 	struct port_range	ports;		/* its ephemeral slice */
-	unsigned		nexp_tcp, nexp_udp;
-	uint16_t		exp_tcp[MIRROR_MAX_EXPOSED];
-	uint16_t		exp_udp[MIRROR_MAX_EXPOSED];
-	char			mirror_conflict[160];	/* a port the host has */
+	unsigned		nholds;		/* its listeners beyond loopback */
+	struct mirror_hold	*holds;		/* MIRROR_MAX_EXPOSED of them */
 	int			owner_fd;	/* registered: pidfd of its owner */
 	struct event		*owner_ev;
 };
@@ -256,6 +255,8 @@ void	mirror_host_changed(void);
 void	mirror_listener(struct vm *vm, bool added, uint8_t proto,
 	    uint16_t port);
 void	mirror_vm_gone(struct vm *vm);
+void	mirror_foreach(struct vm *vm, hostfwd_port_fn fn, void *arg);
+unsigned mirror_conflicts(const struct vm *vm);
 int	mirror_remove(void);
 
 /* state.c */

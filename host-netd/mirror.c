@@ -20,9 +20,10 @@
  * host's side of the guest's link down, and the guest sees no carrier.
  *
  * Ports the guest listens on (on a wildcard address or the mirrored one,
- * as guest-netd reports them) are steered to it when the VM's inbound is
- * allow. A port the host already uses is not: that is reported, and the
- * host keeps it.
+ * as guest-netd reports them) are held on the host, so that no host
+ * program takes them, and steered to the guest when the VM's inbound is
+ * allow. A port the host already uses is not: that is reported with who
+ * holds it, and the host keeps it.
  *
  * What host-netd added to ip_local_reserved_ports is remembered in the
  * state dir, so that a host-netd killed with -9 is followed by one that
@@ -34,10 +35,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <linux/rtnetlink.h>
 
 #include "host-netd.h"
+#include "holder.h"
 #include "hostview.h"
 #include "log.h"
 #include "steer.h"
@@ -45,6 +48,14 @@
 
 #define RESERVED_PORTS	"/proc/sys/net/ipv4/ip_local_reserved_ports"
 #define PORT_RANGE	"/proc/sys/net/ipv4/ip_local_port_range"
+
+/* A guest port held on the host (see mirror_listener). */
+struct mirror_hold {
+	uint8_t		proto;
+	uint16_t	port;
+	int		fd4, fd6;
+	char		conflict[128];	/* empty: held */
+};
 
 static struct {
 	struct port_ranges	ours;		/* what we reserved */
@@ -254,11 +265,16 @@ fill_guest(const struct vm *vm, struct steer_guest *g)
 	memcpy(g->mac, v->mac, sizeof(g->mac));
 	g->slice_lo = vm->ports.lo;
 	g->slice_hi = vm->ports.hi;
-	if (vm->conf.inbound) {
-		for (i = 0; i < vm->nexp_tcp && g->ntcp < STEER_MAX_PORTS; i++)
-			g->tcp[g->ntcp++] = vm->exp_tcp[i];
-		for (i = 0; i < vm->nexp_udp && g->nudp < STEER_MAX_PORTS; i++)
-			g->udp[g->nudp++] = vm->exp_udp[i];
+	/* The LAN reaches its servers when allowed, and the host let go. */
+	for (i = 0; vm->conf.inbound && i < vm->nholds; i++) {
+		const struct mirror_hold *h = &vm->holds[i];
+
+		if (h->conflict[0])
+			continue;
+		if (h->proto == IPPROTO_TCP && g->ntcp < STEER_MAX_PORTS)
+			g->tcp[g->ntcp++] = h->port;
+		else if (h->proto == IPPROTO_UDP && g->nudp < STEER_MAX_PORTS)
+			g->udp[g->nudp++] = h->port;
 	}
 	for (i = 0; i < v->naddrs && g->naddrs < STEER_MAX_ADDRS; i++)
 		if (v->addrs[i].ip.family == AF_INET || vm->conf.ipv6)
@@ -420,51 +436,190 @@ mirror_host_changed(void)
 
 /* ---- the guest's servers ------------------------------------------------ */
 
-static bool
-port_list_update(uint16_t *list, unsigned *n, uint16_t port, bool add)
+/*
+ * A port the guest listens on beyond its loopback is held on the host's
+ * wildcard (both families), so that no host program takes it: a bound
+ * socket with SO_REUSEPORT, which only host-netd's own forwarder of the
+ * port shares (the host's programs are refused, as a port in use). When
+ * the host has it already, the guest does not get it: reported, with who
+ * holds it.
+ */
+
+static int
+hold_socket(int family, uint8_t proto, uint16_t port)
 {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1, rc;
+
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		len = sizeof(*sin6);
+	}
+	fd = socket(family, (proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM) |
+	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+static void
+hold_release(struct mirror_hold *h)
+{
+	if (h->fd4 >= 0)
+		close(h->fd4);
+	if (h->fd6 >= 0)
+		close(h->fd6);
+	h->fd4 = h->fd6 = -1;
+}
+
+/* Another mirrored VM's hold of the port, if any. */
+static const struct vm *
+held_by_other(const struct vm *self, uint8_t proto, uint16_t port)
+{
+	const struct vm *vm;
 	unsigned i;
 
-	for (i = 0; i < *n; i++)
-		if (list[i] == port)
-			break;
-	if (add && i == *n && *n < MIRROR_MAX_EXPOSED) {
-		list[(*n)++] = port;
-		return true;
+	TAILQ_FOREACH(vm, &hostd->vms, entry)
+		for (i = 0; vm != self && i < vm->nholds; i++)
+			if (vm->holds[i].proto == proto &&
+			    vm->holds[i].port == port &&
+			    !vm->holds[i].conflict[0])
+				return vm;
+	return NULL;
+}
+
+static void
+hold_take(struct vm *vm, struct mirror_hold *h)
+{
+	const struct vm *other;
+	char who[96];
+	int fd;
+
+	h->fd4 = h->fd6 = -1;
+	h->conflict[0] = '\0';
+	if ((other = held_by_other(vm, h->proto, h->port))) {
+		snprintf(h->conflict, sizeof(h->conflict), "vm %s has it",
+		    other->conf.name);
+	} else if ((fd = hold_socket(AF_INET, h->proto, h->port)) < 0) {
+		snprintf(h->conflict, sizeof(h->conflict), "in use on the "
+		    "host: %s", fd == -EADDRINUSE ? port_holder(h->proto,
+		    h->port, who, sizeof(who)) : strerror(-fd));
+	} else {
+		h->fd4 = fd;
+		fd = hold_socket(AF_INET6, h->proto, h->port);
+		if (fd >= 0)
+			h->fd6 = fd;
+		else if (fd == -EADDRINUSE) {
+			hold_release(h);
+			snprintf(h->conflict, sizeof(h->conflict), "in use on "
+			    "the host: %s", port_holder(h->proto, h->port, who,
+			    sizeof(who)));
+		}
 	}
-	if (!add && i < *n) {
-		list[i] = list[--(*n)];
-		return true;
-	}
-	return false;
+	if (h->conflict[0])
+		log_warnx("vm %s: %s port %u: %s; the LAN reaches the host's, "
+		    "not the guest's", vm->conf.name,
+		    h->proto == IPPROTO_TCP ? "tcp" : "udp", h->port,
+		    h->conflict);
 }
 
 /* A port the guest listens on beyond its loopback came or went. */
 void
 mirror_listener(struct vm *vm, bool added, uint8_t proto, uint16_t port)
 {
-	bool changed;
+	struct mirror_hold *h = NULL;
+	unsigned i;
 
-	if (!mirrored(vm))
+	if (!mirrored(vm) || (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
 		return;
-	if (proto == IPPROTO_TCP)
-		changed = port_list_update(vm->exp_tcp, &vm->nexp_tcp, port,
-		    added);
-	else if (proto == IPPROTO_UDP)
-		changed = port_list_update(vm->exp_udp, &vm->nexp_udp, port,
-		    added);
-	else
-		return;
-	if (changed && vm->conf.inbound && vm->ifindex > 0 &&
-	    mirror_apply() < 0)
+	for (i = 0; i < vm->nholds; i++)
+		if (vm->holds[i].proto == proto && vm->holds[i].port == port)
+			h = &vm->holds[i];
+	if (added == (h != NULL))
+		return;		/* nothing new: another family, say */
+	if (added) {
+		if (vm->nholds >= MIRROR_MAX_EXPOSED || (!vm->holds &&
+		    !(vm->holds = calloc(MIRROR_MAX_EXPOSED,
+		    sizeof(*vm->holds))))) {
+			log_warnx("vm %s: more than %d ports beyond loopback; "
+			    "%u/%s is not held", vm->conf.name,
+			    MIRROR_MAX_EXPOSED, port,
+			    proto == IPPROTO_TCP ? "tcp" : "udp");
+			return;
+		}
+		h = &vm->holds[vm->nholds++];
+		h->proto = proto;
+		h->port = port;
+		hold_take(vm, h);
+	} else {
+		hold_release(h);
+		*h = vm->holds[--vm->nholds];
+	}
+	if (vm->conf.inbound && vm->ifindex > 0 && mirror_apply() < 0)
 		log_warnx("vm %s: mirrored steering not updated",
 		    vm->conf.name);
+}
+
+/* For netctl forwards: the ports the LAN reaches the guest on. */
+void
+mirror_foreach(struct vm *vm, hostfwd_port_fn fn, void *arg)
+{
+	struct hostfwd_port_info pi;
+	unsigned i;
+
+	if (!mirrored(vm) || !vm->conf.inbound)
+		return;
+	for (i = 0; i < vm->nholds; i++) {
+		memset(&pi, 0, sizeof(pi));
+		pi.proto = vm->holds[i].proto;
+		pi.addr.family = AF_INET;	/* 0.0.0.0: every address */
+		pi.host_port = pi.guest_port = vm->holds[i].port;
+		pi.kind = "inbound";
+		pi.state = vm->holds[i].conflict[0] ? vm->holds[i].conflict :
+		    "active";
+		fn(arg, &pi);
+	}
+}
+
+unsigned
+mirror_conflicts(const struct vm *vm)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < vm->nholds; i++)
+		n += vm->holds[i].conflict[0] != '\0';
+	return n;
 }
 
 void
 mirror_vm_gone(struct vm *vm)
 {
+	unsigned i;
+
+	for (i = 0; i < vm->nholds; i++)
+		hold_release(&vm->holds[i]);
+	free(vm->holds);
+	vm->holds = NULL;
+	vm->nholds = 0;
 	free(vm->mview);
 	vm->mview = NULL;
-	vm->nexp_tcp = vm->nexp_udp = 0;
 }

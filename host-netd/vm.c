@@ -558,6 +558,7 @@ vm_configure_forwards(struct vm *vm)
 {
 	struct hostfwd_policy policy = {
 		.auto_privileged = vm->conf.auto_privileged,
+		.mirrored = vm->conf.mode == VM_MODE_MIRRORED,
 	};
 
 	hostfwd_set_policy(vm->fwd, &policy);

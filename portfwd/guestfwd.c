@@ -300,7 +300,7 @@ rfwd_open(struct guestfwd *gf, const struct vmn_nc_rfwd *f, char *err,
 	rl->fd[0] = rl->fd[1] = -1;
 	for (i = 0; i < 2; i++) {
 		fwd_loopback(i == 0 ? AF_INET : AF_INET6, &ip);
-		fd = fwd_bind_local(&ip, f->proto, f->guest_port, 128);
+		fd = fwd_bind_local(&ip, f->proto, f->guest_port, 128, false);
 		if (fd >= 0 && !(rl->ev[i] = event_new(gf->base, fd,
 		    EV_READ | EV_PERSIST, rfwd_accept_cb, rl))) {
 			close(fd);

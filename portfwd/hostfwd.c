@@ -88,7 +88,8 @@ hbind_open(struct hport *hp, struct hbind *b)
 {
 	int fd;
 
-	fd = fwd_bind_local(&b->addr, hp->proto, hp->host_port, 4096);
+	fd = fwd_bind_local(&b->addr, hp->proto, hp->host_port, 4096,
+	    hp->hf->policy.mirrored);
 	if (fd < 0)
 		return fd;
 	b->ev = event_new(hp->hf->base, fd, EV_READ | EV_PERSIST,

@@ -52,6 +52,7 @@ struct hostfwd_static {
  */
 struct hostfwd_policy {
 	bool		auto_privileged;	/* those ports too */
+	bool		mirrored;	/* share ports with mirrored mode's holders */
 };
 
 /* A reverse forward the configuration allows. */

@@ -83,10 +83,14 @@ fwd_connect_local(uint8_t family, uint8_t proto, uint16_t port)
 	return fd;
 }
 
-/* A non-blocking socket bound to addr:port (TCP: listening), or -errno. */
+/*
+ * A non-blocking socket bound to addr:port (TCP: listening), or -errno.
+ * reuseport: shared with mirrored mode's holders of the port on the
+ * wildcard (also root's, and also SO_REUSEPORT), nobody else.
+ */
 int
 fwd_bind_local(const struct vmn_ip *addr, uint8_t proto, uint16_t port,
-    int backlog)
+    int backlog, bool reuseport)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen = sockaddr_for(addr, port, &ss);
@@ -98,6 +102,8 @@ fwd_bind_local(const struct vmn_ip *addr, uint8_t proto, uint16_t port,
 		return -errno;
 	if (proto == IPPROTO_TCP)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (reuseport)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	/* [::]:P must not take 0.0.0.0:P too: each family binds its own. */
 	if (addr->family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));

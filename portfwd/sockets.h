@@ -4,6 +4,7 @@
 #ifndef VMN_SOCKETS_H
 #define VMN_SOCKETS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "addr.h"
@@ -11,7 +12,7 @@
 void	fwd_loopback(uint8_t family, struct vmn_ip *ip);
 int	fwd_connect_local(uint8_t family, uint8_t proto, uint16_t port);
 int	fwd_bind_local(const struct vmn_ip *addr, uint8_t proto, uint16_t port,
-	    int backlog);
+	    int backlog, bool reuseport);
 void	fwd_nodelay(int fd);
 
 #endif

@@ -67,6 +67,62 @@ wait_for 5 "9000 forwarded to host localhost" sh -c \
 	"[ \"\$(ip netns exec $NS_HOST socat -T2 - TCP4:127.0.0.1:9000 </dev/null)\" = guest-9000 ]"
 pass "lan -> guest's 9000 (inbound allow), lan -> host's 9100, host localhost:9000 -> guest"
 
+# --- ports the host has, ports the guest has ------------------------------------
+bed_spawn "$G" guest-9100 socat TCP4-LISTEN:9100,fork,reuseaddr SYSTEM:'echo guest-9100'
+wait_for 5 "the conflict on 9100 reported" sh -c \
+	"$NETCTL -s $TMP/control.sock --dump forwards | grep inbound | grep 9100 | grep -q 'in use on the host: '"
+[ "$(ip netns exec $NS_LAN socat -T2 - TCP4:$HOST4:9100 </dev/null)" = host-9100 ] ||
+	fail "the host's own 9100 was taken by the guest"
+grep -q "vm g1: tcp port 9100: in use on the host: \(socat (pid [0-9]*)\|a program of uid 0\)" "$TMP/host-netd.log" ||
+	fail "the conflict is not logged with its holder"
+if in_host socat -T1 TCP4-LISTEN:9000,reuseaddr - </dev/null 2>"$TMP/bind.err"; then
+	fail "a host program took the guest's port 9000"
+fi
+grep -q "Address already in use" "$TMP/bind.err" ||
+	fail "binding the guest's 9000 on the host: $(cat "$TMP/bind.err")"
+pass "a port the host has stays the host's (reported with its holder); the guest's 9000 is held on the host"
+
+# --- a lan peer, not the gateway --------------------------------------------------
+ip -n "$NS_LAN" addr add 203.0.113.9/24 dev lan0
+ip netns exec "$NS_LAN" ip -6 addr add 2001:db8:1::9/64 dev lan0 nodad
+in_guest g1 ping -c 1 -W 3 203.0.113.9 >/dev/null || fail "guest ping lan peer 203.0.113.9"
+in_guest g1 ping -6 -c 1 -W 3 2001:db8:1::9 >/dev/null || fail "guest ping lan peer 2001:db8:1::9"
+pass "lan peers beyond the gateway resolve and answer"
+
+# --- the host changes; the guest follows within a second ----------------------------
+in_host ip addr add 203.0.113.77/24 dev up0
+wait_for 1 "the new address in the guest" sh -c \
+	"ip -n $G -4 -o addr show dev up0 | grep -q 203.0.113.77"
+in_host ip link set up0 mtu 1400
+wait_for 1 "the new MTU in the guest" sh -c \
+	"ip -n $G -o link show dev up0 | grep -q 'mtu 1400'"
+in_host ip addr del 203.0.113.77/24 dev up0
+wait_for 1 "the address gone in the guest" sh -c \
+	"! ip -n $G -4 -o addr show dev up0 | grep -q 203.0.113.77"
+in_host ip link set up0 down
+wait_for 1 "the guest's up0 without carrier" sh -c \
+	"ip -n $G -o link show dev up0 | grep -q NO-CARRIER"
+in_host ip link set up0 up
+in_host ip route replace default via $LAN4
+in_host ip -6 route replace default via $LAN6
+wait_for 2 "the guest's up0 with carrier and routes again" sh -c \
+	"! ip -n $G -o link show dev up0 | grep -q NO-CARRIER && ip -n $G route | grep -q '^default via $LAN4'"
+wait_for 3 "guest -> lan after the uplink came back" sh -c \
+	"[ \"\$(ip netns exec $G curl -sS -m 1 http://$LAN4:8080/)\" = $HOST4 ]"
+pass "followed: an address added and removed, the MTU, the uplink down and up"
+
+# --- restarted, even killed: consistent ------------------------------------------------
+kill -9 "$HOST_NETD_PID"
+wait_for 5 "host-netd gone" sh -c "! kill -0 $HOST_NETD_PID"
+bed_host_netd
+wait_online g1
+wait_for 5 "lan reaches the guest's 9000 again" sh -c \
+	"[ \"\$(ip netns exec $NS_LAN socat -T2 - TCP4:$HOST4:9000 </dev/null)\" = guest-9000 ]"
+[ "$(in_host cat /proc/sys/net/ipv4/ip_local_reserved_ports)" = "$lo-$hi" ] ||
+	fail "after a kill -9 and a restart: reserved $(in_host cat /proc/sys/net/ipv4/ip_local_reserved_ports)"
+[ "$(in_host nft list tables | grep -c vmnetd_mirror)" = 1 ] || fail "steering tables: $(in_host nft list tables)"
+pass "killed with -9 and started again: the same slice, one table, the guest reachable"
+
 # --- SIGTERM leaves nothing ----------------------------------------------------
 kill -TERM "$HOST_NETD_PID"
 wait_for 5 "host-netd exits" sh -c "! kill -0 $HOST_NETD_PID"
