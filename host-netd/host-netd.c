@@ -330,7 +330,7 @@ hostd_reload_report(const char *why, struct reload_report *r)
 	hostlink_uplinks(&hostd->nl, hostd->conf, &hostd->uplinks);
 	vms_changed();
 	vms_update_mtu();
-	if (nat_apply(&hostd->vms) < 0)
+	if (vms_apply_tables() < 0)
 		log_warnx("nftables table not updated");
 	vms_push_all();
 	return 0;
@@ -404,7 +404,7 @@ hostd_register(const char *src, const char *text, size_t len, pid_t owner,
 	conf_free(hostd->conf);
 	hostd->conf = trial;
 	vms_changed();		/* a vsock VM may be the first one */
-	if (nat_apply(&hostd->vms) < 0)
+	if (vms_apply_tables() < 0)
 		log_warnx("nftables table not updated");
 	if (owner > 0)
 		log_info("vm %s registered by pid %d", vc->name, (int)owner);
@@ -455,7 +455,7 @@ hostd_unregister(const char *name, uid_t uid, const char *why, char *err,
 	hostd->conf->nvms--;
 	free(vc);
 	registry_remove(name);
-	if (nat_apply(&hostd->vms) < 0)
+	if (vms_apply_tables() < 0)
 		log_warnx("nftables table not updated");
 	log_info("vm %s unregistered (%s)", name, why);
 	return 0;
@@ -549,7 +549,7 @@ shutdown_all(void)
 	}
 	session_vsock_unlisten();
 	dnstun_shutdown();
-	if (nat_remove() < 0)
+	if (vms_remove_tables() < 0)
 		log_warnx("could not remove nftables table inet %s",
 		    HOSTD_NFT_TABLE);
 }
@@ -647,7 +647,7 @@ main(int argc, char *argv[])
 
 	hostlink_sweep(&hostd->nl, hostd->conf);
 	vms_changed();
-	if (nat_apply(&hostd->vms) < 0) {
+	if (vms_apply_tables() < 0) {
 		shutdown_all();
 		fatalx("cannot install nftables table inet %s", HOSTD_NFT_TABLE);
 	}

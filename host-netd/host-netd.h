@@ -257,6 +257,7 @@ void	mirror_listener(struct vm *vm, bool added, uint8_t proto,
 void	mirror_vm_gone(struct vm *vm);
 void	mirror_foreach(struct vm *vm, hostfwd_port_fn fn, void *arg);
 unsigned mirror_conflicts(const struct vm *vm);
+bool	mirror_masquerade_range(struct port_range *r);
 int	mirror_remove(void);
 
 /* state.c */
@@ -293,8 +294,9 @@ int	hostdns_read(const char *path, struct hostdns *dns);
 int	hostdns_load(struct hostdns *dns);
 
 /* nat.c */
-int	nat_render(const struct vm_list *vms, char *buf, size_t len);
-int	nat_apply(const struct vm_list *vms);
+int	nat_render(const struct vm_list *vms, const struct port_range *masq,
+	    char *buf, size_t len);
+int	nat_apply(const struct vm_list *vms, const struct port_range *masq);
 int	nat_remove(void);
 bool	nat_present(void);
 int	nft_run(const char *cmds, bool quiet);
@@ -320,6 +322,8 @@ void		 vm_guest6(const struct vm *vm, struct vmn_ip *ip);
 void		 vm_link_lost(struct vm *vm);
 void		 vms_update_mtu(void);
 void		 vms_push_all(void);
+int		 vms_apply_tables(void);
+int		 vms_remove_tables(void);
 
 /* session.c */
 int	session_listen(struct vm *vm);

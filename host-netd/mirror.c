@@ -364,6 +364,28 @@ mirror_remove(void)
 	return rc;
 }
 
+/*
+ * The ports NAT VMs' connections may leave from while mirrored slices are
+ * taken: the host's ephemeral range below the lowest slice (slices are cut
+ * from its top). False when no mirrored VM runs: masquerade as it likes.
+ */
+bool
+mirror_masquerade_range(struct port_range *r)
+{
+	const struct vm *vm;
+	uint16_t lo, hi, low = 0;
+
+	TAILQ_FOREACH(vm, &hostd->vms, entry)
+		if (mirrored(vm) && vm->ifindex > 0 &&
+		    (low == 0 || vm->ports.lo < low))
+			low = vm->ports.lo;
+	if (low == 0 || ephemeral_range(&lo, &hi) < 0 || low <= lo)
+		return false;
+	r->lo = lo;
+	r->hi = (uint16_t)(low - 1);
+	return true;
+}
+
 /* ---- following the host ------------------------------------------------ */
 
 static void

@@ -146,7 +146,7 @@ nft_check_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	log_warnx("table inet %s was removed by someone else (nft flush "
 	    "ruleset?); restoring it", HOSTD_NFT_TABLE);
-	if (nat_apply(&hostd->vms) < 0)
+	if (vms_apply_tables() < 0)
 		log_warnx("could not restore table inet %s", HOSTD_NFT_TABLE);
 }
 

@@ -79,9 +79,15 @@ allows(const struct vm *a, const struct vm *b)
 	return false;
 }
 
-/* Renders the complete replacement batch for the table. */
+/*
+ * Renders the complete replacement batch for the table. masq, when not
+ * NULL, is the port range masquerading must keep to: mirrored guests'
+ * traffic is steered by port before conntrack sees it, so a NAT VM's
+ * connection must never leave from a port in one of their slices.
+ */
 int
-nat_render(const struct vm_list *vms, char *buf, size_t len)
+nat_render(const struct vm_list *vms, const struct port_range *masq,
+    char *buf, size_t len)
 {
 	struct out o = { .buf = buf, .len = len };
 	const struct vm *vm, *peer;
@@ -126,9 +132,13 @@ nat_render(const struct vm_list *vms, char *buf, size_t len)
 	    "\t\tiifname @vm_links oifname @vm_links drop\n"
 	    "\t\toifname @vm_links drop\n"
 	    "\t}\n\n\tchain postrouting {\n"
-	    "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
-	    "\t\tiifname @vm_links oifname != @vm_links masquerade\n"
-	    "\t}\n}\n");
+	    "\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
+	if (masq)
+		emit(&o, "\t\tiifname @vm_links oifname != @vm_links "
+		    "meta l4proto { tcp, udp } masquerade to :%u-%u\n",
+		    masq->lo, masq->hi);
+	emit(&o, "\t\tiifname @vm_links oifname != @vm_links masquerade\n");
+	emit(&o, "\t}\n}\n");
 	return o.err ? o.err : (int)o.off;
 }
 
@@ -160,29 +170,22 @@ nat_present(void)
 }
 
 int
-nat_apply(const struct vm_list *vms)
+nat_apply(const struct vm_list *vms, const struct port_range *masq)
 {
 	static char buf[64 * 1024];
 	int rc;
 
-	if ((rc = nat_render(vms, buf, sizeof(buf))) < 0)
+	if ((rc = nat_render(vms, masq, buf, sizeof(buf))) < 0)
 		return rc;
 	log_debug("nftables batch:\n%s", buf);
-	if ((rc = nft_run(buf, false)) < 0)
-		return rc;
-	/* Mirrored VMs' steering, a table of its own, follows the VMs too. */
-	return mirror_apply();
+	return nft_run(buf, false);
 }
 
 int
 nat_remove(void)
 {
-	int rc = mirror_remove();
-
-	if (nft_run("table inet " HOSTD_NFT_TABLE "\n"
-	    "delete table inet " HOSTD_NFT_TABLE "\n", false) < 0)
-		rc = -EIO;
-	return rc;
+	return nft_run("table inet " HOSTD_NFT_TABLE "\n"
+	    "delete table inet " HOSTD_NFT_TABLE "\n", false);
 }
 
 /* ---- forwarding ----------------------------------------------------- */

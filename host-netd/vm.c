@@ -533,7 +533,7 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 	/* Not up yet (no link, or no channel listener): start again. */
 	if ((vm->conf.mode == VM_MODE_NAT && vm->ifindex <= 0) ||
 	    (vm->listen_fd < 0 && vm->conf.channel.kind != VMN_TR_VSOCK)) {
-		if (vm_start(vm) == 0 && nat_apply(&hostd->vms) < 0)
+		if (vm_start(vm) == 0 && vms_apply_tables() < 0)
 			log_warnx("vm %s: nftables table not updated",
 			    vm->conf.name);
 		return;
@@ -778,6 +778,32 @@ vms_update_mtu(void)
 		vm->mtu = mtu;
 		vm_push_config(vm);
 	}
+}
+
+/*
+ * host-netd's nftables tables, after the VMs changed: NAT's, whose
+ * masquerading keeps clear of mirrored guests' ports, and the steering.
+ */
+int
+vms_apply_tables(void)
+{
+	struct port_range masq;
+	int rc;
+
+	if ((rc = nat_apply(&hostd->vms, mirror_masquerade_range(&masq) ?
+	    &masq : NULL)) < 0)
+		return rc;
+	return mirror_apply();
+}
+
+int
+vms_remove_tables(void)
+{
+	int rc = mirror_remove();
+
+	if (nat_remove() < 0)
+		rc = -EIO;
+	return rc;
 }
 
 void

@@ -9,19 +9,47 @@
 # lan as the host's address; the host's own connections and listeners
 # untouched; lan -> a guest server (inbound allow) and the host's own
 # server on another port; the guest's loopback server on the host's
-# localhost; the slice reserved on the host; SIGTERM leaves nothing; the
-# steering table's goldens load into a kernel.
+# localhost; the slice reserved on the host; two mirrored guests (one with
+# the LAN kept out) and a NAT one side by side; a port the host has, a port
+# the guest has; a LAN peer that is not the gateway; the host changing
+# (addresses, MTU, the uplink down and up), followed within a second;
+# kill -9 and a restart; modes switched on reload; SIGTERM leaves nothing;
+# the steering table's goldens load into a kernel.
 TEST_NAME=mirrored
 . "$(dirname "$0")/lib.sh"
 bed_init
 bed_up
 bed_guest g1
-VM_EXTRA='	mode mirrored
-	inbound allow' bed_write_conf g1 >/dev/null
+bed_guest g2
+bed_guest g3
+conf=$(VM_EXTRA='	mode mirrored
+	inbound allow' bed_write_conf g1)
+# g2 mirrored too, the LAN kept out (the default); g3 in NAT mode beside them.
+cat >>"$conf" <<EOF
+vm "g2" {
+	mode mirrored
+	link veth netns "$(guest_ns g2)"
+	host-ifname "vmn-g2"
+	channel "unix:$TMP/g2"
+}
+vm "g3" {
+	link veth netns "$(guest_ns g3)"
+	host-ifname "vmn-g3"
+	channel "unix:$TMP/g3"
+}
+EOF
 bed_host_netd
 bed_guest_netd g1
-wait_online g1
+bed_guest_netd g2
+bed_guest_netd g3
+wait_online g1 g2 g3
 G=$(guest_ns g1)
+# reserved_covers LO HI: the host's reserved ports hold LO..HI.
+reserved_covers() {
+	in_host cat /proc/sys/net/ipv4/ip_local_reserved_ports | tr ',' '\n' |
+	    awk -F- -v lo="$1" -v hi="$2" '{ b = $2 == "" ? $1 : $2 }
+		$1 <= lo && b >= hi { f = 1 } END { exit !f }'
+}
 
 # --- what the guest sees ------------------------------------------------------
 hmac=$(in_host cat /sys/class/net/up0/address)
@@ -36,7 +64,7 @@ in_guest g1 ip route | grep -q "^default via $LAN4 dev up0" ||
 in_guest g1 ip -6 route | grep -q "^default via $LAN6 dev up0" ||
 	fail "no IPv6 default route in the guest: $(in_guest g1 ip -6 route)"
 read -r lo hi < <(in_guest g1 cat /proc/sys/net/ipv4/ip_local_port_range)
-in_host cat /proc/sys/net/ipv4/ip_local_reserved_ports | grep -q "$lo-$hi" ||
+reserved_covers "$lo" "$hi" ||
 	fail "the guest's ports $lo-$hi are not reserved on the host: $(in_host cat /proc/sys/net/ipv4/ip_local_reserved_ports)"
 pass "guest up0: the host's MAC, addresses, routes; its ports $lo-$hi reserved on the host"
 
@@ -66,6 +94,42 @@ wait_for 5 "lan reaches the guest's 9000" sh -c \
 wait_for 5 "9000 forwarded to host localhost" sh -c \
 	"[ \"\$(ip netns exec $NS_HOST socat -T2 - TCP4:127.0.0.1:9000 </dev/null)\" = guest-9000 ]"
 pass "lan -> guest's 9000 (inbound allow), lan -> host's 9100, host localhost:9000 -> guest"
+
+# --- two mirrored guests and a NAT one, side by side ------------------------------
+read -r lo2 hi2 < <(in_guest g2 cat /proc/sys/net/ipv4/ip_local_port_range)
+[ "$hi2" -lt "$lo" ] || [ "$lo2" -gt "$hi" ] || fail "g2's ports $lo2-$hi2 overlap g1's $lo-$hi"
+reserved=$(in_host cat /proc/sys/net/ipv4/ip_local_reserved_ports)
+reserved_covers "$lo2" "$hi2" ||
+	fail "g2's ports $lo2-$hi2 are not reserved: $reserved"
+pids=()
+for g in g1 g2; do
+	in_guest $g curl -sS -m 5 -o "$TMP/$g.bulk" http://$LAN4:80/ &
+	pids+=($!)
+done
+wait "${pids[@]}"
+for g in g1 g2; do
+	grep -q "hello from lan" "$TMP/$g.bulk" || fail "$g -> lan while the other was out"
+done
+[ "$(in_guest g3 curl -sS -m 5 http://$LAN4:8080/)" = "$HOST4" ] ||
+	fail "the NAT guest g3 beside them"
+# The NAT guest's connections leave from ports below the mirrored slices:
+# replies to a slice port would be steered to a mirrored guest.
+bed_spawn "$NS_LAN" whoport socat TCP4-LISTEN:8082,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERPORT'
+wait_for 5 "the lan's port echo" sh -c "ip netns exec $NS_LAN ss -Hltn 'sport = 8082' | grep -q ."
+low=$(( lo2 < lo ? lo2 : lo ))
+# g3 picks its own ports in g1's slice, as any NAT guest may.
+ip netns exec "$(guest_ns g3)" sysctl -qw net.ipv4.ip_local_port_range="$lo $hi"
+for i in $(seq 40); do
+	p=$(in_guest g3 socat -T2 - TCP4:$LAN4:8082 </dev/null)
+	[ -n "$p" ] && [ "$p" -lt "$low" ] ||
+		fail "a NAT connection left from port ${p:-none}, in the mirrored slices (from $low)"
+done
+bed_spawn "$(guest_ns g2)" g2-web socat TCP4-LISTEN:9200,fork,reuseaddr SYSTEM:'echo guest-9200'
+wait_for 5 "g2's 9200 held on the host" sh -c "ip netns exec $NS_HOST ss -Htan 'sport = 9200' | grep -q ."
+out=$(ip netns exec $NS_LAN socat -T2 - TCP4:$HOST4:9200 </dev/null 2>&1) &&
+	fail "lan reached g2's 9200 with inbound deny: $out"
+in_guest g2 ping -c 1 -W 3 $LAN4 >/dev/null || fail "g2 ping with inbound deny"
+pass "g1 and g2 mirrored with their own slices ($lo-$hi, $lo2-$hi2), g3 by NAT below them; g2's servers kept from the lan (deny)"
 
 # --- ports the host has, ports the guest has ------------------------------------
 bed_spawn "$G" guest-9100 socat TCP4-LISTEN:9100,fork,reuseaddr SYSTEM:'echo guest-9100'
@@ -115,19 +179,29 @@ pass "followed: an address added and removed, the MTU, the uplink down and up"
 kill -9 "$HOST_NETD_PID"
 wait_for 5 "host-netd gone" sh -c "! kill -0 $HOST_NETD_PID"
 bed_host_netd
-wait_online g1
+wait_online g1 g2 g3
 wait_for 5 "lan reaches the guest's 9000 again" sh -c \
 	"[ \"\$(ip netns exec $NS_LAN socat -T2 - TCP4:$HOST4:9000 </dev/null)\" = guest-9000 ]"
-[ "$(in_host cat /proc/sys/net/ipv4/ip_local_reserved_ports)" = "$lo-$hi" ] ||
-	fail "after a kill -9 and a restart: reserved $(in_host cat /proc/sys/net/ipv4/ip_local_reserved_ports)"
+[ "$(in_host cat /proc/sys/net/ipv4/ip_local_reserved_ports)" = "$reserved" ] ||
+	fail "after a kill -9 and a restart: reserved $(in_host cat /proc/sys/net/ipv4/ip_local_reserved_ports), not $reserved"
 [ "$(in_host nft list tables | grep -c vmnetd_mirror)" = 1 ] || fail "steering tables: $(in_host nft list tables)"
 pass "killed with -9 and started again: the same slice, one table, the guest reachable"
+
+# --- modes switched on reload ----------------------------------------------------
+sed -i '/^vm "g2" {/,/^}/ s/^\tmode mirrored$/\tmode nat/; /^vm "g3" {/ a \	mode mirrored' "$conf"
+netctl reload >/dev/null || fail "reload switching g2 to NAT and g3 to mirrored"
+wait_for 5 "g3 mirrored" sh -c "ip -n $(guest_ns g3) -4 -o addr show dev up0 2>/dev/null | grep -q 'inet $HOST4/'"
+wait_for 5 "g2 by NAT" sh -c "ip -n $(guest_ns g2) -4 -o addr show dev eth0 2>/dev/null | grep -q 'inet 172\.'"
+wait_online g2 g3
+[ "$(in_guest g3 curl -sS -m 5 http://$LAN4:8080/)" = "$HOST4" ] || fail "g3 out, now mirrored"
+[ "$(in_guest g2 curl -sS -m 5 http://$LAN4:8080/)" = "$HOST4" ] || fail "g2 out, now by NAT: $(in_guest g2 ip -br addr; in_guest g2 ip route; in_guest g2 ip neigh; in_guest g2 curl -sS -m 2 http://$LAN4:8080/ 2>&1; in_host ip -br addr; in_host nft list table inet vmnetd | head -30)"
+pass "reload: g2 mirrored -> NAT, g3 NAT -> mirrored, both out"
 
 # --- SIGTERM leaves nothing ----------------------------------------------------
 kill -TERM "$HOST_NETD_PID"
 wait_for 5 "host-netd exits" sh -c "! kill -0 $HOST_NETD_PID"
 in_host nft list tables | grep -q vmnetd_mirror && fail "the steering table is left"
-in_host cat /proc/sys/net/ipv4/ip_local_reserved_ports | grep -q "$lo-$hi" &&
+[ -z "$(in_host cat /proc/sys/net/ipv4/ip_local_reserved_ports)" ] ||
 	fail "the reservation is left: $(in_host cat /proc/sys/net/ipv4/ip_local_reserved_ports)"
 pass "SIGTERM: no steering table, no reserved ports left"
 

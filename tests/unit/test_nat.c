@@ -56,7 +56,8 @@ build(struct vm_list *vms, struct vm *store, const struct vmspec *s,
 }
 
 static void
-golden(const char *name, const struct vmspec *s, unsigned n)
+golden_masq(const char *name, const struct vmspec *s, unsigned n,
+    const struct port_range *masq)
 {
 	static char buf[65536], want[65536];
 	struct vm store[8];
@@ -69,7 +70,7 @@ golden(const char *name, const struct vmspec *s, unsigned n)
 
 	assert_true(n <= 8);
 	build(&vms, store, s, n);
-	len = nat_render(&vms, buf, sizeof(buf));
+	len = nat_render(&vms, masq, buf, sizeof(buf));
 	assert_true(len > 0);
 	snprintf(path, sizeof(path), "%s/tests/unit/nft/%s.nft",
 	    src ? src : ".", name);
@@ -86,6 +87,12 @@ golden(const char *name, const struct vmspec *s, unsigned n)
 	want[got] = '\0';
 	if (strcmp(buf, want) != 0)
 		fail_msg("%s differs; rendered:\n%s", path, buf);
+}
+
+static void
+golden(const char *name, const struct vmspec *s, unsigned n)
+{
+	golden_masq(name, s, n, NULL);
 }
 
 static void
@@ -124,6 +131,19 @@ test_only_linked_nat_vms(void **state)
 	golden("linked-only", s, 3);
 }
 
+/* Mirrored guests' slices taken: masquerading keeps below them. */
+static void
+test_masquerade_range(void **state)
+{
+	static const struct vmspec s[] = {
+		{ "g1", "vmn-g1", VM_MODE_NAT, 5, "172.20.1.0/24", NULL,
+		  { NULL, NULL } },
+	};
+	const struct port_range masq = { 32768, 52807 };
+
+	golden_masq("masq-range", s, 1, &masq);
+}
+
 int
 main(void)
 {
@@ -131,6 +151,7 @@ main(void)
 		cmocka_unit_test(test_no_vms),
 		cmocka_unit_test(test_two_vms),
 		cmocka_unit_test(test_only_linked_nat_vms),
+		cmocka_unit_test(test_masquerade_range),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
