@@ -403,6 +403,47 @@ set_link_up(struct vm *vm, bool up)
 		    vm->conf.host_ifname, vmn_nl_strerror(&hostd->nl, rc));
 }
 
+static bool
+is_uplink(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < hostd->uplinks.n; i++)
+		if (strcmp(hostd->uplinks.name[i], name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The host moved on to another uplink (a VPN or a second network took
+ * the default route): a namespace guest gets a new link, with the new
+ * uplink's MAC. A VM keeps the NIC it booted with, whose MAC is fixed.
+ */
+static bool
+follow_uplink(struct vm *vm)
+{
+	const char *want = pick_uplink();
+	int rc;
+
+	if (!want || is_uplink(vm->mview->name))
+		return false;
+	if (vm->conf.link != VM_LINK_VETH) {
+		log_warnx("vm %s: the host's uplink is now %s, not %s; a VM "
+		    "keeps the NIC it booted with: restart it to follow",
+		    vm->conf.name, want, vm->mview->name);
+		return false;
+	}
+	log_info("vm %s: the host's uplink is now %s, not %s: following",
+	    vm->conf.name, want, vm->mview->name);
+	if ((rc = hostlink_delete(&hostd->nl, vm->ifindex)) < 0)
+		log_warnx("vm %s: deleting %s: %s", vm->conf.name,
+		    vm->conf.host_ifname, vmn_nl_strerror(&hostd->nl, rc));
+	vm->ifindex = 0;
+	vm->commit_pending = false;
+	vm_start(vm);
+	return true;
+}
+
 /* After the host's links, addresses or routes changed. */
 void
 mirror_host_changed(void)
@@ -415,6 +456,10 @@ mirror_host_changed(void)
 	TAILQ_FOREACH(vm, &hostd->vms, entry) {
 		if (!mirrored(vm) || vm->ifindex <= 0 || !vm->mview)
 			continue;
+		if (follow_uplink(vm)) {
+			changed = true;
+			continue;
+		}
 		if ((rc = mirror_view_read(&hostd->nl, vm->mview->name,
 		    &now)) < 0) {
 			log_warnx("vm %s: reading uplink %s: %s", vm->conf.name,
