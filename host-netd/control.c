@@ -162,7 +162,9 @@ put_vm(struct vmn_buf *b, const struct vm *vm)
 	    vmn_endpoint_str(&vm->conf.channel, uri, sizeof(uri)));
 	if (vm->conf.link != VM_LINK_NONE)
 		vmn_put_str(b, VMN_A_IFNAME, vm->conf.host_ifname);
-	if (vm->subnet4.ip.family) {
+	if (vm->conf.mode == VM_MODE_MIRRORED) {
+		mirror_put_addresses(b, vm);
+	} else if (vm->subnet4.ip.family) {
 		vmn_put(b, VMN_A_MAC, vm->guest_mac, VMN_MAC_LEN);
 		vm_guest4(vm, &ip);
 		vmn_put_ip(b, VMN_A_ADDR, &ip);
@@ -170,7 +172,7 @@ put_vm(struct vmn_buf *b, const struct vm *vm)
 		vm_gateway4(vm, &ip);
 		vmn_put_ip(b, VMN_A_GATEWAY, &ip);
 	}
-	if (vm->subnet6.ip.family) {
+	if (vm->conf.mode != VM_MODE_MIRRORED && vm->subnet6.ip.family) {
 		vm_guest6(vm, &ip);
 		vmn_put_ip(b, VMN_A_ADDR6, &ip);
 		vm_gateway6(vm, &ip);

@@ -258,6 +258,7 @@ void	mirror_vm_gone(struct vm *vm);
 void	mirror_foreach(struct vm *vm, hostfwd_port_fn fn, void *arg);
 unsigned mirror_conflicts(const struct vm *vm);
 bool	mirror_masquerade_range(struct port_range *r);
+void	mirror_put_addresses(struct vmn_buf *b, const struct vm *vm);
 int	mirror_remove(void);
 
 /* state.c */

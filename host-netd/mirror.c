@@ -250,6 +250,41 @@ mirror_build_netconf(const struct vm *vm, struct vmn_netconf *nc)
 	    "%u %u", vm->ports.lo, vm->ports.hi);
 }
 
+/* For netctl: the guest's MAC, addresses and gateways: the uplink's. */
+void
+mirror_put_addresses(struct vmn_buf *b, const struct vm *vm)
+{
+	const struct mirror_view *v = vm->mview;
+	bool a4 = false, a6 = false, g4 = false, g6 = false;
+	unsigned i;
+
+	vmn_put(b, VMN_A_MAC, vm->guest_mac, VMN_MAC_LEN);
+	for (i = 0; v && i < v->naddrs; i++) {
+		if (v->addrs[i].ip.family == AF_INET && !a4) {
+			vmn_put_ip(b, VMN_A_ADDR, &v->addrs[i].ip);
+			vmn_put_u8(b, VMN_A_PREFIXLEN, v->addrs[i].plen);
+			a4 = true;
+		} else if (v->addrs[i].ip.family == AF_INET6 && !a6 &&
+		    vm->conf.ipv6) {
+			vmn_put_ip(b, VMN_A_ADDR6, &v->addrs[i].ip);
+			a6 = true;
+		}
+	}
+	for (i = 0; v && i < v->nroutes; i++) {
+		const struct mirror_route *r = &v->routes[i];
+
+		if (r->dst.plen != 0 || !r->gw.family)
+			continue;
+		if (r->gw.family == AF_INET && !g4) {
+			vmn_put_ip(b, VMN_A_GATEWAY, &r->gw);
+			g4 = true;
+		} else if (r->gw.family == AF_INET6 && !g6 && vm->conf.ipv6) {
+			vmn_put_ip(b, VMN_A_GATEWAY6, &r->gw);
+			g6 = true;
+		}
+	}
+}
+
 /* ---- the steering table and the reserved ports ------------------------ */
 
 static void
