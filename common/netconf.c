@@ -140,6 +140,14 @@ vmn_netconf_encode(const struct vmn_netconf *nc, uint32_t commit_seq,
 		if ((rc = flush(&e)) < 0)
 			return rc;
 	}
+	if (nc->snat.present) {
+		vmn_msg_begin(b, VMN_MSG_CONFIG_SNAT, 0, 0);
+		vmn_put_str(b, VMN_A_IFNAME, nc->snat.ifname);
+		vmn_put_u16(b, VMN_A_PORT, nc->snat.lo);
+		vmn_put_u16(b, VMN_A_PORT_HI, nc->snat.hi);
+		if ((rc = flush(&e)) < 0)
+			return rc;
+	}
 	vmn_msg_begin(b, VMN_MSG_CONFIG_COMMIT, VMN_F_REQUEST, commit_seq);
 	vmn_put_u32(b, VMN_A_GEN, nc->gen);
 	return flush(&e);
@@ -400,6 +408,21 @@ vmn_netconf_decode_item(struct vmn_netconf *nc, const struct vmn_msg *m,
 		nc->nrfwds++;
 		return 0;
 	}
+	case VMN_MSG_CONFIG_SNAT:
+		if (nc->snat.present) {
+			*why = "two masquerading ranges";
+			return -EINVAL;
+		}
+		if (get_ifname(m, nc->snat.ifname, why) < 0)
+			return -EINVAL;
+		nc->snat.lo = vmn_attr_u16(&m->tb[VMN_A_PORT]);
+		nc->snat.hi = vmn_attr_u16(&m->tb[VMN_A_PORT_HI]);
+		if (nc->snat.lo == 0 || nc->snat.hi < nc->snat.lo) {
+			*why = "bad port range";
+			return -EINVAL;
+		}
+		nc->snat.present = true;
+		return 0;
 	case VMN_MSG_CONFIG_DNS:
 		return decode_dns(nc, m, why);
 	case VMN_MSG_CONFIG_PROXY:

@@ -89,6 +89,16 @@ struct vmn_nc_rfwd {
 	uint16_t	guest_port;
 };
 
+/*
+ * Mirrored mode: what the guest forwards (its containers) out of ifname is
+ * masqueraded into its ports lo..hi, the only ones steered back to it.
+ */
+struct vmn_nc_snat {
+	bool		present;
+	char		ifname[IFNAMSIZ];
+	uint16_t	lo, hi;
+};
+
 struct vmn_netconf {
 	uint32_t		gen;
 	unsigned		nlinks, naddrs, nroutes, nneighs, nsysctls;
@@ -101,6 +111,7 @@ struct vmn_netconf {
 	struct vmn_nc_sysctl	sysctls[VMN_NC_MAX_SYSCTLS];
 	struct vmn_nc_dns	dns;
 	struct vmn_nc_proxy	proxy;
+	struct vmn_nc_snat	snat;
 };
 
 /* Called once per encoded frame; a negative return stops the encoding. */

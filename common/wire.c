@@ -40,6 +40,7 @@ static const char *const msg_names[] = {
 	[VMN_MSG_CTL_VMS]	= "ctl-vms",
 	[VMN_MSG_CTL_RELOAD]	= "ctl-reload",
 	[VMN_MSG_CONFIG_RFWD]	= "config-rfwd",
+	[VMN_MSG_CONFIG_SNAT]	= "config-snat",
 	[VMN_MSG_CTL_FORWARDS]	= "ctl-forwards",
 	[VMN_MSG_CTL_REGISTER]	= "ctl-register",
 	[VMN_MSG_CTL_UNREGISTER] = "ctl-unregister",
@@ -113,6 +114,7 @@ static const char *const attr_names[] = {
 	[VMN_A_STAT]		= "stat",
 	[VMN_A_CONN_ID]		= "conn-id",
 	[VMN_A_LISTEN_FLAGS]	= "listen-flags",
+	[VMN_A_PORT_HI]		= "port-hi",
 	[VMN_A_GUEST_PORT]	= "guest-port",
 	[VMN_A_HOST_ADDR]	= "host-addr",
 	[VMN_A_FWD_CONFLICTS]	= "fwd-conflicts",
@@ -272,6 +274,12 @@ static const policy_t rfwd_policy = {
 	[VMN_A_GUEST_PORT]	= R_(U16),
 };
 
+static const policy_t snat_policy = {
+	[VMN_A_IFNAME]		= R_STR(1, IFNAME_MAX),
+	[VMN_A_PORT]		= R_(U16),
+	[VMN_A_PORT_HI]		= R_(U16),
+};
+
 static const policy_t ctl_forwards_policy = {
 	[VMN_A_VM_ID]		= P_STR(1, 64),
 	[VMN_A_PROTO]		= P_(U8),
@@ -374,6 +382,7 @@ static const struct vmn_attr_policy *const msg_policies[] = {
 	[VMN_MSG_CTL_VMS]	= ctl_vms_policy,
 	[VMN_MSG_CTL_RELOAD]	= ctl_reload_policy,
 	[VMN_MSG_CONFIG_RFWD]	= rfwd_policy,
+	[VMN_MSG_CONFIG_SNAT]	= snat_policy,
 	[VMN_MSG_CTL_FORWARDS]	= ctl_forwards_policy,
 	[VMN_MSG_CTL_REGISTER]	= ctl_register_policy,
 	[VMN_MSG_CTL_UNREGISTER] = ctl_unregister_policy,

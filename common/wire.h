@@ -84,6 +84,7 @@ enum vmn_msg_type {
 	VMN_MSG_CTL_FORWARDS,	/* netctl: one reply per forwarded port, END */
 	VMN_MSG_CTL_REGISTER,	/* netctl: a vm block; reply: the VM */
 	VMN_MSG_CTL_UNREGISTER,	/* netctl: a registered VM goes */
+	VMN_MSG_CONFIG_SNAT,	/* what the guest forwards: into PORT..PORT_HI */
 	VMN_MSG__MAX
 };
 
@@ -178,6 +179,7 @@ enum vmn_attr_type {
 	VMN_A_CHANGES,		/* nest of VMN_A_CHANGE */
 	VMN_A_CHANGE,		/* nest: VM_ID, VALUE (what happened to it) */
 	VMN_A_LISTEN_FLAGS,	/* u8: VMN_LISTEN_* of a listener event */
+	VMN_A_PORT_HI,		/* u16: the last port of a range from PORT */
 	VMN_A__MAX
 };
 

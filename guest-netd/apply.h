@@ -26,6 +26,9 @@ int	resolvconf_write(const char *path, const struct vmn_nc_dns *dns);
 int	proxyenv_render(const struct vmn_nc_proxy *p, char *buf, size_t len);
 int	proxyenv_write(const char *path, const struct vmn_nc_proxy *p);
 
+/* snat.c */
+int	snat_apply(const struct vmn_nc_snat *snat);
+
 /* files.c: shared by the writers above */
 int	file_replace(const char *path, const char *content, mode_t mode);
 bool	file_is_mounted_over(const char *path);

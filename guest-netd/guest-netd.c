@@ -216,6 +216,9 @@ handle_commit(struct guest *g, const struct vmn_msg *m)
 		rc = dnsproxy_configure(g->dns, &nc->dns, err, sizeof(err));
 	if (rc == 0)
 		rc = guestfwd_configure(g->fwd, nc, err, sizeof(err));
+	if (rc == 0 && (rc = snat_apply(&nc->snat)) < 0)
+		snprintf(err, sizeof(err), "masquerading for containers: %s",
+		    strerror(-rc));
 	if (rc == 0 && nc->proxy.present &&
 	    host_etc(g, g->proxy_env, DEFAULT_PROXY_ENV, "/etc/profile.d")) {
 		rc = -EPERM;
@@ -287,6 +290,7 @@ guest_msg(struct vmn_conn *c, const struct vmn_msg *m, void *arg)
 	case VMN_MSG_CONFIG_PROXY:
 	case VMN_MSG_CONFIG_SYSCTL:
 	case VMN_MSG_CONFIG_RFWD:
+	case VMN_MSG_CONFIG_SNAT:
 		if (!g->in_txn) {
 			log_warnx("host: %s outside a transaction",
 			    vmn_msg_name(m->hdr.type));

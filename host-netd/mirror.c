@@ -243,6 +243,11 @@ mirror_build_netconf(const struct vm *vm, struct vmn_netconf *nc)
 		    "disable_ipv6");
 		strcpy(nc->sysctls[nc->nsysctls++].value, "1");
 	}
+	/* Its containers' connections are masqueraded into the slice too. */
+	nc->snat.present = true;
+	snprintf(nc->snat.ifname, sizeof(nc->snat.ifname), "%s", ifname);
+	nc->snat.lo = vm->ports.lo;
+	nc->snat.hi = vm->ports.hi;
 	/* Its own connections take their ports from its slice only. */
 	snprintf(nc->sysctls[nc->nsysctls].name, sizeof(nc->sysctls[0].name),
 	    "net.ipv4.ip_local_port_range");

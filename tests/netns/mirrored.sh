@@ -9,7 +9,8 @@
 # lan as the host's address; the host's own connections and listeners
 # untouched; lan -> a guest server (inbound allow) and the host's own
 # server on another port; the guest's loopback server on the host's
-# localhost; the slice reserved on the host; two mirrored guests (one with
+# localhost; the slice reserved on the host; a container behind the
+# guest's own NAT getting out; two mirrored guests (one with
 # the LAN kept out) and a NAT one side by side; a port the host has, a port
 # the guest has; a LAN peer that is not the gateway; the host changing
 # (addresses, MTU, the uplink down and up), followed within a second;
@@ -130,6 +131,32 @@ out=$(ip netns exec $NS_LAN socat -T2 - TCP4:$HOST4:9200 </dev/null 2>&1) &&
 	fail "lan reached g2's 9200 with inbound deny: $out"
 in_guest g2 ping -c 1 -W 3 $LAN4 >/dev/null || fail "g2 ping with inbound deny"
 pass "g1 and g2 mirrored with their own slices ($lo-$hi, $lo2-$hi2), g3 by NAT below them; g2's servers kept from the lan (deny)"
+
+# --- a container in the guest, behind the guest's own NAT (as Docker makes it) ----
+NS_C=vmn-c1-$SFX
+bed_netns_add "$NS_C"
+ip link add cveth netns "$G" type veth peer name eth0 netns "$NS_C"
+ip -n "$G" addr add 10.88.0.1/24 dev cveth
+ip -n "$G" link set cveth up
+ip -n "$NS_C" addr add 10.88.0.2/24 dev eth0
+ip -n "$NS_C" link set eth0 up
+ip -n "$NS_C" route add default via 10.88.0.1
+ip netns exec "$G" sysctl -qw net.ipv4.ip_forward=1
+ip netns exec "$G" nft -f - <<EOF
+table ip docker {
+	chain postrouting {
+		type nat hook postrouting priority srcnat;
+		oifname "up0" masquerade
+	}
+}
+EOF
+ip netns exec "$G" nft list table inet vmnetd_guest | grep -q "masquerade to :$lo-$hi" ||
+	fail "guest-netd's masquerading for containers: $(ip netns exec "$G" nft list ruleset 2>&1 | head -20)"
+for i in 1 2 3; do
+	[ "$(ip netns exec "$NS_C" curl -sS -m 3 http://$LAN4:8080/)" = "$HOST4" ] ||
+		fail "the container's connection $i to the lan"
+done
+pass "a container behind the guest's own NAT gets out (masqueraded into the guest's slice)"
 
 # --- ports the host has, ports the guest has ------------------------------------
 bed_spawn "$G" guest-9100 socat TCP4-LISTEN:9100,fork,reuseaddr SYSTEM:'echo guest-9100'
