@@ -24,7 +24,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,34 +32,9 @@
 #include <nftables/libnftables.h>
 
 #include "host-netd.h"
+#include "text.h"
 #include "log.h"
 #include "sysctl.h"
-
-struct out {
-	char	*buf;
-	size_t	 len, off;
-	int	 err;
-};
-
-static void
-emit(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-emit(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o->err)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->buf + o->off, o->len - o->off, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->len - o->off)
-		o->err = -ENOBUFS;
-	else
-		o->off += (size_t)n;
-}
 
 static bool
 has_link(const struct vm *vm)
@@ -89,57 +63,58 @@ int
 nat_render(const struct vm_list *vms, const struct port_range *masq,
     char *buf, size_t len)
 {
-	struct out o = { .buf = buf, .len = len };
+	struct vmn_text o;
 	const struct vm *vm, *peer;
 	char pfx[VMN_PREFIX_STRLEN];
 	bool first = true;
 
-	emit(&o, "table inet " HOSTD_NFT_TABLE "\n"
+	vmn_text_init(&o, buf, len);
+	vmn_text_printf(&o, "table inet " HOSTD_NFT_TABLE "\n"
 	    "delete table inet " HOSTD_NFT_TABLE "\n"
 	    "table inet " HOSTD_NFT_TABLE " {\n"
 	    "\tset vm_links {\n\t\ttype ifname\n");
 	TAILQ_FOREACH(vm, vms, entry) {
 		if (!has_link(vm))
 			continue;
-		emit(&o, "%s\"%s\"", first ? "\t\telements = { " : ", ",
+		vmn_text_printf(&o, "%s\"%s\"", first ? "\t\telements = { " : ", ",
 		    vm->conf.host_ifname);
 		first = false;
 	}
 	if (!first)
-		emit(&o, " }\n");
-	emit(&o, "\t}\n\n\tchain forward {\n"
+		vmn_text_printf(&o, " }\n");
+	vmn_text_printf(&o, "\t}\n\n\tchain forward {\n"
 	    "\t\ttype filter hook forward priority filter; policy accept;\n");
 	TAILQ_FOREACH(vm, vms, entry) {
 		if (!has_link(vm))
 			continue;
-		emit(&o, "\t\tiifname \"%s\" ip saddr != %s drop\n",
+		vmn_text_printf(&o, "\t\tiifname \"%s\" ip saddr != %s drop\n",
 		    vm->conf.host_ifname,
 		    vmn_prefix_ntop(&vm->subnet4, pfx, sizeof(pfx)));
 		if (vm->subnet6.ip.family)
-			emit(&o, "\t\tiifname \"%s\" ip6 saddr != %s drop\n",
+			vmn_text_printf(&o, "\t\tiifname \"%s\" ip6 saddr != %s drop\n",
 			    vm->conf.host_ifname,
 			    vmn_prefix_ntop(&vm->subnet6, pfx, sizeof(pfx)));
 		else
-			emit(&o, "\t\tiifname \"%s\" meta nfproto ipv6 drop\n",
+			vmn_text_printf(&o, "\t\tiifname \"%s\" meta nfproto ipv6 drop\n",
 			    vm->conf.host_ifname);
 		TAILQ_FOREACH(peer, vms, entry)
 			if (peer != vm && has_link(peer) && allows(vm, peer))
-				emit(&o, "\t\tiifname \"%s\" oifname \"%s\" "
+				vmn_text_printf(&o, "\t\tiifname \"%s\" oifname \"%s\" "
 				    "accept\n", vm->conf.host_ifname,
 				    peer->conf.host_ifname);
 	}
-	emit(&o, "\t\toifname @vm_links ct state established,related accept\n"
+	vmn_text_printf(&o, "\t\toifname @vm_links ct state established,related accept\n"
 	    "\t\tiifname @vm_links oifname @vm_links drop\n"
 	    "\t\toifname @vm_links drop\n"
 	    "\t}\n\n\tchain postrouting {\n"
 	    "\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
 	if (masq)
-		emit(&o, "\t\tiifname @vm_links oifname != @vm_links "
+		vmn_text_printf(&o, "\t\tiifname @vm_links oifname != @vm_links "
 		    "meta l4proto { tcp, udp } masquerade to :%u-%u\n",
 		    masq->lo, masq->hi);
-	emit(&o, "\t\tiifname @vm_links oifname != @vm_links masquerade\n");
-	emit(&o, "\t}\n}\n");
-	return o.err ? o.err : (int)o.off;
+	vmn_text_printf(&o, "\t\tiifname @vm_links oifname != @vm_links masquerade\n");
+	vmn_text_printf(&o, "\t}\n}\n");
+	return vmn_text_end(&o);
 }
 
 int

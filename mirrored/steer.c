@@ -34,85 +34,59 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "steer.h"
-
-struct out {
-	char	*buf;
-	size_t	 len, off;
-	int	 err;
-};
-
-static void
-emit(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-emit(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o->err)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->buf + o->off, o->len - o->off, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->len - o->off)
-		o->err = -ENOBUFS;
-	else
-		o->off += (size_t)n;
-}
+#include "text.h"
 
 /* elements = { ports..., lo-hi } */
 static void
-port_set(struct out *o, const char *name, const uint16_t *ports, unsigned n,
+port_set(struct vmn_text *o, const char *name, const uint16_t *ports, unsigned n,
     const struct steer_guest *g)
 {
 	unsigned i;
 
-	emit(o, "\tset %s {\n\t\ttype inet_service; flags interval;\n"
+	vmn_text_printf(o, "\tset %s {\n\t\ttype inet_service; flags interval;\n"
 	    "\t\telements = { ", name);
 	for (i = 0; i < n; i++)
 		if (ports[i] < g->slice_lo || ports[i] > g->slice_hi)
-			emit(o, "%u, ", ports[i]);
-	emit(o, "%u-%u }\n\t}\n", g->slice_lo, g->slice_hi);
+			vmn_text_printf(o, "%u, ", ports[i]);
+	vmn_text_printf(o, "%u-%u }\n\t}\n", g->slice_lo, g->slice_hi);
 }
 
 static void
-addr_set(struct out *o, const char *name, const struct steer_guest *g,
+addr_set(struct vmn_text *o, const char *name, const struct steer_guest *g,
     int family)
 {
 	char ip[VMN_IP_STRLEN];
 	bool first = true;
 	unsigned i;
 
-	emit(o, "\tset %s {\n\t\ttype %s\n", name,
+	vmn_text_printf(o, "\tset %s {\n\t\ttype %s\n", name,
 	    family == AF_INET ? "ipv4_addr" : "ipv6_addr");
 	for (i = 0; i < g->naddrs; i++) {
 		if (g->addrs[i].family != family)
 			continue;
-		emit(o, "%s%s", first ? "\t\telements = { " : ", ",
+		vmn_text_printf(o, "%s%s", first ? "\t\telements = { " : ", ",
 		    vmn_ip_ntop(&g->addrs[i], ip, sizeof(ip)));
 		first = false;
 	}
-	emit(o, "%s\t}\n", first ? "" : " }\n");
+	vmn_text_printf(o, "%s\t}\n", first ? "" : " }\n");
 }
 
 static void
-guest_sets(struct out *o, const struct steer_guest *g, unsigned i)
+guest_sets(struct vmn_text *o, const struct steer_guest *g, unsigned i)
 {
 	char name[32];
 
-	emit(o, "\t# vm \"%s\": %s <-> %s, ports %u-%u\n", g->name, g->uplink,
+	vmn_text_printf(o, "\t# vm \"%s\": %s <-> %s, ports %u-%u\n", g->name, g->uplink,
 	    g->link, g->slice_lo, g->slice_hi);
 	snprintf(name, sizeof(name), "g%u_tcp", i);
 	port_set(o, name, g->tcp, g->ntcp, g);
 	snprintf(name, sizeof(name), "g%u_udp", i);
 	port_set(o, name, g->udp, g->nudp, g);
-	emit(o, "\tset g%u_ping {\n\t\ttypeof icmp id; size 1024;\n"
+	vmn_text_printf(o, "\tset g%u_ping {\n\t\ttypeof icmp id; size 1024;\n"
 	    "\t\tflags dynamic, timeout; timeout 30s;\n\t}\n", i);
 	snprintf(name, sizeof(name), "g%u_addr4", i);
 	addr_set(o, name, g, AF_INET);
@@ -126,55 +100,56 @@ guest_sets(struct out *o, const struct steer_guest *g, unsigned i)
  * then its transport header, whose source port is the guest's.
  */
 static void
-uplink_rules(struct out *o, const struct steer_guest *g, unsigned i)
+uplink_rules(struct vmn_text *o, const struct steer_guest *g, unsigned i)
 {
-	emit(o, "\t\ttcp dport @g%u_tcp fwd to \"%s\"\n", i, g->link);
-	emit(o, "\t\tudp dport @g%u_udp fwd to \"%s\"\n", i, g->link);
-	emit(o, "\t\ticmp type echo-reply icmp id @g%u_ping fwd to \"%s\"\n",
+	vmn_text_printf(o, "\t\ttcp dport @g%u_tcp fwd to \"%s\"\n", i, g->link);
+	vmn_text_printf(o, "\t\tudp dport @g%u_udp fwd to \"%s\"\n", i, g->link);
+	vmn_text_printf(o, "\t\ticmp type echo-reply icmp id @g%u_ping fwd to \"%s\"\n",
 	    i, g->link);
-	emit(o, "\t\ticmpv6 type echo-reply icmpv6 id @g%u_ping "
+	vmn_text_printf(o, "\t\ticmpv6 type echo-reply icmpv6 id @g%u_ping "
 	    "fwd to \"%s\"\n", i, g->link);
-	emit(o, "\t\ticmp type { destination-unreachable, time-exceeded, "
+	vmn_text_printf(o, "\t\ticmp type { destination-unreachable, time-exceeded, "
 	    "parameter-problem } @th,224,16 %u-%u fwd to \"%s\"\n",
 	    g->slice_lo, g->slice_hi, g->link);
-	emit(o, "\t\ticmpv6 type { destination-unreachable, packet-too-big, "
+	vmn_text_printf(o, "\t\ticmpv6 type { destination-unreachable, packet-too-big, "
 	    "time-exceeded, parameter-problem } @th,384,16 %u-%u "
 	    "fwd to \"%s\"\n", g->slice_lo, g->slice_hi, g->link);
 }
 
 static void
-guest_chain(struct out *o, const struct steer_guest *g, unsigned i)
+guest_chain(struct vmn_text *o, const struct steer_guest *g, unsigned i)
 {
-	emit(o, "\n\tchain guest%u {\n"
+	vmn_text_printf(o, "\n\tchain guest%u {\n"
 	    "\t\ttype filter hook ingress device \"%s\" priority 0; "
 	    "policy drop;\n", i, g->link);
-	emit(o, "\t\tether saddr != %02x:%02x:%02x:%02x:%02x:%02x drop\n",
+	vmn_text_printf(o, "\t\tether saddr != %02x:%02x:%02x:%02x:%02x:%02x drop\n",
 	    g->mac[0], g->mac[1], g->mac[2], g->mac[3], g->mac[4], g->mac[5]);
-	emit(o, "\t\tarp operation request arp saddr ip @g%u_addr4 "
+	vmn_text_printf(o, "\t\tarp operation request arp saddr ip @g%u_addr4 "
 	    "fwd to \"%s\"\n", i, g->uplink);
-	emit(o, "\t\tmeta protocol ip ip saddr != @g%u_addr4 drop\n", i);
-	emit(o, "\t\tmeta protocol ip6 ip6 saddr != @g%u_addr6 drop\n", i);
-	emit(o, "\t\ticmpv6 type nd-neighbor-solicit fwd to \"%s\"\n",
+	vmn_text_printf(o, "\t\tmeta protocol ip ip saddr != @g%u_addr4 drop\n", i);
+	vmn_text_printf(o, "\t\tmeta protocol ip6 ip6 saddr != @g%u_addr6 drop\n", i);
+	vmn_text_printf(o, "\t\ticmpv6 type nd-neighbor-solicit fwd to \"%s\"\n",
 	    g->uplink);
-	emit(o, "\t\ttcp sport @g%u_tcp fwd to \"%s\"\n", i, g->uplink);
-	emit(o, "\t\tudp sport @g%u_udp fwd to \"%s\"\n", i, g->uplink);
-	emit(o, "\t\ticmp type echo-request add @g%u_ping { icmp id } "
+	vmn_text_printf(o, "\t\ttcp sport @g%u_tcp fwd to \"%s\"\n", i, g->uplink);
+	vmn_text_printf(o, "\t\tudp sport @g%u_udp fwd to \"%s\"\n", i, g->uplink);
+	vmn_text_printf(o, "\t\ticmp type echo-request add @g%u_ping { icmp id } "
 	    "fwd to \"%s\"\n", i, g->uplink);
-	emit(o, "\t\ticmpv6 type echo-request add @g%u_ping { icmpv6 id } "
+	vmn_text_printf(o, "\t\ticmpv6 type echo-request add @g%u_ping { icmpv6 id } "
 	    "fwd to \"%s\"\n", i, g->uplink);
-	emit(o, "\t}\n");
+	vmn_text_printf(o, "\t}\n");
 }
 
 /* The batch that replaces the table with one for these guests. */
 int
 steer_render(const struct steer_guest *g, unsigned n, char *buf, size_t len)
 {
-	struct out o = { .buf = buf, .len = len };
+	struct vmn_text o;
 	unsigned i, j, k;
 
+	vmn_text_init(&o, buf, len);
 	if (n == 0)
 		return steer_render_delete(buf, len);
-	emit(&o, "table netdev " STEER_TABLE "\n"
+	vmn_text_printf(&o, "table netdev " STEER_TABLE "\n"
 	    "delete table netdev " STEER_TABLE "\n"
 	    "table netdev " STEER_TABLE " {\n");
 	for (i = 0; i < n; i++)
@@ -186,34 +161,35 @@ steer_render(const struct steer_guest *g, unsigned n, char *buf, size_t len)
 				break;
 		if (j < i)
 			continue;	/* this uplink's chain is written */
-		emit(&o, "\n\tchain uplink%u {\n"
+		vmn_text_printf(&o, "\n\tchain uplink%u {\n"
 		    "\t\ttype filter hook ingress device \"%s\" priority 0; "
 		    "policy accept;\n", i, g[i].uplink);
 		for (k = i; k < n; k++)
 			if (strcmp(g[k].uplink, g[i].uplink) == 0) {
-				emit(&o, "\t\tarp operation reply dup to \"%s\"\n",
+				vmn_text_printf(&o, "\t\tarp operation reply dup to \"%s\"\n",
 				    g[k].link);
-				emit(&o, "\t\ticmpv6 type nd-neighbor-advert "
+				vmn_text_printf(&o, "\t\ticmpv6 type nd-neighbor-advert "
 				    "dup to \"%s\"\n", g[k].link);
 			}
 		for (k = i; k < n; k++)
 			if (strcmp(g[k].uplink, g[i].uplink) == 0)
 				uplink_rules(&o, &g[k], k);
-		emit(&o, "\t}\n");
+		vmn_text_printf(&o, "\t}\n");
 	}
 	for (i = 0; i < n; i++)
 		guest_chain(&o, &g[i], i);
-	emit(&o, "}\n");
-	return o.err ? o.err : (int)o.off;
+	vmn_text_printf(&o, "}\n");
+	return vmn_text_end(&o);
 }
 
 /* Removes the table, whether or not it is there. */
 int
 steer_render_delete(char *buf, size_t len)
 {
-	struct out o = { .buf = buf, .len = len };
+	struct vmn_text o;
 
-	emit(&o, "table netdev " STEER_TABLE "\n"
+	vmn_text_init(&o, buf, len);
+	vmn_text_printf(&o, "table netdev " STEER_TABLE "\n"
 	    "delete table netdev " STEER_TABLE "\n");
-	return o.err ? o.err : (int)o.off;
+	return vmn_text_end(&o);
 }

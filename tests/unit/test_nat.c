@@ -59,34 +59,13 @@ static void
 golden_masq(const char *name, const struct vmspec *s, unsigned n,
     const struct port_range *masq)
 {
-	static char buf[65536], want[65536];
+	static char buf[65536];
 	struct vm store[8];
 	struct vm_list vms;
-	char path[512];
-	const char *src = getenv("VMN_SRCDIR");
-	size_t got;
-	FILE *f;
-	int len;
 
 	assert_true(n <= 8);
 	build(&vms, store, s, n);
-	len = nat_render(&vms, masq, buf, sizeof(buf));
-	assert_true(len > 0);
-	snprintf(path, sizeof(path), "%s/tests/unit/nft/%s.nft",
-	    src ? src : ".", name);
-	if (getenv("VMN_UPDATE_GOLDENS")) {
-		assert_non_null(f = fopen(path, "w"));
-		fwrite(buf, 1, (size_t)len, f);
-		fclose(f);
-		return;
-	}
-	if (!(f = fopen(path, "r")))
-		fail_msg("%s: %s", path, strerror(errno));
-	got = fread(want, 1, sizeof(want) - 1, f);
-	fclose(f);
-	want[got] = '\0';
-	if (strcmp(buf, want) != 0)
-		fail_msg("%s differs; rendered:\n%s", path, buf);
+	assert_golden(name, buf, nat_render(&vms, masq, buf, sizeof(buf)));
 }
 
 static void

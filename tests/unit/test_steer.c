@@ -19,30 +19,9 @@
 static void
 golden(const char *name, const struct steer_guest *g, unsigned n)
 {
-	static char buf[65536], want[65536];
-	const char *src = getenv("VMN_SRCDIR");
-	char path[512];
-	size_t got;
-	FILE *f;
-	int len;
+	static char buf[65536];
 
-	len = steer_render(g, n, buf, sizeof(buf));
-	assert_true(len > 0);
-	snprintf(path, sizeof(path), "%s/tests/unit/nft/%s.nft",
-	    src ? src : ".", name);
-	if (getenv("VMN_UPDATE_GOLDENS")) {
-		assert_non_null(f = fopen(path, "w"));
-		fwrite(buf, 1, (size_t)len, f);
-		fclose(f);
-		return;
-	}
-	if (!(f = fopen(path, "r")))
-		fail_msg("%s: %s", path, strerror(errno));
-	got = fread(want, 1, sizeof(want) - 1, f);
-	fclose(f);
-	want[got] = '\0';
-	if (strcmp(buf, want) != 0)
-		fail_msg("%s differs; rendered:\n%s", path, buf);
+	assert_golden(name, buf, steer_render(g, n, buf, sizeof(buf)));
 }
 
 static void

@@ -10,7 +10,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -67,5 +70,36 @@ get64(const uint8_t *p)
 		    rc_ < 0 ? strerror(-rc_) : "ok", want_,		\
 		    want_ < 0 ? strerror(-want_) : "ok");		\
 } while (0)
+
+/*
+ * Compares text (len bytes) with the golden file tests/unit/nft/NAME.nft
+ * of the source tree (VMN_SRCDIR); VMN_UPDATE_GOLDENS=1 writes it instead.
+ */
+static inline void
+assert_golden(const char *name, const char *text, int len)
+{
+	static char want[65536];
+	const char *src = getenv("VMN_SRCDIR");
+	char path[512];
+	size_t got;
+	FILE *f;
+
+	assert_true(len > 0);
+	snprintf(path, sizeof(path), "%s/tests/unit/nft/%s.nft",
+	    src ? src : ".", name);
+	if (getenv("VMN_UPDATE_GOLDENS")) {
+		assert_non_null(f = fopen(path, "w"));
+		fwrite(text, 1, (size_t)len, f);
+		fclose(f);
+		return;
+	}
+	if (!(f = fopen(path, "r")))
+		fail_msg("%s: %s", path, strerror(errno));
+	got = fread(want, 1, sizeof(want) - 1, f);
+	fclose(f);
+	want[got] = '\0';
+	if (strcmp(text, want) != 0)
+		fail_msg("%s differs; rendered:\n%s", path, text);
+}
 
 #endif
