@@ -209,7 +209,7 @@ ip -n "$NS_LAN" link set lan1 up
 in_host ip addr add 198.51.100.2/24 dev up1
 in_host ip link set up1 up
 in_host ip route replace default via 198.51.100.1 dev up1
-wait_for 3 "g1 on up1" sh -c "ip -n $G -4 -o addr show dev up1 2>/dev/null | grep -q 'inet 198.51.100.2/'"
+wait_for 1 "g1 on up1" sh -c "ip -n $G -4 -o addr show dev up1 2>/dev/null | grep -q 'inet 198.51.100.2/'"
 [ "$(in_guest g1 cat /sys/class/net/up1/address)" = "$(in_host cat /sys/class/net/up1/address)" ] ||
 	fail "g1's up1 has not up1's MAC"
 wait_for 3 "g1 out through up1" sh -c \
@@ -217,7 +217,7 @@ wait_for 3 "g1 out through up1" sh -c \
 in_guest g1 ip link show up0 >/dev/null 2>&1 && fail "g1 kept up0 after the move"
 in_host ip route replace default via $LAN4 dev up0
 in_host ip link set up1 down
-wait_for 3 "g1 back on up0" sh -c "ip -n $G -4 -o addr show dev up0 2>/dev/null | grep -q 'inet $HOST4/'"
+wait_for 1 "g1 back on up0" sh -c "ip -n $G -4 -o addr show dev up0 2>/dev/null | grep -q 'inet $HOST4/'"
 wait_online g1 g2
 wait_for 3 "g1 out through up0 again" sh -c \
 	"[ \"\$(ip netns exec $G curl -sS -m 1 http://$LAN4:8080/)\" = $HOST4 ]"
