@@ -63,6 +63,8 @@ vmn_netconf_encode(const struct vmn_netconf *nc, uint32_t commit_seq,
 		vmn_put(b, VMN_A_MAC, l->mac, VMN_MAC_LEN);
 		if (l->mtu)
 			vmn_put_u32(b, VMN_A_MTU, l->mtu);
+		if (l->noarp)
+			vmn_put_u8(b, VMN_A_NOARP, 1);
 		if ((rc = flush(&e)) < 0)
 			return rc;
 	}
@@ -140,11 +142,11 @@ vmn_netconf_encode(const struct vmn_netconf *nc, uint32_t commit_seq,
 		if ((rc = flush(&e)) < 0)
 			return rc;
 	}
-	if (nc->snat.present) {
+	for (i = 0; i < nc->nsnats; i++) {
 		vmn_msg_begin(b, VMN_MSG_CONFIG_SNAT, 0, 0);
-		vmn_put_str(b, VMN_A_IFNAME, nc->snat.ifname);
-		vmn_put_u16(b, VMN_A_PORT, nc->snat.lo);
-		vmn_put_u16(b, VMN_A_PORT_HI, nc->snat.hi);
+		vmn_put_str(b, VMN_A_IFNAME, nc->snats[i].ifname);
+		vmn_put_u16(b, VMN_A_PORT, nc->snats[i].lo);
+		vmn_put_u16(b, VMN_A_PORT_HI, nc->snats[i].hi);
 		if ((rc = flush(&e)) < 0)
 			return rc;
 	}
@@ -321,6 +323,7 @@ vmn_netconf_decode_item(struct vmn_netconf *nc, const struct vmn_msg *m,
 		if (get_ifname(m, l->name, why) < 0)
 			return -EINVAL;
 		memcpy(l->mac, m->tb[VMN_A_MAC].data, VMN_MAC_LEN);
+		l->noarp = vmn_attr_u8(&m->tb[VMN_A_NOARP]) != 0;
 		if (vmn_attr_present(&m->tb[VMN_A_MTU]))
 			l->mtu = vmn_attr_u32(&m->tb[VMN_A_MTU]);
 		if (l->mtu && (l->mtu < 68 || l->mtu > 65535)) {
@@ -408,21 +411,24 @@ vmn_netconf_decode_item(struct vmn_netconf *nc, const struct vmn_msg *m,
 		nc->nrfwds++;
 		return 0;
 	}
-	case VMN_MSG_CONFIG_SNAT:
-		if (nc->snat.present) {
-			*why = "two masquerading ranges";
+	case VMN_MSG_CONFIG_SNAT: {
+		struct vmn_nc_snat *sn;
+
+		TOO_MANY(nc->nsnats, VMN_NC_MAX_LINKS, "masquerading ranges");
+		sn = &nc->snats[nc->nsnats];
+		if (get_ifname(m, sn->ifname, why) < 0)
 			return -EINVAL;
-		}
-		if (get_ifname(m, nc->snat.ifname, why) < 0)
-			return -EINVAL;
-		nc->snat.lo = vmn_attr_u16(&m->tb[VMN_A_PORT]);
-		nc->snat.hi = vmn_attr_u16(&m->tb[VMN_A_PORT_HI]);
-		if (nc->snat.lo == 0 || nc->snat.hi < nc->snat.lo) {
+		sn->lo = vmn_attr_u16(&m->tb[VMN_A_PORT]);
+		sn->hi = vmn_attr_u16(&m->tb[VMN_A_PORT_HI]);
+		if (sn->lo == 0 || sn->hi < sn->lo ||
+		    (nc->nsnats && (sn->lo != nc->snats[0].lo ||
+		    sn->hi != nc->snats[0].hi))) {
 			*why = "bad port range";
 			return -EINVAL;
 		}
-		nc->snat.present = true;
+		nc->nsnats++;
 		return 0;
+	}
 	case VMN_MSG_CONFIG_DNS:
 		return decode_dns(nc, m, why);
 	case VMN_MSG_CONFIG_PROXY:
@@ -472,6 +478,11 @@ vmn_netconf_check(const struct vmn_netconf *nc, const char **why)
 	for (i = 0; i < nc->nneighs; i++)
 		if (!has_link(nc, nc->neighs[i].ifname)) {
 			*why = "neighbour on a link that is not configured";
+			return -EINVAL;
+		}
+	for (i = 0; i < nc->nsnats; i++)
+		if (!has_link(nc, nc->snats[i].ifname)) {
+			*why = "masquerading on a link that is not configured";
 			return -EINVAL;
 		}
 	return 0;

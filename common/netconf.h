@@ -32,7 +32,7 @@
 #define VMN_NC_MAX_NEIGHS	16
 #define VMN_NC_MAX_SERVERS	3	/* MAXNS of glibc and musl */
 #define VMN_NC_MAX_SEARCH	8
-#define VMN_NC_MAX_SYSCTLS	16
+#define VMN_NC_MAX_SYSCTLS	32
 #define VMN_NC_MAX_RFWDS	32
 #define VMN_NC_DOMAIN_MAX	254
 
@@ -40,6 +40,7 @@ struct vmn_nc_link {
 	char		name[IFNAMSIZ];
 	uint8_t		mac[VMN_MAC_LEN];
 	uint32_t	mtu;		/* 0: leave as is */
+	bool		noarp;		/* mirrors an L3 uplink: no neighbours */
 };
 
 struct vmn_nc_addr {
@@ -94,7 +95,6 @@ struct vmn_nc_rfwd {
  * masqueraded into its ports lo..hi, the only ones steered back to it.
  */
 struct vmn_nc_snat {
-	bool		present;
 	char		ifname[IFNAMSIZ];
 	uint16_t	lo, hi;
 };
@@ -111,7 +111,8 @@ struct vmn_netconf {
 	struct vmn_nc_sysctl	sysctls[VMN_NC_MAX_SYSCTLS];
 	struct vmn_nc_dns	dns;
 	struct vmn_nc_proxy	proxy;
-	struct vmn_nc_snat	snat;
+	unsigned		nsnats;
+	struct vmn_nc_snat	snats[VMN_NC_MAX_LINKS];
 };
 
 /* Called once per encoded frame; a negative return stops the encoding. */

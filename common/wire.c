@@ -115,6 +115,7 @@ static const char *const attr_names[] = {
 	[VMN_A_CONN_ID]		= "conn-id",
 	[VMN_A_LISTEN_FLAGS]	= "listen-flags",
 	[VMN_A_PORT_HI]		= "port-hi",
+	[VMN_A_NOARP]		= "noarp",
 	[VMN_A_GUEST_PORT]	= "guest-port",
 	[VMN_A_HOST_ADDR]	= "host-addr",
 	[VMN_A_FWD_CONFLICTS]	= "fwd-conflicts",
@@ -198,6 +199,7 @@ static const policy_t link_policy = {
 	[VMN_A_IFNAME]		= R_STR(1, IFNAME_MAX),
 	[VMN_A_MAC]		= R_(MAC),
 	[VMN_A_MTU]		= P_(U32),
+	[VMN_A_NOARP]		= P_(U8),
 };
 
 static const policy_t addr_policy = {

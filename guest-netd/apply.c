@@ -152,6 +152,17 @@ set_link(struct applier *a, int index, const char *newname, uint32_t mtu,
 	return vmn_nl_request(a->nl, nlh);
 }
 
+/* A link mirroring a host's L3 uplink (a VPN) resolves no neighbours. */
+static int
+set_noarp(struct applier *a, int index, bool on)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = index,
+	    .ifi_change = IFF_NOARP, .ifi_flags = on ? IFF_NOARP : 0 };
+
+	return vmn_nl_request(a->nl, vmn_nl_new(a->nl, RTM_NEWLINK, 0, &ifi,
+	    sizeof(ifi)));
+}
+
 static int
 apply_links(struct applier *a)
 {
@@ -206,6 +217,10 @@ apply_links(struct applier *a)
 		    (k->flags & IFF_UP) != 0)) < 0)
 			return fail(a, rc, "setting %s mtu %u", want->name,
 			    want->mtu);
+		if (want->noarp != ((k->flags & IFF_NOARP) != 0) &&
+		    (rc = set_noarp(a, k->index, want->noarp)) < 0)
+			return fail(a, rc, "setting %s arp %s", want->name,
+			    want->noarp ? "off" : "on");
 		a->was_up[i] = (k->flags & IFF_UP) != 0;
 	}
 	return 0;

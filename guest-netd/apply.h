@@ -27,7 +27,7 @@ int	proxyenv_render(const struct vmn_nc_proxy *p, char *buf, size_t len);
 int	proxyenv_write(const char *path, const struct vmn_nc_proxy *p);
 
 /* snat.c */
-int	snat_apply(const struct vmn_nc_snat *snat);
+int	snat_apply(const struct vmn_nc_snat *sn, unsigned n);
 
 /* files.c: shared by the writers above */
 int	file_replace(const char *path, const char *content, mode_t mode);

@@ -216,7 +216,7 @@ handle_commit(struct guest *g, const struct vmn_msg *m)
 		rc = dnsproxy_configure(g->dns, &nc->dns, err, sizeof(err));
 	if (rc == 0)
 		rc = guestfwd_configure(g->fwd, nc, err, sizeof(err));
-	if (rc == 0 && (rc = snat_apply(&nc->snat)) < 0)
+	if (rc == 0 && (rc = snat_apply(nc->snats, nc->nsnats)) < 0)
 		snprintf(err, sizeof(err), "masquerading for containers: %s",
 		    strerror(-rc));
 	if (rc == 0 && nc->proxy.present &&

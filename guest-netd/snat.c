@@ -72,38 +72,44 @@ run(const char *cmds)
 }
 
 /*
- * Makes the table match snat: there with its rule, or gone. A guest
- * without libnftables is told once; its own connections do not need it.
+ * Makes the table match: there with its rule for the interfaces in sn
+ * (one port range for them all), or gone. A guest without libnftables is
+ * told once; its own connections do not need it.
  */
 int
-snat_apply(const struct vmn_nc_snat *snat)
+snat_apply(const struct vmn_nc_snat *sn, unsigned n)
 {
 	static bool warned;
-	char buf[512];
+	char buf[1024], ifs[160] = "";
+	size_t off = 0;
+	unsigned i;
 
-	if (!snat->present && !N.present)
+	if (n == 0 && !N.present)
 		return 0;
 	if (!load()) {
-		if (snat->present && !warned)
+		if (n && !warned)
 			log_warnx("libnftables.so.1 not found: containers in "
 			    "this guest will not get out (install nftables)");
 		warned = true;
 		return 0;
 	}
-	if (!snat->present) {
+	if (n == 0) {
 		N.present = false;
 		return run("table inet " SNAT_TABLE "\n"
 		    "delete table inet " SNAT_TABLE "\n");
 	}
+	for (i = 0; i < n && off < sizeof(ifs); i++)
+		off += (size_t)snprintf(ifs + off, sizeof(ifs) - off,
+		    "%s\"%s\"", i ? ", " : "", sn[i].ifname);
 	snprintf(buf, sizeof(buf),
 	    "table inet " SNAT_TABLE "\n"
 	    "delete table inet " SNAT_TABLE "\n"
 	    "table inet " SNAT_TABLE " {\n"
 	    "\tchain postrouting {\n"
 	    "\t\ttype nat hook postrouting priority srcnat - 10;\n"
-	    "\t\toifname \"%s\" fib saddr type != local "
+	    "\t\toifname { %s } fib saddr type != local "
 	    "meta l4proto { tcp, udp } masquerade to :%u-%u\n"
-	    "\t}\n}\n", snat->ifname, snat->lo, snat->hi);
+	    "\t}\n}\n", ifs, sn[0].lo, sn[0].hi);
 	N.present = true;
 	return run(buf);
 }

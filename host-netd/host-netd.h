@@ -25,6 +25,7 @@
 #define HOSTD_STATE_DIR		VMN_STATE_DIR
 #define HOSTD_CONTROL_SOCKET	VMN_CONTROL_SOCKET
 #define MIRROR_MAX_EXPOSED	64	/* mirrored: listener ports steered */
+#define MIRROR_MAX_UPLINKS	4	/* mirrored: links per guest */
 #define HOSTD_POOL4		"172.16.0.0/12"
 #define HOSTD_SUBNET_LEN4	24
 #define HOSTD_GUEST_IFNAME	"eth0"
@@ -122,7 +123,7 @@ struct hostd_conf {
 };
 
 struct session;
-struct mirror_view;
+struct mirror_link;
 struct mirror_hold;
 LIST_HEAD(session_list, session);
 
@@ -162,7 +163,9 @@ struct vm {
 	uint64_t		sessions_refused;
 	bool			keep_tap;	/* being restarted: leave a used tap */
 	/* mirrored mode: its uplink, its ports, what it listens on */
-	struct mirror_view	*mview;		/* the uplink as last pushed */
+	struct mirror_link	*mlinks;	/* one per uplink it mirrors */
+	unsigned		nmlinks;
+	uint8_t			made_mac[VMN_MAC_LEN]; /* for L3 uplinks' links */
 	int			port_slice;	/* persisted; -1: none yet */
 	struct port_range	ports;		/* its ephemeral slice */
 	unsigned		nholds;		/* its listeners beyond loopback */
@@ -247,6 +250,8 @@ void	process_name(pid_t pid, char *buf, size_t len);
 
 /* mirror.c */
 int	mirror_link_prepare(struct vm *vm, char *err, size_t errlen);
+int	mirror_links_up(struct vm *vm, char *err, size_t errlen);
+void	mirror_links_down(struct vm *vm);
 uint32_t mirror_mtu(const struct vm *vm);
 const char *mirror_uplink_name(const struct vm *vm);
 void	mirror_build_netconf(const struct vm *vm, struct vmn_netconf *nc);
@@ -283,6 +288,12 @@ bool	hostlink_tap_in_use(struct vmn_nl *nl, int ifindex);
 int	hostlink_remove_stale(struct vmn_nl *nl, const char *ifname,
 	    const char *vmname);
 int	hostlink_configure(struct vmn_nl *nl, const struct vm *vm);
+int	hostlink_configure_port(struct vmn_nl *nl, const struct vm *vm,
+	    int ifindex, const char *ifname, bool keep_ipv6);
+int	hostlink_create_veth_pair(struct vmn_nl *nl, struct vm *vm,
+	    const char *ifname, const uint8_t *guest_mac, uint32_t mtu);
+int	hostlink_neigh_pin(struct vmn_nl *nl, int ifindex,
+	    const struct vmn_ip *ip, const uint8_t *mac);
 int	hostlink_set_mtu(struct vmn_nl *nl, int ifindex, uint32_t mtu);
 int	hostlink_exists(struct vmn_nl *nl, int ifindex, const char *ifname);
 int	hostlink_routes(struct vmn_nl *nl, struct vmn_prefix *out,

@@ -17,6 +17,7 @@
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/if_tun.h>
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 
@@ -279,29 +280,29 @@ open_netns(struct vm *vm)
 }
 
 /*
- * A veth pair: the host end gets the VM's host-side name and MAC, the
- * other end is created directly inside the guest's namespace with the
- * guest's MAC, under a temporary name that guest-netd replaces.
+ * A veth pair: the host end named ifname with the VM's host-side MAC, the
+ * other end created directly inside the guest's namespace with guest_mac,
+ * under a temporary name that guest-netd replaces.
  */
 int
-hostlink_create_veth(struct vmn_nl *nl, struct vm *vm, uint32_t mtu)
+hostlink_create_veth_pair(struct vmn_nl *nl, struct vm *vm,
+    const char *ifname, const uint8_t *guest_mac, uint32_t mtu)
 {
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
 	struct nlattr *linkinfo, *data, *peer;
 	struct ifinfomsg *peer_ifi;
 	struct nlmsghdr *nlh;
-	char alias[64], peer_name[IFNAMSIZ];
+	char peer_name[IFNAMSIZ];
 	int nsfd, rc;
 
 	if ((nsfd = open_netns(vm)) < 0)
 		return nsfd;
-	alias_for(vm, alias, sizeof(alias));
 	snprintf(peer_name, sizeof(peer_name), "vmg-%02x%02x%02x",
-	    vm->guest_mac[3], vm->guest_mac[4], vm->guest_mac[5]);
+	    guest_mac[3], guest_mac[4], guest_mac[5]);
 
 	nlh = vmn_nl_new(nl, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifi,
 	    sizeof(ifi));
-	mnl_attr_put_strz(nlh, IFLA_IFNAME, vm->conf.host_ifname);
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
 	mnl_attr_put(nlh, IFLA_ADDRESS, VMN_MAC_LEN, vm->host_mac);
 	if (mtu)
 		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
@@ -315,7 +316,7 @@ hostlink_create_veth(struct vmn_nl *nl, struct vm *vm, uint32_t mtu)
 	peer_ifi->ifi_family = AF_UNSPEC;
 	nlh->nlmsg_len += MNL_ALIGN(sizeof(*peer_ifi));
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, peer_name);
-	mnl_attr_put(nlh, IFLA_ADDRESS, VMN_MAC_LEN, vm->guest_mac);
+	mnl_attr_put(nlh, IFLA_ADDRESS, VMN_MAC_LEN, guest_mac);
 	if (mtu)
 		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
 	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)nsfd);
@@ -326,7 +327,15 @@ hostlink_create_veth(struct vmn_nl *nl, struct vm *vm, uint32_t mtu)
 	close(nsfd);
 	if (rc < 0)
 		return rc;
-	return link_index(nl, vm->conf.host_ifname);
+	return link_index(nl, ifname);
+}
+
+/* The VM's own veth pair, under its host-side name. */
+int
+hostlink_create_veth(struct vmn_nl *nl, struct vm *vm, uint32_t mtu)
+{
+	return hostlink_create_veth_pair(nl, vm, vm->conf.host_ifname,
+	    vm->guest_mac, mtu);
 }
 
 /*
@@ -508,18 +517,21 @@ harden_link(const char *ifname)
 	return 0;
 }
 
-/* Hardening, alias, MAC, MTU, gateway addresses (NAT), up. */
-int
-hostlink_configure(struct vmn_nl *nl, const struct vm *vm)
+/*
+ * A link of ours set up and brought up: hardened, named ours by its alias,
+ * with the host-side MAC and MTU.
+ */
+static int
+link_up(struct vmn_nl *nl, const struct vm *vm, int ifindex,
+    const char *ifname)
 {
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC,
-	    .ifi_index = vm->ifindex, .ifi_change = IFF_UP, .ifi_flags = IFF_UP };
+	    .ifi_index = ifindex, .ifi_change = IFF_UP, .ifi_flags = IFF_UP };
 	struct nlmsghdr *nlh;
-	struct vmn_ip gw;
 	char alias[64];
 	int rc;
 
-	if ((rc = harden_link(vm->conf.host_ifname)) < 0)
+	if ((rc = harden_link(ifname)) < 0)
 		return rc;
 	alias_for(vm, alias, sizeof(alias));
 	nlh = vmn_nl_new(nl, RTM_NEWLINK, 0, &ifi, sizeof(ifi));
@@ -527,18 +539,39 @@ hostlink_configure(struct vmn_nl *nl, const struct vm *vm)
 	mnl_attr_put(nlh, IFLA_ADDRESS, VMN_MAC_LEN, vm->host_mac);
 	if (vm->mtu)
 		mnl_attr_put_u32(nlh, IFLA_MTU, vm->mtu);
-	if ((rc = vmn_nl_request(nl, nlh)) < 0)
+	return vmn_nl_request(nl, nlh);
+}
+
+/*
+ * A mirrored guest's link is only a port the steering moves frames
+ * through: no address, not even IPv6's link-local, so the host never talks
+ * on it (the guest has the uplink's MAC and addresses). A link for an L3
+ * uplink keeps IPv6 on, without addresses: the pinned neighbours of the
+ * guest's IPv6 addresses need it.
+ */
+int
+hostlink_configure_port(struct vmn_nl *nl, const struct vm *vm, int ifindex,
+    const char *ifname, bool keep_ipv6)
+{
+	int rc;
+
+	rc = vmn_sysctl_link("ipv6", ifname, "addr_gen_mode", "1");
+	if (rc == 0 && !keep_ipv6)
+		rc = vmn_sysctl_link("ipv6", ifname, "disable_ipv6", "1");
+	if (rc < 0 && rc != -ENOENT)
 		return rc;
-	/*
-	 * A mirrored guest's link is only a port the steering moves frames
-	 * through: no address, not even IPv6's link-local, so the host never
-	 * talks on it (the guest has the host's MAC and addresses).
-	 */
-	if (vm->conf.mode == VM_MODE_MIRRORED) {
-		rc = vmn_sysctl_link("ipv6", vm->conf.host_ifname,
-		    "disable_ipv6", "1");
-		return rc == -ENOENT ? 0 : rc;
-	}
+	return link_up(nl, vm, ifindex, ifname);
+}
+
+/* A NAT VM's link: hardened, up, with the gateway addresses. */
+int
+hostlink_configure(struct vmn_nl *nl, const struct vm *vm)
+{
+	struct vmn_ip gw;
+	int rc;
+
+	if ((rc = link_up(nl, vm, vm->ifindex, vm->conf.host_ifname)) < 0)
+		return rc;
 	vm_gateway4(vm, &gw);
 	if ((rc = add_addr(nl, vm->ifindex, &gw, vm->subnet4.plen)) < 0)
 		return rc;
@@ -548,6 +581,28 @@ hostlink_configure(struct vmn_nl *nl, const struct vm *vm)
 			return rc;
 	}
 	return 0;
+}
+
+/*
+ * A neighbour entry that never expires nor is asked for: how the host
+ * reaches the guest's addresses on a link it has no address on.
+ */
+int
+hostlink_neigh_pin(struct vmn_nl *nl, int ifindex, const struct vmn_ip *ip,
+    const uint8_t *mac)
+{
+	struct ndmsg ndm = {
+		.ndm_family = ip->family,
+		.ndm_ifindex = ifindex,
+		.ndm_state = NUD_PERMANENT,
+	};
+	struct nlmsghdr *nlh;
+
+	nlh = vmn_nl_new(nl, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, &ndm,
+	    sizeof(ndm));
+	mnl_attr_put(nlh, NDA_DST, vmn_ip_len(ip->family), &ip->u);
+	mnl_attr_put(nlh, NDA_LLADDR, VMN_MAC_LEN, mac);
+	return vmn_nl_request(nl, nlh);
 }
 
 /* ---- routes and uplinks --------------------------------------------- */

@@ -3,21 +3,24 @@
  *
  * Theory of operation
  *
- * A mirrored VM mirrors one of the host's uplinks (the first the host has:
- * the configured ones, or else the interfaces with a default route). Its
- * link (a veth into its namespace, or a tap for QEMU) carries the uplink's
- * MAC on the guest's side and no address on the host's; the guest gets the
- * uplink's MTU, addresses and routes (mirrored/hostview.c) and a slice of
- * the host's ephemeral ports (mirrored/ports.c) as its own
- * ip_local_port_range, which the host reserves. The steering table
- * (mirrored/steer.c) moves frames between the uplink and the guest's link
- * in the kernel.
+ * A mirrored VM mirrors the host's uplinks (the configured ones, or else
+ * the interfaces with a default route or a VPN's half of one): a guest in
+ * a namespace all of them (up to MIRROR_MAX_UPLINKS), a VM the first, as
+ * its NIC is fixed at boot. Each mirrored uplink is a link (a veth into
+ * the namespace, or the VM's tap) with no address on the host's side and,
+ * on the guest's, the uplink's MAC, or for an L3 uplink (a VPN's tun) a
+ * MAC of its own and no ARP. The guest gets each uplink's MTU, addresses
+ * and routes (mirrored/hostview.c) and a slice of the host's ephemeral
+ * ports (mirrored/ports.c) as its own ip_local_port_range, which the host
+ * reserves. The steering table (mirrored/steer.c) moves packets between
+ * each uplink and its link in the kernel.
  *
  * Following the host: the monitor calls mirror_host_changed() after any
- * change of links, addresses or routes (debounced): each VM's uplink is
- * read again and, when it changed, its guest gets a new configuration and
+ * change of links, addresses or routes (debounced). When the set of
+ * uplinks changed, a namespace guest's links are made again; when an
+ * uplink changed in place, its guest gets a new configuration. Either way
  * the steering is rendered again. An uplink that goes down takes the
- * host's side of the guest's link down, and the guest sees no carrier.
+ * host's side of its link down, and the guest sees no carrier.
  *
  * Ports the guest listens on (on a wildcard address or the mirrored one,
  * as guest-netd reports them) are held on the host, so that no host
@@ -67,13 +70,6 @@ static bool
 mirrored(const struct vm *vm)
 {
 	return vm->conf.mode == VM_MODE_MIRRORED;
-}
-
-/* The uplink a mirrored VM is to mirror now, or NULL. */
-static const char *
-pick_uplink(void)
-{
-	return hostd->uplinks.n ? hostd->uplinks.name[0] : NULL;
 }
 
 static int
@@ -136,156 +132,345 @@ assign_slice(struct vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- a mirrored VM's links --------------------------------------------- */
+
 /*
- * Before its link is made: the uplink it mirrors, whose MAC its guest
- * gets, and its slice; its identity (MACs, a NAT subnet from before) kept.
+ * One link per mirrored uplink. The first is the VM's own (vm->ifindex,
+ * host-ifname), made by vm.c as any VM's link; a namespace guest gets one
+ * more for each further uplink, named host-ifname+N ('+' is in no VM's
+ * name).
+ */
+_Static_assert(MIRROR_MAX_UPLINKS <= VMN_NC_MAX_LINKS,
+    "a guest's configuration holds every link it mirrors");
+struct mirror_link {
+	struct mirror_view	view;		/* the uplink, as last pushed */
+	char			ifname[IFNAMSIZ];	/* host side */
+	int			ifindex;	/* link 0: vm->ifindex */
+	uint8_t			mac[VMN_MAC_LEN];	/* guest side */
+};
+
+static int
+link_ifindex(const struct vm *vm, unsigned i)
+{
+	return i == 0 ? vm->ifindex : vm->mlinks[i].ifindex;
+}
+
+/* The uplinks a VM is to mirror now; n 0: none to be had. */
+static unsigned
+wanted_uplinks(const struct vm *vm, const char *names[MIRROR_MAX_UPLINKS])
+{
+	unsigned i, n = 0;
+
+	/* A VM keeps the uplink its NIC was made for while it is there. */
+	if (vm->conf.link != VM_LINK_VETH) {
+		for (i = 0; vm->nmlinks && i < hostd->uplinks.n; i++)
+			if (strcmp(hostd->uplinks.name[i],
+			    vm->mlinks[0].view.name) == 0) {
+				names[0] = hostd->uplinks.name[i];
+				return 1;
+			}
+		if (hostd->uplinks.n)
+			names[n++] = hostd->uplinks.name[0];
+		return n;
+	}
+	for (i = 0; i < hostd->uplinks.n && n < MIRROR_MAX_UPLINKS; i++)
+		names[n++] = hostd->uplinks.name[i];
+	return n;
+}
+
+/* A MAC of its own for the guest's side of a link to an L3 uplink. */
+static void
+made_mac(const struct vm *vm, unsigned i, uint8_t mac[VMN_MAC_LEN])
+{
+	memcpy(mac, vm->made_mac, VMN_MAC_LEN);
+	mac[5] = (uint8_t)(mac[5] ^ i);
+}
+
+static void
+random_local_mac(uint8_t mac[VMN_MAC_LEN])
+{
+	arc4random_buf(mac, VMN_MAC_LEN);
+	mac[0] = (uint8_t)((mac[0] & 0xfc) | 0x02);	/* local, unicast */
+}
+
+static bool
+mac_zero(const uint8_t *mac)
+{
+	static const uint8_t zero[VMN_MAC_LEN];
+
+	return memcmp(mac, zero, VMN_MAC_LEN) == 0;
+}
+
+/*
+ * Before the VM's own link is made: the uplinks it mirrors (the first one's
+ * MAC is its guest MAC) and its slice; its identity (MACs, a NAT subnet
+ * from before) kept in the state dir.
  */
 int
 mirror_link_prepare(struct vm *vm, char *err, size_t errlen)
 {
 	const char *dir = hostd->conf->state_dir;
-	const char *uplink = pick_uplink();
+	const char *names[MIRROR_MAX_UPLINKS];
+	struct mirror_link *ml;
+	unsigned i, n;
 	int rc;
 
-	if (!uplink) {
+	if (!vm->mlinks && !(vm->mlinks = calloc(MIRROR_MAX_UPLINKS,
+	    sizeof(*vm->mlinks))))
+		return -ENOMEM;
+	if ((n = wanted_uplinks(vm, names)) == 0) {
 		snprintf(err, errlen, "no uplink to mirror (no interface "
 		    "carries a default route; name one with uplink)");
 		return -ENETDOWN;
 	}
-	if (!vm->mview && !(vm->mview = calloc(1, sizeof(*vm->mview))))
-		return -ENOMEM;
-	if ((rc = mirror_view_read(&hostd->nl, uplink, vm->mview)) < 0) {
-		snprintf(err, errlen, "reading uplink %s: %s", uplink,
-		    strerror(-rc));
-		return rc;
-	}
-	if (vm->mview->index == 0) {
-		snprintf(err, errlen, "uplink %s is gone", uplink);
-		return -ENODEV;
-	}
 	rc = state_load_vm(dir, vm);
 	if (rc < 0 && rc != -ENOENT)
 		log_warnx("vm %s: state: %s", vm->conf.name, strerror(-rc));
+	if (mac_zero(vm->host_mac))
+		random_local_mac(vm->host_mac);
+	if (mac_zero(vm->made_mac))
+		random_local_mac(vm->made_mac);
+	for (i = 0; i < n; i++) {
+		ml = &vm->mlinks[i];
+		memset(ml, 0, sizeof(*ml));
+		if ((rc = mirror_view_read(&hostd->nl, names[i],
+		    &ml->view)) < 0) {
+			snprintf(err, errlen, "reading uplink %s: %s", names[i],
+			    strerror(-rc));
+			return rc;
+		}
+		if (ml->view.index == 0) {
+			snprintf(err, errlen, "uplink %s is gone", names[i]);
+			return -ENODEV;
+		}
+		if (ml->view.l3)
+			made_mac(vm, i, ml->mac);
+		else
+			memcpy(ml->mac, ml->view.mac, VMN_MAC_LEN);
+		if (i == 0)
+			snprintf(ml->ifname, sizeof(ml->ifname), "%s",
+			    vm->conf.host_ifname);
+		else
+			snprintf(ml->ifname, sizeof(ml->ifname), "%.13s+%u",
+			    vm->conf.host_ifname, i);
+	}
+	vm->nmlinks = n;
 	if ((rc = assign_slice(vm, err, errlen)) < 0)
 		return rc;
-	memcpy(vm->guest_mac, vm->mview->mac, VMN_MAC_LEN);
-	if (vm->host_mac[0] == 0 && vm->host_mac[1] == 0 &&
-	    vm->host_mac[2] == 0) {
-		/* Locally administered, unicast: 02:xx:... */
-		arc4random_buf(vm->host_mac, VMN_MAC_LEN);
-		vm->host_mac[0] = (uint8_t)((vm->host_mac[0] & 0xfc) | 0x02);
-	}
+	memcpy(vm->guest_mac, vm->mlinks[0].mac, VMN_MAC_LEN);
 	if ((rc = state_save_vm(dir, vm)) < 0)
 		log_warnx("vm %s: cannot save state: %s", vm->conf.name,
 		    strerror(-rc));
 	return 0;
 }
 
+/*
+ * An L3 uplink's packets reach the guest's side by neighbour lookup of the
+ * uplink's own addresses: pinned to the guest's MAC on the host's side.
+ */
+static int
+pin_neighbours(struct vm *vm, unsigned i)
+{
+	const struct mirror_link *ml = &vm->mlinks[i];
+	unsigned j;
+	int rc;
+
+	for (j = 0; ml->view.l3 && j < ml->view.naddrs; j++)
+		if ((rc = hostlink_neigh_pin(&hostd->nl, link_ifindex(vm, i),
+		    &ml->view.addrs[j].ip, ml->mac)) < 0)
+			return rc;
+	return 0;
+}
+
+/*
+ * Once the VM's own link is made (vm.c): it is set up, the others are made
+ * and set up, and the neighbours pinned.
+ */
+int
+mirror_links_up(struct vm *vm, char *err, size_t errlen)
+{
+	struct mirror_link *ml;
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < vm->nmlinks; i++) {
+		ml = &vm->mlinks[i];
+		if (i == 0)
+			ml->ifindex = vm->ifindex;
+		else if ((rc = hostlink_remove_stale(&hostd->nl, ml->ifname,
+		    vm->conf.name)) < 0 ||
+		    (rc = hostlink_create_veth_pair(&hostd->nl, vm, ml->ifname,
+		    ml->mac, ml->view.mtu)) < 0)
+			goto fail;
+		else
+			ml->ifindex = rc;
+		if ((rc = hostlink_configure_port(&hostd->nl, vm, ml->ifindex,
+		    ml->ifname, ml->view.l3)) < 0)
+			goto fail;
+		if ((rc = pin_neighbours(vm, i)) < 0) {
+			snprintf(err, errlen, "neighbours on %s: %s", ml->ifname,
+			    vmn_nl_strerror(&hostd->nl, rc));
+			return rc;
+		}
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "link %s for uplink %s: %s", ml->ifname,
+	    ml->view.name, rc == -EEXIST ? "the name is taken" :
+	    vmn_nl_strerror(&hostd->nl, rc));
+	return rc;
+}
+
+/* Before the VM's own link goes (vm.c): the others. */
+void
+mirror_links_down(struct vm *vm)
+{
+	unsigned i;
+
+	for (i = 1; i < vm->nmlinks; i++)
+		if (vm->mlinks[i].ifindex > 0) {
+			hostlink_delete(&hostd->nl, vm->mlinks[i].ifindex);
+			vm->mlinks[i].ifindex = 0;
+		}
+}
+
 const char *
 mirror_uplink_name(const struct vm *vm)
 {
-	return vm->mview ? vm->mview->name : "-";
+	return vm->nmlinks ? vm->mlinks[0].view.name : "-";
 }
 
 uint32_t
 mirror_mtu(const struct vm *vm)
 {
-	return vm->mview && vm->mview->mtu ? vm->mview->mtu : 1500;
+	return vm->nmlinks && vm->mlinks[0].view.mtu ?
+	    vm->mlinks[0].view.mtu : 1500;
 }
 
-/* The uplink as the guest sees it: link, addresses, routes, its ports. */
-void
-mirror_build_netconf(const struct vm *vm, struct vmn_netconf *nc)
+static struct vmn_nc_sysctl *
+new_sysctl(struct vmn_netconf *nc, const char *value)
 {
-	static const char *const ipv6_off[] = {
-		"accept_ra", "autoconf", "accept_dad" };
-	const struct mirror_view *v = vm->mview;
+	struct vmn_nc_sysctl *s;
+
+	if (nc->nsysctls >= VMN_NC_MAX_SYSCTLS)
+		return NULL;
+	s = &nc->sysctls[nc->nsysctls++];
+	snprintf(s->value, sizeof(s->value), "%s", value);
+	return s;
+}
+
+/* net.<family>.conf.<ifname>.<key> = value */
+static void
+add_link_sysctl(struct vmn_netconf *nc, const char *ifname,
+    const char *family, const char *key, const char *value)
+{
+	struct vmn_nc_sysctl *s = new_sysctl(nc, value);
+
+	if (s)
+		vmn_sysctl_link_name(s->name, sizeof(s->name), family, ifname,
+		    key);
+}
+
+/* One uplink as the guest sees it: its link, addresses and routes. */
+static void
+link_netconf(const struct vm *vm, unsigned i, struct vmn_netconf *nc)
+{
+	const struct mirror_link *ml = &vm->mlinks[i];
+	const struct mirror_view *v = &ml->view;
 	const char *ifname;
 	struct vmn_nc_link *l;
-	unsigned i;
+	unsigned j;
 
-	if (!v || v->index == 0)
-		return;
-	ifname = vm->conf.guest_ifname[0] ? vm->conf.guest_ifname : v->name;
+	ifname = i == 0 && vm->conf.guest_ifname[0] ? vm->conf.guest_ifname :
+	    v->name;
 	l = &nc->links[nc->nlinks++];
 	snprintf(l->name, sizeof(l->name), "%s", ifname);
-	memcpy(l->mac, v->mac, VMN_MAC_LEN);
+	memcpy(l->mac, ml->mac, VMN_MAC_LEN);
 	l->mtu = v->mtu;
-	for (i = 0; i < v->naddrs && nc->naddrs < VMN_NC_MAX_ADDRS - 1; i++) {
-		if (v->addrs[i].ip.family == AF_INET6 && !vm->conf.ipv6)
+	l->noarp = v->l3;
+	for (j = 0; j < v->naddrs && nc->naddrs < VMN_NC_MAX_ADDRS - 1; j++) {
+		if (v->addrs[j].ip.family == AF_INET6 && !vm->conf.ipv6)
 			continue;
 		snprintf(nc->addrs[nc->naddrs].ifname, IFNAMSIZ, "%s", ifname);
-		nc->addrs[nc->naddrs++].pfx = v->addrs[i];
+		nc->addrs[nc->naddrs++].pfx = v->addrs[j];
 	}
-	for (i = 0; i < v->nroutes && nc->nroutes < VMN_NC_MAX_ROUTES; i++) {
+	for (j = 0; j < v->nroutes && nc->nroutes < VMN_NC_MAX_ROUTES; j++) {
 		struct vmn_nc_route *r = &nc->routes[nc->nroutes];
 
-		if (v->routes[i].dst.ip.family == AF_INET6 && !vm->conf.ipv6)
+		if (v->routes[j].dst.ip.family == AF_INET6 && !vm->conf.ipv6)
 			continue;
 		snprintf(r->ifname, IFNAMSIZ, "%s", ifname);
-		r->dst = v->routes[i].dst;
-		r->gw = v->routes[i].gw;
-		r->metric = v->routes[i].metric;
+		r->dst = v->routes[j].dst;
+		r->gw = v->routes[j].gw;
+		r->metric = v->routes[j].metric;
 		nc->nroutes++;
 	}
 	/* IPv6 is pushed: no RA, SLAAC, DAD, nor a link-local of its own. */
-	for (i = 0; i < 3; i++) {
-		vmn_sysctl_link_name(nc->sysctls[nc->nsysctls].name,
-		    sizeof(nc->sysctls[0].name), "ipv6", ifname, ipv6_off[i]);
-		strcpy(nc->sysctls[nc->nsysctls++].value, "0");
-	}
-	vmn_sysctl_link_name(nc->sysctls[nc->nsysctls].name,
-	    sizeof(nc->sysctls[0].name), "ipv6", ifname, "addr_gen_mode");
-	strcpy(nc->sysctls[nc->nsysctls++].value, "1");
-	if (!vm->conf.ipv6) {
-		vmn_sysctl_link_name(nc->sysctls[nc->nsysctls].name,
-		    sizeof(nc->sysctls[0].name), "ipv6", ifname,
-		    "disable_ipv6");
-		strcpy(nc->sysctls[nc->nsysctls++].value, "1");
-	}
+	add_link_sysctl(nc, ifname, "ipv6", "accept_ra", "0");
+	add_link_sysctl(nc, ifname, "ipv6", "autoconf", "0");
+	add_link_sysctl(nc, ifname, "ipv6", "accept_dad", "0");
+	add_link_sysctl(nc, ifname, "ipv6", "addr_gen_mode", "1");
+	if (!vm->conf.ipv6)
+		add_link_sysctl(nc, ifname, "ipv6", "disable_ipv6", "1");
 	/* Its containers' connections are masqueraded into the slice too. */
-	nc->snat.present = true;
-	snprintf(nc->snat.ifname, sizeof(nc->snat.ifname), "%s", ifname);
-	nc->snat.lo = vm->ports.lo;
-	nc->snat.hi = vm->ports.hi;
-	/* Its own connections take their ports from its slice only. */
-	snprintf(nc->sysctls[nc->nsysctls].name, sizeof(nc->sysctls[0].name),
-	    "net.ipv4.ip_local_port_range");
-	snprintf(nc->sysctls[nc->nsysctls++].value, sizeof(nc->sysctls[0].value),
-	    "%u %u", vm->ports.lo, vm->ports.hi);
+	snprintf(nc->snats[nc->nsnats].ifname, IFNAMSIZ, "%s", ifname);
+	nc->snats[nc->nsnats].lo = vm->ports.lo;
+	nc->snats[nc->nsnats++].hi = vm->ports.hi;
 }
 
-/* For netctl: the guest's MAC, addresses and gateways: the uplink's. */
+/* The uplinks as the guest sees them, and its ports. */
+void
+mirror_build_netconf(const struct vm *vm, struct vmn_netconf *nc)
+{
+	struct vmn_nc_sysctl *s;
+	char range[16];
+	unsigned i;
+
+	for (i = 0; i < vm->nmlinks; i++)
+		if (vm->mlinks[i].view.index)
+			link_netconf(vm, i, nc);
+	/* Its own connections take their ports from its slice only. */
+	snprintf(range, sizeof(range), "%u %u", vm->ports.lo, vm->ports.hi);
+	if ((s = new_sysctl(nc, range)))
+		snprintf(s->name, sizeof(s->name),
+		    "net.ipv4.ip_local_port_range");
+}
+
+/* For netctl: the guest's MAC, addresses and gateways: the uplinks'. */
 void
 mirror_put_addresses(struct vmn_buf *b, const struct vm *vm)
 {
-	const struct mirror_view *v = vm->mview;
 	bool a4 = false, a6 = false, g4 = false, g6 = false;
-	unsigned i;
+	unsigned i, j;
 
 	vmn_put(b, VMN_A_MAC, vm->guest_mac, VMN_MAC_LEN);
-	for (i = 0; v && i < v->naddrs; i++) {
-		if (v->addrs[i].ip.family == AF_INET && !a4) {
-			vmn_put_ip(b, VMN_A_ADDR, &v->addrs[i].ip);
-			vmn_put_u8(b, VMN_A_PREFIXLEN, v->addrs[i].plen);
-			a4 = true;
-		} else if (v->addrs[i].ip.family == AF_INET6 && !a6 &&
-		    vm->conf.ipv6) {
-			vmn_put_ip(b, VMN_A_ADDR6, &v->addrs[i].ip);
-			a6 = true;
-		}
-	}
-	for (i = 0; v && i < v->nroutes; i++) {
-		const struct mirror_route *r = &v->routes[i];
+	for (i = 0; i < vm->nmlinks; i++) {
+		const struct mirror_view *v = &vm->mlinks[i].view;
 
-		if (r->dst.plen != 0 || !r->gw.family)
-			continue;
-		if (r->gw.family == AF_INET && !g4) {
-			vmn_put_ip(b, VMN_A_GATEWAY, &r->gw);
-			g4 = true;
-		} else if (r->gw.family == AF_INET6 && !g6 && vm->conf.ipv6) {
-			vmn_put_ip(b, VMN_A_GATEWAY6, &r->gw);
-			g6 = true;
+		for (j = 0; j < v->naddrs; j++) {
+			if (v->addrs[j].ip.family == AF_INET && !a4) {
+				vmn_put_ip(b, VMN_A_ADDR, &v->addrs[j].ip);
+				vmn_put_u8(b, VMN_A_PREFIXLEN, v->addrs[j].plen);
+				a4 = true;
+			} else if (v->addrs[j].ip.family == AF_INET6 && !a6 &&
+			    vm->conf.ipv6) {
+				vmn_put_ip(b, VMN_A_ADDR6, &v->addrs[j].ip);
+				a6 = true;
+			}
+		}
+		for (j = 0; j < v->nroutes; j++) {
+			const struct mirror_route *r = &v->routes[j];
+
+			if (r->dst.plen != 0 || !r->gw.family)
+				continue;
+			if (r->gw.family == AF_INET && !g4) {
+				vmn_put_ip(b, VMN_A_GATEWAY, &r->gw);
+				g4 = true;
+			} else if (r->gw.family == AF_INET6 && !g6 &&
+			    vm->conf.ipv6) {
+				vmn_put_ip(b, VMN_A_GATEWAY6, &r->gw);
+				g6 = true;
+			}
 		}
 	}
 }
@@ -293,21 +478,23 @@ mirror_put_addresses(struct vmn_buf *b, const struct vm *vm)
 /* ---- the steering table and the reserved ports ------------------------ */
 
 static void
-fill_guest(const struct vm *vm, struct steer_guest *g)
+fill_guest(const struct vm *vm, unsigned i, struct steer_guest *g)
 {
-	const struct mirror_view *v = vm->mview;
-	unsigned i;
+	const struct mirror_link *ml = &vm->mlinks[i];
+	const struct mirror_view *v = &ml->view;
+	unsigned j;
 
 	memset(g, 0, sizeof(*g));
 	snprintf(g->name, sizeof(g->name), "%s", vm->conf.name);
-	snprintf(g->link, sizeof(g->link), "%s", vm->conf.host_ifname);
+	snprintf(g->link, sizeof(g->link), "%s", ml->ifname);
 	snprintf(g->uplink, sizeof(g->uplink), "%s", v->name);
-	memcpy(g->mac, v->mac, sizeof(g->mac));
+	memcpy(g->mac, ml->mac, sizeof(g->mac));
+	g->l3 = v->l3;
 	g->slice_lo = vm->ports.lo;
 	g->slice_hi = vm->ports.hi;
 	/* The LAN reaches its servers when allowed, and the host let go. */
-	for (i = 0; vm->conf.inbound && i < vm->nholds; i++) {
-		const struct mirror_hold *h = &vm->holds[i];
+	for (j = 0; vm->conf.inbound && j < vm->nholds; j++) {
+		const struct mirror_hold *h = &vm->holds[j];
 
 		if (h->conflict[0])
 			continue;
@@ -316,9 +503,9 @@ fill_guest(const struct vm *vm, struct steer_guest *g)
 		else if (h->proto == IPPROTO_UDP && g->nudp < STEER_MAX_PORTS)
 			g->udp[g->nudp++] = h->port;
 	}
-	for (i = 0; i < v->naddrs && g->naddrs < STEER_MAX_ADDRS; i++)
-		if (v->addrs[i].ip.family == AF_INET || vm->conf.ipv6)
-			g->addrs[g->naddrs++] = v->addrs[i].ip;
+	for (j = 0; j < v->naddrs && g->naddrs < STEER_MAX_ADDRS; j++)
+		if (v->addrs[j].ip.family == AF_INET || vm->conf.ipv6)
+			g->addrs[g->naddrs++] = v->addrs[j].ip;
 }
 
 static int
@@ -355,18 +542,19 @@ reserve_ports(const struct port_ranges *want)
 int
 mirror_apply(void)
 {
-	static struct steer_guest g[MAX_VMS];
-	static char buf[256 * 1024];
+	static struct steer_guest g[STEER_MAX_GUESTS];
+	static char buf[512 * 1024];
 	struct port_ranges want = { 0 };
 	struct vm *vm;
-	unsigned n = 0;
+	unsigned i, n = 0;
 	int rc, err = 0;
 
 	TAILQ_FOREACH(vm, &hostd->vms, entry) {
-		if (!mirrored(vm) || vm->ifindex <= 0 || !vm->mview ||
-		    vm->mview->index == 0 || n >= MAX_VMS)
+		if (!mirrored(vm) || vm->ifindex <= 0)
 			continue;
-		fill_guest(vm, &g[n++]);
+		for (i = 0; i < vm->nmlinks && n < STEER_MAX_GUESTS; i++)
+			if (link_ifindex(vm, i) > 0 && vm->mlinks[i].view.index)
+				fill_guest(vm, i, &g[n++]);
 		ports_add(&want, vm->ports.lo, vm->ports.hi);
 	}
 	if (n == 0 && !M.table && M.ours.n == 0 && M.loaded)
@@ -429,10 +617,10 @@ mirror_masquerade_range(struct port_range *r)
 /* ---- following the host ------------------------------------------------ */
 
 static void
-set_link_up(struct vm *vm, bool up)
+set_link_up(struct vm *vm, unsigned i, bool up)
 {
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC,
-	    .ifi_index = vm->ifindex, .ifi_change = IFF_UP,
+	    .ifi_index = link_ifindex(vm, i), .ifi_change = IFF_UP,
 	    .ifi_flags = up ? IFF_UP : 0 };
 	int rc;
 
@@ -440,41 +628,36 @@ set_link_up(struct vm *vm, bool up)
 	    &ifi, sizeof(ifi)));
 	if (rc < 0)
 		log_warnx("vm %s: %s %s: %s", vm->conf.name, up ? "up" : "down",
-		    vm->conf.host_ifname, vmn_nl_strerror(&hostd->nl, rc));
-}
-
-static bool
-is_uplink(const char *name)
-{
-	unsigned i;
-
-	for (i = 0; i < hostd->uplinks.n; i++)
-		if (strcmp(hostd->uplinks.name[i], name) == 0)
-			return true;
-	return false;
+		    vm->mlinks[i].ifname, vmn_nl_strerror(&hostd->nl, rc));
 }
 
 /*
- * The host moved on to another uplink (a VPN or a second network took
- * the default route): a namespace guest gets a new link, with the new
- * uplink's MAC. A VM keeps the NIC it booted with, whose MAC is fixed.
+ * The host's uplinks changed (a VPN came up with its default routes, a
+ * second network came or went, the default route moved): a namespace
+ * guest gets its links anew, one per uplink. A VM keeps the NIC it booted
+ * with, whose MAC is fixed: told to restart when its uplink has gone.
  */
 static bool
-follow_uplink(struct vm *vm)
+follow_uplinks(struct vm *vm)
 {
-	const char *want = pick_uplink();
+	const char *names[MIRROR_MAX_UPLINKS];
+	unsigned i, n = wanted_uplinks(vm, names);
+	bool same = n == vm->nmlinks;
 	int rc;
 
-	if (!want || is_uplink(vm->mview->name))
-		return false;
+	for (i = 0; same && i < n; i++)
+		same = strcmp(names[i], vm->mlinks[i].view.name) == 0;
+	if (same || n == 0)
+		return false;	/* none: the guest waits, without carrier */
 	if (vm->conf.link != VM_LINK_VETH) {
 		log_warnx("vm %s: the host's uplink is now %s, not %s; a VM "
 		    "keeps the NIC it booted with: restart it to follow",
-		    vm->conf.name, want, vm->mview->name);
+		    vm->conf.name, names[0], vm->mlinks[0].view.name);
 		return false;
 	}
-	log_info("vm %s: the host's uplink is now %s, not %s: following",
-	    vm->conf.name, want, vm->mview->name);
+	log_info("vm %s: the host's uplinks changed (now %s%s): following",
+	    vm->conf.name, names[0], n > 1 ? " and more" : "");
+	mirror_links_down(vm);
 	if ((rc = hostlink_delete(&hostd->nl, vm->ifindex)) < 0)
 		log_warnx("vm %s: deleting %s: %s", vm->conf.name,
 		    vm->conf.host_ifname, vmn_nl_strerror(&hostd->nl, rc));
@@ -484,58 +667,82 @@ follow_uplink(struct vm *vm)
 	return true;
 }
 
+/* One link's uplink changed in place: carrier, MTU, addresses, routes. */
+static bool
+follow_link(struct vm *vm, unsigned i)
+{
+	struct mirror_link *ml = &vm->mlinks[i];
+	struct mirror_view now;
+	int rc;
+
+	if ((rc = mirror_view_read(&hostd->nl, ml->view.name, &now)) < 0) {
+		log_warnx("vm %s: reading uplink %s: %s", vm->conf.name,
+		    ml->view.name, strerror(-rc));
+		return false;
+	}
+	if (mirror_view_equal(&now, &ml->view))
+		return false;
+	if (now.up != ml->view.up) {
+		log_info("vm %s: uplink %s is %s", vm->conf.name, now.name,
+		    now.up ? "up" : "down");
+		set_link_up(vm, i, now.up);
+	}
+	if (now.mtu != ml->view.mtu && (rc = hostlink_set_mtu(&hostd->nl,
+	    link_ifindex(vm, i), now.mtu)) < 0)
+		log_warnx("vm %s: mtu %u: %s", vm->conf.name, now.mtu,
+		    vmn_nl_strerror(&hostd->nl, rc));
+	if (now.dropped && !ml->view.dropped)
+		log_warnx("vm %s: uplink %s has more addresses or routes than "
+		    "a guest gets (%d, %d); %u left out", vm->conf.name,
+		    now.name, MIRROR_MAX_ADDRS, MIRROR_MAX_ROUTES, now.dropped);
+	ml->view = now;
+	if (i == 0)
+		vm->mtu = now.mtu;
+	if ((rc = pin_neighbours(vm, i)) < 0)
+		log_warnx("vm %s: neighbours on %s: %s", vm->conf.name,
+		    ml->ifname, vmn_nl_strerror(&hostd->nl, rc));
+	return true;
+}
+
 /* After the host's links, addresses or routes changed. */
 void
 mirror_host_changed(void)
 {
-	struct mirror_view now;
 	struct vm *vm;
-	bool changed = false;
-	int rc;
+	bool changed = false, pushed;
+	unsigned i;
 
 	TAILQ_FOREACH(vm, &hostd->vms, entry) {
-		if (!mirrored(vm) || vm->ifindex <= 0 || !vm->mview)
+		if (!mirrored(vm) || vm->ifindex <= 0 || !vm->nmlinks)
 			continue;
-		if (follow_uplink(vm)) {
+		if (follow_uplinks(vm)) {
 			changed = true;
 			continue;
 		}
-		if ((rc = mirror_view_read(&hostd->nl, vm->mview->name,
-		    &now)) < 0) {
-			log_warnx("vm %s: reading uplink %s: %s", vm->conf.name,
-			    vm->mview->name, strerror(-rc));
-			continue;
+		/* Gone, or another MAC: the guest's links are wrong. */
+		for (i = 0; i < vm->nmlinks; i++) {
+			struct mirror_view now;
+
+			if (mirror_view_read(&hostd->nl, vm->mlinks[i].view.name,
+			    &now) == 0 && (now.index == 0 ||
+			    memcmp(now.mac, vm->mlinks[i].view.mac, 6)))
+				break;
 		}
-		if (mirror_view_equal(&now, vm->mview))
-			continue;
-		if (now.index == 0 || memcmp(now.mac, vm->mview->mac, 6)) {
-			/* Gone, or another MAC: the guest's link is wrong. */
-			log_info("vm %s: uplink %s %s; starting again",
-			    vm->conf.name, vm->mview->name,
-			    now.index ? "changed its MAC" : "is gone");
+		if (i < vm->nmlinks) {
+			log_info("vm %s: uplink %s is gone or has another MAC; "
+			    "starting again", vm->conf.name,
+			    vm->mlinks[i].view.name);
 			vm_link_lost(vm);
 			changed = true;
 			continue;
 		}
-		if (now.up != vm->mview->up) {
-			log_info("vm %s: uplink %s is %s", vm->conf.name,
-			    now.name, now.up ? "up" : "down");
-			set_link_up(vm, now.up);
+		pushed = false;
+		for (i = 0; i < vm->nmlinks; i++)
+			pushed |= follow_link(vm, i);
+		if (pushed) {
+			vm_push_config(vm);
+			changed = true;
 		}
-		if (now.mtu != vm->mview->mtu &&
-		    (rc = hostlink_set_mtu(&hostd->nl, vm->ifindex,
-		    now.mtu)) < 0)
-			log_warnx("vm %s: mtu %u: %s", vm->conf.name, now.mtu,
-			    vmn_nl_strerror(&hostd->nl, rc));
-		if (now.dropped && !vm->mview->dropped)
-			log_warnx("vm %s: uplink %s has more addresses or "
-			    "routes than a guest gets (%d, %d); %u left out",
-			    vm->conf.name, now.name, MIRROR_MAX_ADDRS,
-			    MIRROR_MAX_ROUTES, now.dropped);
-		*vm->mview = now;
-		vm->mtu = now.mtu;
-		vm_push_config(vm);
-		changed = true;
 	}
 	if (changed && mirror_apply() < 0)
 		log_warnx("mirrored steering not updated");
@@ -727,6 +934,7 @@ mirror_vm_gone(struct vm *vm)
 	free(vm->holds);
 	vm->holds = NULL;
 	vm->nholds = 0;
-	free(vm->mview);
-	vm->mview = NULL;
+	free(vm->mlinks);
+	vm->mlinks = NULL;
+	vm->nmlinks = 0;
 }

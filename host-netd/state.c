@@ -97,6 +97,8 @@ state_load_vm(const char *dir, struct vm *vm)
 			vmn_mac_parse(val, vm->guest_mac);
 		} else if (strcmp(key, "host-mac") == 0) {
 			vmn_mac_parse(val, vm->host_mac);
+		} else if (strcmp(key, "made-mac") == 0) {
+			vmn_mac_parse(val, vm->made_mac);
 		} else if (strcmp(key, "port-slice") == 0) {
 			char *end;
 			long v = strtol(val, &end, 10);
@@ -114,7 +116,7 @@ state_save_vm(const char *dir, const struct vm *vm)
 {
 	char path[PATH_MAX], vmdir[PATH_MAX], content[512], slice[32] = "";
 	char s4[VMN_PREFIX_STRLEN], s6[VMN_PREFIX_STRLEN];
-	char gm[VMN_MAC_STRLEN], hm[VMN_MAC_STRLEN];
+	char gm[VMN_MAC_STRLEN], hm[VMN_MAC_STRLEN], mm[VMN_MAC_STRLEN];
 	int rc;
 
 	snprintf(vmdir, sizeof(vmdir), "%s/vm", dir);
@@ -126,12 +128,14 @@ state_save_vm(const char *dir, const struct vm *vm)
 		    vm->port_slice);
 	snprintf(content, sizeof(content),
 	    "# host-netd: identity of vm \"%s\"; delete to get a new one\n"
-	    "subnet4 %s\nsubnet6 %s\nguest-mac %s\nhost-mac %s\n%s",
+	    "subnet4 %s\nsubnet6 %s\nguest-mac %s\nhost-mac %s\n"
+	    "made-mac %s\n%s",
 	    vm->conf.name, vmn_prefix_ntop(&vm->subnet4, s4, sizeof(s4)),
 	    vm->subnet6.ip.family ?
 	    vmn_prefix_ntop(&vm->subnet6, s6, sizeof(s6)) : "-",
 	    vmn_mac_ntop(vm->guest_mac, gm, sizeof(gm)),
-	    vmn_mac_ntop(vm->host_mac, hm, sizeof(hm)), slice);
+	    vmn_mac_ntop(vm->host_mac, hm, sizeof(hm)),
+	    vmn_mac_ntop(vm->made_mac, mm, sizeof(mm)), slice);
 	return write_atomic(path, content);
 }
 

@@ -426,9 +426,14 @@ link_up(struct vm *vm, char *err, size_t errlen)
 	}
 	vm->ifindex = rc;
 configure:
-	if ((rc = hostlink_configure(nl, vm)) < 0) {
+	if (vm->conf.mode == VM_MODE_MIRRORED)
+		rc = mirror_links_up(vm, err, errlen);
+	else if ((rc = hostlink_configure(nl, vm)) < 0)
 		snprintf(err, errlen, "configuring %s: %s",
 		    vm->conf.host_ifname, vmn_nl_strerror(nl, rc));
+	if (rc < 0) {
+		if (vm->conf.mode == VM_MODE_MIRRORED)
+			mirror_links_down(vm);
 		hostlink_delete(nl, vm->ifindex);
 		vm->ifindex = 0;
 		return rc;
@@ -490,6 +495,8 @@ vm_stop(struct vm *vm)
 	evtimer_del(vm->commit_ev);
 	session_close_all(vm);
 	session_unlisten(vm);
+	if (vm->conf.mode == VM_MODE_MIRRORED)
+		mirror_links_down(vm);
 	if (vm->ifindex > 0) {
 		/*
 		 * host-netd stopping, or the VM restarted by a reload, while
@@ -517,6 +524,8 @@ vm_link_lost(struct vm *vm)
 {
 	log_warnx("vm %s: link %s disappeared; recreating it", vm->conf.name,
 	    vm->conf.host_ifname);
+	if (vm->conf.mode == VM_MODE_MIRRORED)
+		mirror_links_down(vm);
 	vm->ifindex = 0;
 	vm->commit_pending = false;
 	vm_set_state(vm, VM_S_DOWN, "link disappeared");

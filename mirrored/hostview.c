@@ -1,7 +1,8 @@
 /*
  * hostview.c - mirrored mode: a host uplink as its guests are to see it
  *
- * What a mirrored guest gets of an uplink: its MAC, MTU and state, its
+ * What a mirrored guest gets of an uplink: its MAC (none on an L3 uplink,
+ * a VPN's tun or WireGuard device), MTU and state, its
  * addresses but for link-local ones (the guest has none: its frames carry
  * a global source, and the host answers for fe80), and the routes of the
  * main table that leave through it, but for those the guest's kernel makes
@@ -13,6 +14,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <net/if_arp.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
@@ -48,10 +50,12 @@ link_cb(const struct nlmsghdr *nlh, void *data)
 	    strcmp(mnl_attr_get_str(tb[IFLA_IFNAME]), v->name) != 0)
 		return MNL_CB_OK;
 	v->index = ifi->ifi_index;
+	v->l3 = ifi->ifi_type != ARPHRD_ETHER;
 	v->up = (ifi->ifi_flags & IFF_UP) && (ifi->ifi_flags & IFF_LOWER_UP);
 	if (tb[IFLA_MTU])
 		v->mtu = mnl_attr_get_u32(tb[IFLA_MTU]);
-	if (tb[IFLA_ADDRESS] && mnl_attr_get_payload_len(tb[IFLA_ADDRESS]) == 6)
+	if (!v->l3 && tb[IFLA_ADDRESS] &&
+	    mnl_attr_get_payload_len(tb[IFLA_ADDRESS]) == 6)
 		memcpy(v->mac, mnl_attr_get_payload(tb[IFLA_ADDRESS]), 6);
 	return MNL_CB_OK;
 }
@@ -197,6 +201,7 @@ mirror_view_equal(const struct mirror_view *a, const struct mirror_view *b)
 	unsigned i;
 
 	if (strcmp(a->name, b->name) != 0 || a->index != b->index ||
+	    a->l3 != b->l3 ||
 	    memcmp(a->mac, b->mac, 6) != 0 || a->mtu != b->mtu ||
 	    a->up != b->up || a->naddrs != b->naddrs ||
 	    a->nroutes != b->nroutes)

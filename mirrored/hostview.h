@@ -23,7 +23,8 @@ struct mirror_route {
 struct mirror_view {
 	char			name[IFNAMSIZ];
 	int			index;		/* 0: no such interface */
-	uint8_t			mac[6];
+	uint8_t			mac[6];		/* zero on an L3 uplink */
+	bool			l3;		/* no link layer: a VPN's tun or wg */
 	uint32_t		mtu;
 	bool			up;		/* administratively and carrier */
 	unsigned		naddrs, nroutes;

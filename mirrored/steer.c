@@ -29,6 +29,11 @@
  * id learnt), ARP requests and neighbour solicitations. ARP replies and
  * neighbour advertisements are dropped: the host answers for the address.
  *
+ * An uplink without a link layer (a VPN's tun or WireGuard device) is
+ * mirrored too: the guest's link for it carries no ARP (the guest marks it
+ * NOARP), and packets cross with "fwd ip to", which strips or adds the
+ * Ethernet header, instead of whole frames.
+ *
  * The whole table is replaced in one batch, as nat.c does with its own.
  */
 #include "config.h"
@@ -94,6 +99,48 @@ guest_sets(struct vmn_text *o, const struct steer_guest *g, unsigned i)
 	addr_set(o, name, g, AF_INET6);
 }
 
+/* The guest's first address of a family, or NULL. */
+static const struct vmn_ip *
+first_addr(const struct steer_guest *g, int family)
+{
+	unsigned i;
+
+	for (i = 0; i < g->naddrs; i++)
+		if (g->addrs[i].family == family)
+			return &g->addrs[i];
+	return NULL;
+}
+
+/*
+ * One rule: match, then off to dev. Across an Ethernet uplink the frame
+ * goes whole ("fwd to"); across an L3 uplink (a VPN) the packet goes
+ * through the neighbour layer ("fwd ip to"), which gives it the link
+ * header the other side needs or strips it: one rule per family, with
+ * the uplink's address as the next hop (the host's side of the guest's
+ * link has a permanent neighbour for it; a tun device ignores it).
+ * family: the match's own (AF_INET for "icmp ..."), or AF_UNSPEC.
+ */
+static void
+rule(struct vmn_text *o, const struct steer_guest *g, int family,
+    const char *match, const char *dev)
+{
+	char ip[VMN_IP_STRLEN];
+	const struct vmn_ip *a;
+
+	if (!g->l3) {
+		vmn_text_printf(o, "\t\t%s fwd to \"%s\"\n", match, dev);
+		return;
+	}
+	if (family != AF_INET6 && (a = first_addr(g, AF_INET)))
+		vmn_text_printf(o, "\t\tmeta protocol ip %s fwd ip to %s "
+		    "device \"%s\"\n", match, vmn_ip_ntop(a, ip, sizeof(ip)),
+		    dev);
+	if (family != AF_INET && (a = first_addr(g, AF_INET6)))
+		vmn_text_printf(o, "\t\tmeta protocol ip6 %s fwd ip6 to %s "
+		    "device \"%s\"\n", match, vmn_ip_ntop(a, ip, sizeof(ip)),
+		    dev);
+}
+
 /*
  * ICMP errors quote the packet that caused them: its IP header (20 bytes
  * for IPv4 without options, 40 for IPv6) after the 8-byte ICMP header,
@@ -102,40 +149,58 @@ guest_sets(struct vmn_text *o, const struct steer_guest *g, unsigned i)
 static void
 uplink_rules(struct vmn_text *o, const struct steer_guest *g, unsigned i)
 {
-	vmn_text_printf(o, "\t\ttcp dport @g%u_tcp fwd to \"%s\"\n", i, g->link);
-	vmn_text_printf(o, "\t\tudp dport @g%u_udp fwd to \"%s\"\n", i, g->link);
-	vmn_text_printf(o, "\t\ticmp type echo-reply icmp id @g%u_ping fwd to \"%s\"\n",
-	    i, g->link);
-	vmn_text_printf(o, "\t\ticmpv6 type echo-reply icmpv6 id @g%u_ping "
-	    "fwd to \"%s\"\n", i, g->link);
-	vmn_text_printf(o, "\t\ticmp type { destination-unreachable, time-exceeded, "
-	    "parameter-problem } @th,224,16 %u-%u fwd to \"%s\"\n",
-	    g->slice_lo, g->slice_hi, g->link);
-	vmn_text_printf(o, "\t\ticmpv6 type { destination-unreachable, packet-too-big, "
-	    "time-exceeded, parameter-problem } @th,384,16 %u-%u "
-	    "fwd to \"%s\"\n", g->slice_lo, g->slice_hi, g->link);
+	char m[192];
+
+	snprintf(m, sizeof(m), "tcp dport @g%u_tcp", i);
+	rule(o, g, AF_UNSPEC, m, g->link);
+	snprintf(m, sizeof(m), "udp dport @g%u_udp", i);
+	rule(o, g, AF_UNSPEC, m, g->link);
+	snprintf(m, sizeof(m), "icmp type echo-reply icmp id @g%u_ping", i);
+	rule(o, g, AF_INET, m, g->link);
+	snprintf(m, sizeof(m), "icmpv6 type echo-reply icmpv6 id @g%u_ping", i);
+	rule(o, g, AF_INET6, m, g->link);
+	snprintf(m, sizeof(m), "icmp type { destination-unreachable, "
+	    "time-exceeded, parameter-problem } @th,224,16 %u-%u",
+	    g->slice_lo, g->slice_hi);
+	rule(o, g, AF_INET, m, g->link);
+	snprintf(m, sizeof(m), "icmpv6 type { destination-unreachable, "
+	    "packet-too-big, time-exceeded, parameter-problem } "
+	    "@th,384,16 %u-%u", g->slice_lo, g->slice_hi);
+	rule(o, g, AF_INET6, m, g->link);
 }
 
 static void
 guest_chain(struct vmn_text *o, const struct steer_guest *g, unsigned i)
 {
+	char m[96];
+
 	vmn_text_printf(o, "\n\tchain guest%u {\n"
 	    "\t\ttype filter hook ingress device \"%s\" priority 0; "
 	    "policy drop;\n", i, g->link);
-	vmn_text_printf(o, "\t\tether saddr != %02x:%02x:%02x:%02x:%02x:%02x drop\n",
-	    g->mac[0], g->mac[1], g->mac[2], g->mac[3], g->mac[4], g->mac[5]);
-	vmn_text_printf(o, "\t\tarp operation request arp saddr ip @g%u_addr4 "
-	    "fwd to \"%s\"\n", i, g->uplink);
-	vmn_text_printf(o, "\t\tmeta protocol ip ip saddr != @g%u_addr4 drop\n", i);
-	vmn_text_printf(o, "\t\tmeta protocol ip6 ip6 saddr != @g%u_addr6 drop\n", i);
-	vmn_text_printf(o, "\t\ticmpv6 type nd-neighbor-solicit fwd to \"%s\"\n",
-	    g->uplink);
-	vmn_text_printf(o, "\t\ttcp sport @g%u_tcp fwd to \"%s\"\n", i, g->uplink);
-	vmn_text_printf(o, "\t\tudp sport @g%u_udp fwd to \"%s\"\n", i, g->uplink);
-	vmn_text_printf(o, "\t\ticmp type echo-request add @g%u_ping { icmp id } "
-	    "fwd to \"%s\"\n", i, g->uplink);
-	vmn_text_printf(o, "\t\ticmpv6 type echo-request add @g%u_ping { icmpv6 id } "
-	    "fwd to \"%s\"\n", i, g->uplink);
+	vmn_text_printf(o, "\t\tether saddr != %02x:%02x:%02x:%02x:%02x:%02x "
+	    "drop\n", g->mac[0], g->mac[1], g->mac[2], g->mac[3], g->mac[4],
+	    g->mac[5]);
+	/* Beyond an L3 uplink there are no neighbours to find. */
+	if (!g->l3)
+		vmn_text_printf(o, "\t\tarp operation request arp saddr ip "
+		    "@g%u_addr4 fwd to \"%s\"\n", i, g->uplink);
+	vmn_text_printf(o, "\t\tmeta protocol ip ip saddr != @g%u_addr4 drop\n",
+	    i);
+	vmn_text_printf(o, "\t\tmeta protocol ip6 ip6 saddr != @g%u_addr6 "
+	    "drop\n", i);
+	if (!g->l3)
+		vmn_text_printf(o, "\t\ticmpv6 type nd-neighbor-solicit "
+		    "fwd to \"%s\"\n", g->uplink);
+	snprintf(m, sizeof(m), "tcp sport @g%u_tcp", i);
+	rule(o, g, AF_UNSPEC, m, g->uplink);
+	snprintf(m, sizeof(m), "udp sport @g%u_udp", i);
+	rule(o, g, AF_UNSPEC, m, g->uplink);
+	snprintf(m, sizeof(m), "icmp type echo-request add @g%u_ping { icmp id }",
+	    i);
+	rule(o, g, AF_INET, m, g->uplink);
+	snprintf(m, sizeof(m), "icmpv6 type echo-request add @g%u_ping "
+	    "{ icmpv6 id }", i);
+	rule(o, g, AF_INET6, m, g->uplink);
 	vmn_text_printf(o, "\t}\n");
 }
 
@@ -165,7 +230,8 @@ steer_render(const struct steer_guest *g, unsigned n, char *buf, size_t len)
 		    "\t\ttype filter hook ingress device \"%s\" priority 0; "
 		    "policy accept;\n", i, g[i].uplink);
 		for (k = i; k < n; k++)
-			if (strcmp(g[k].uplink, g[i].uplink) == 0) {
+			if (strcmp(g[k].uplink, g[i].uplink) == 0 &&
+			    !g[k].l3) {
 				vmn_text_printf(&o, "\t\tarp operation reply dup to \"%s\"\n",
 				    g[k].link);
 				vmn_text_printf(&o, "\t\ticmpv6 type nd-neighbor-advert "

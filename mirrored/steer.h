@@ -19,13 +19,15 @@
 #define STEER_TABLE		"vmnetd_mirror"	/* table netdev STEER_TABLE */
 #define STEER_MAX_PORTS		256	/* listener ports per guest and proto */
 #define STEER_MAX_ADDRS		16	/* the uplink's addresses */
+#define STEER_MAX_GUESTS	256	/* guest links in one table */
 
 /* One mirrored guest, as the steering sees it. */
 struct steer_guest {
 	char		 name[65];		/* the VM, for comments */
 	char		 link[IFNAMSIZ];	/* host side of its link */
 	char		 uplink[IFNAMSIZ];	/* the uplink it mirrors */
-	uint8_t		 mac[6];		/* the uplink's, the guest's too */
+	uint8_t		 mac[6];		/* the guest's on this link */
+	bool		 l3;			/* the uplink has no link layer */
 	uint16_t	 slice_lo, slice_hi;	/* its own ephemeral ports */
 	/* Ports it listens on that the LAN may reach (inbound allow). */
 	unsigned	 ntcp, nudp;

@@ -225,6 +225,69 @@ wait_for 5 "lan reaches the guest's 9000 after the move" sh -c \
 	"[ \"\$(ip netns exec $NS_LAN socat -T2 - TCP4:$HOST4:9000 </dev/null)\" = guest-9000 ]"
 pass "the default route moved to up1 and back: the guest followed both ways"
 
+# --- a VPN and a second network at once: the guest mirrors every uplink ---------------
+# The VPN: a tun on each side (socat over UDP across the lan), its 0/1 and
+# 128/1 routes taking over from the default route as OpenVPN's do; an L3
+# uplink, without MACs. The lan is 10.9.9.9 behind it.
+bed_spawn "$NS_LAN" vpn-lan socat -b 65535 \
+	TUN:10.8.0.1/24,tun-name=vpnl,tun-type=tun,iff-no-pi,iff-up UDP4-LISTEN:9999
+wait_for 5 "the lan's VPN end" sh -c "ip netns exec $NS_LAN ss -Hlun 'sport = 9999' | grep -q ."
+bed_spawn "$NS_HOST" vpn-host socat -b 65535 \
+	TUN:10.8.0.2/24,tun-name=vpn0,tun-type=tun,iff-no-pi,iff-up UDP4:$LAN4:9999
+VPN_PID=$LAST_PID
+ip -n "$NS_LAN" addr add 10.9.9.9/32 dev lo
+bed_spawn "$NS_LAN" vpn-udp socat UDP4-RECVFROM:5400,bind=10.9.9.9,fork \
+	SYSTEM:'echo \$SOCAT_PEERADDR'
+wait_for 5 "vpn0 on the host" sh -c "ip -n $NS_HOST link show vpn0 >/dev/null 2>&1"
+in_host ip route add 0.0.0.0/1 via 10.8.0.1 dev vpn0
+in_host ip route add 128.0.0.0/1 via 10.8.0.1 dev vpn0
+wait_for 5 "the host through the VPN" sh -c \
+	"[ \"\$(ip netns exec $NS_HOST curl -sS -m 1 http://10.9.9.9:8080/)\" = 10.8.0.2 ]"
+wait_for 2 "g1 on vpn0" sh -c "ip -n $G -4 -o addr show dev vpn0 2>/dev/null | grep -q 'inet 10.8.0.2/24'"
+in_guest g1 ip -o link show vpn0 | grep -q NOARP || fail "g1's vpn0 does ARP: $(in_guest g1 ip -o link show vpn0)"
+in_guest g1 ip route | grep -q "^0.0.0.0/1 via 10.8.0.1 dev vpn0" ||
+	fail "the VPN's routes in g1: $(in_guest g1 ip route)"
+wait_online g1 g2
+wait_for 3 "g1 through the VPN as the host's 10.8.0.2" sh -c \
+	"[ \"\$(ip netns exec $G curl -sS -m 1 http://10.9.9.9:8080/)\" = 10.8.0.2 ]"
+in_guest g1 ping -c 1 -W 3 10.9.9.9 >/dev/null || fail "g1 ping through the VPN"
+[ "$(echo hi | in_guest g1 socat -T2 - UDP4:10.9.9.9:5400)" = 10.8.0.2 ] ||
+	fail "g1 -> the VPN's far side over UDP"
+[ "$(in_guest g1 curl -sS -m 5 http://$LAN4:8080/)" = "$HOST4" ] ||
+	fail "g1 -> the lan beside the VPN"
+[ "$(ip netns exec $NS_LAN socat -T2 - TCP4:10.8.0.2:9000 </dev/null)" = guest-9000 ] ||
+	fail "the VPN's far side -> g1's 9000"
+[ "$(in_host curl -sS -m 5 http://10.9.9.9:8080/)" = 10.8.0.2 ] ||
+	fail "the host's own connection through the VPN"
+pass "a VPN (an L3 uplink): g1 has vpn0 without ARP, its address and routes; out and in through it, as the host"
+
+# A second network with its own default route (a higher metric): both.
+in_host ip link set up1 up
+in_host ip route add default via 198.51.100.1 dev up1 metric 200
+wait_for 2 "g1 on up1 beside up0" sh -c \
+	"ip -n $G -4 -o addr show dev up1 2>/dev/null | grep -q 'inet 198.51.100.2/' &&
+	 ip -n $G -4 -o addr show dev up0 | grep -q 'inet $HOST4/'"
+in_guest g1 ip route | grep -q "^default via 198.51.100.1 dev up1 .*metric 200" ||
+	fail "up1's default route in g1: $(in_guest g1 ip route)"
+wait_online g1 g2
+wait_for 3 "g1 -> the second network" sh -c \
+	"[ \"\$(ip netns exec $G curl -sS -m 1 http://198.51.100.1:8080/)\" = 198.51.100.2 ]"
+[ "$(in_guest g1 curl -sS -m 5 http://$LAN4:8080/)" = "$HOST4" ] || fail "g1 -> up0's lan beside up1"
+[ "$(in_guest g1 curl -sS -m 5 http://10.9.9.9:8080/)" = 10.8.0.2 ] || fail "g1 -> the VPN beside up1"
+[ "$(in_guest g2 curl -sS -m 5 http://198.51.100.1:8080/)" = 198.51.100.2 ] || fail "g2 -> the second network"
+pass "two networks and a VPN at once: g1 and g2 mirror all three"
+
+# The VPN goes, the second network's route goes: back to up0 alone.
+kill "$VPN_PID"
+in_host ip route del default via 198.51.100.1 dev up1 metric 200
+wait_for 2 "g1 on up0 alone" sh -c \
+	"! ip -n $G link show vpn0 >/dev/null 2>&1 && ! ip -n $G link show up1 >/dev/null 2>&1"
+in_host ip -o link | grep -q "vmn-g1+" && fail "a link for a gone uplink is left: $(in_host ip -br link)"
+wait_online g1 g2
+wait_for 3 "g1 out through up0 alone" sh -c \
+	"[ \"\$(ip netns exec $G curl -sS -m 1 http://$LAN4:8080/)\" = $HOST4 ]"
+pass "the VPN and the second network gone: g1 on up0 alone, nothing left on the host"
+
 # --- restarted, even killed: consistent ------------------------------------------------
 kill -9 "$HOST_NETD_PID"
 wait_for 5 "host-netd gone" sh -c "! kill -0 $HOST_NETD_PID"
@@ -259,9 +322,10 @@ pass "SIGTERM: no steering table, no reserved ports left"
 # namespace with the links they name.
 NS_GOLD=vmn-gold-$SFX
 bed_netns_add "$NS_GOLD"
-for l in up0 up1 vmn-g1 vmn-g2 vmn-g3; do
+for l in up0 up1 vmn-g1 vmn-g2 vmn-g3 vmn-g1+1; do
 	ip -n "$NS_GOLD" link add "$l" type veth peer name "x$l"
 done
+ip -n "$NS_GOLD" tuntap add tun0 mode tun
 for f in "$VMN_SRCDIR"/tests/unit/nft/mirror-*.nft; do
 	ip netns exec "$NS_GOLD" nft -f "$f" ||
 		fail "nft refuses the golden $(basename "$f")"

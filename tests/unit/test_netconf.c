@@ -145,6 +145,16 @@ add_sysctl(struct vmn_netconf *nc, const char *name, const char *value)
 	snprintf(s->value, sizeof(s->value), "%s", value);
 }
 
+static void
+add_snat(struct vmn_netconf *nc, const char *ifname, uint16_t lo, uint16_t hi)
+{
+	struct vmn_nc_snat *sn = &nc->snats[nc->nsnats++];
+
+	snprintf(sn->ifname, sizeof(sn->ifname), "%s", ifname);
+	sn->lo = lo;
+	sn->hi = hi;
+}
+
 /* Heap-allocated: a struct vmn_netconf is several KiB. */
 static struct vmn_netconf *
 full_netconf(void)
@@ -155,6 +165,7 @@ full_netconf(void)
 	nc->gen = 0x01020304;
 	add_link(nc, "eth0", "02:00:5e:10:00:01", 1500);
 	add_link(nc, "eth1", "02:00:5e:10:00:02", 0);
+	nc->links[1].noarp = true;	/* an L3 uplink mirrored */
 	add_addr(nc, "eth0", "172.16.5.2/24");
 	add_addr(nc, "eth0", "fd12:3456:789a:5::2/64");
 	add_addr(nc, "eth1", "10.9.8.7/32");
@@ -169,6 +180,8 @@ full_netconf(void)
 	add_sysctl(nc, "net.ipv6.conf.eth0.accept_ra", "0");
 	add_sysctl(nc, "net.ipv4.conf.all.rp_filter", "2");
 	add_sysctl(nc, "net.ipv4.ping_group_range", "0 2147483647");
+	add_snat(nc, "eth0", 60928, 61439);
+	add_snat(nc, "eth1", 60928, 61439);
 	nc->dns.present = true;
 	nc->dns.nservers = 3;
 	ip_from("172.16.5.1", &nc->dns.servers[0]);
@@ -264,6 +277,7 @@ assert_netconf_eq(const struct vmn_netconf *got, const struct vmn_netconf *want)
 		assert_memory_equal(got->links[i].mac, want->links[i].mac,
 		    VMN_MAC_LEN);
 		assert_int_equal(got->links[i].mtu, want->links[i].mtu);
+		assert_int_equal(got->links[i].noarp, want->links[i].noarp);
 	}
 	assert_int_equal(got->naddrs, want->naddrs);
 	for (i = 0; i < want->naddrs; i++) {
@@ -298,6 +312,12 @@ assert_netconf_eq(const struct vmn_netconf *got, const struct vmn_netconf *want)
 		    want->sysctls[i].name);
 		assert_string_equal(got->sysctls[i].value,
 		    want->sysctls[i].value);
+	}
+	assert_int_equal(got->nsnats, want->nsnats);
+	for (i = 0; i < want->nsnats; i++) {
+		assert_string_equal(got->snats[i].ifname, want->snats[i].ifname);
+		assert_int_equal(got->snats[i].lo, want->snats[i].lo);
+		assert_int_equal(got->snats[i].hi, want->snats[i].hi);
 	}
 	assert_int_equal(got->dns.present, want->dns.present);
 	if (want->dns.present) {
@@ -348,13 +368,14 @@ test_roundtrip_full(void **state)
 	rc = vmn_netconf_encode(nc, 0xabcdef01, collect, &f);
 	assert_true(rc >= 0);
 	assert_int_equal(f.n, 1 + nc->nlinks + nc->nsysctls + nc->naddrs +
-	    nc->nneighs + nc->nroutes + 1 + 1 + 1);
+	    nc->nneighs + nc->nroutes + nc->nsnats + 1 + 1 + 1);
 	assert_int_equal(count_type(&f, VMN_MSG_CONFIG_BEGIN), 1);
 	assert_int_equal(count_type(&f, VMN_MSG_CONFIG_LINK), nc->nlinks);
 	assert_int_equal(count_type(&f, VMN_MSG_CONFIG_ADDR), nc->naddrs);
 	assert_int_equal(count_type(&f, VMN_MSG_CONFIG_ROUTE), nc->nroutes);
 	assert_int_equal(count_type(&f, VMN_MSG_CONFIG_NEIGH), nc->nneighs);
 	assert_int_equal(count_type(&f, VMN_MSG_CONFIG_SYSCTL), nc->nsysctls);
+	assert_int_equal(count_type(&f, VMN_MSG_CONFIG_SNAT), nc->nsnats);
 	assert_int_equal(count_type(&f, VMN_MSG_CONFIG_DNS), 1);
 	assert_int_equal(count_type(&f, VMN_MSG_CONFIG_PROXY), 1);
 	assert_int_equal(count_type(&f, VMN_MSG_CONFIG_COMMIT), 1);
@@ -1078,6 +1099,9 @@ test_check(void **state)
 	add_neigh(nc, "eth9", "10.0.0.1", "02:00:00:00:00:01");
 	assert_rc(vmn_netconf_check(nc, &why), -EINVAL);
 	nc->nneighs--;
+	add_snat(nc, "eth9", 60928, 61439);
+	assert_rc(vmn_netconf_check(nc, &why), -EINVAL);
+	nc->nsnats--;
 	/* A name that is a prefix of a configured one is still not it. */
 	add_addr(nc, "eth", "10.0.0.1/8");
 	assert_rc(vmn_netconf_check(nc, &why), -EINVAL);
@@ -1087,7 +1111,7 @@ test_check(void **state)
 	/* No links at all: items referring to any link fail. */
 	nc->nlinks = 0;
 	assert_rc(vmn_netconf_check(nc, &why), -EINVAL);
-	nc->naddrs = nc->nroutes = nc->nneighs = 0;
+	nc->naddrs = nc->nroutes = nc->nneighs = nc->nsnats = 0;
 	assert_rc(vmn_netconf_check(nc, &why), 0);
 	free(nc);
 }

@@ -73,6 +73,25 @@ test_two_uplinks(void **state)
 	golden("mirror-three", g, 3);
 }
 
+/*
+ * One guest on two uplinks: an Ethernet one, and a VPN's tun (no MACs:
+ * routed to its addresses, no ARP or neighbour discovery to answer).
+ */
+static void
+test_l3_uplink(void **state)
+{
+	struct steer_guest g[2];
+
+	guest(&g[0], "g1", "vmn-g1", "up0", 56832, 60927);
+	guest(&g[1], "g1", "vmn-g1+1", "tun0", 56832, 60927);
+	g[1].l3 = true;
+	assert_int_equal(vmn_mac_parse("02:5e:00:00:00:02", g[1].mac), 0);
+	assert_int_equal(vmn_ip_parse("10.8.0.2", &g[1].addrs[0]), 0);
+	assert_int_equal(vmn_ip_parse("fd00:8::2", &g[1].addrs[1]), 0);
+	g[1].tcp[g[1].ntcp++] = 8080;
+	golden("mirror-l3", g, 2);
+}
+
 int
 main(void)
 {
@@ -80,6 +99,7 @@ main(void)
 		cmocka_unit_test(test_none),
 		cmocka_unit_test(test_one),
 		cmocka_unit_test(test_two_uplinks),
+		cmocka_unit_test(test_l3_uplink),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
