@@ -253,7 +253,7 @@ int	mirror_link_prepare(struct vm *vm, char *err, size_t errlen);
 int	mirror_links_up(struct vm *vm, char *err, size_t errlen);
 void	mirror_links_down(struct vm *vm);
 uint32_t mirror_mtu(const struct vm *vm);
-const char *mirror_uplink_name(const struct vm *vm);
+const char *mirror_uplink_names(const struct vm *vm, char *buf, size_t len);
 void	mirror_build_netconf(const struct vm *vm, struct vmn_netconf *nc);
 int	mirror_apply(void);
 void	mirror_host_changed(void);

@@ -144,6 +144,7 @@ _Static_assert(MIRROR_MAX_UPLINKS <= VMN_NC_MAX_LINKS,
     "a guest's configuration holds every link it mirrors");
 struct mirror_link {
 	struct mirror_view	view;		/* the uplink, as last pushed */
+	unsigned		slot;		/* N of its name; 0: the VM's own */
 	char			ifname[IFNAMSIZ];	/* host side */
 	int			ifindex;	/* link 0: vm->ifindex */
 	uint8_t			mac[VMN_MAC_LEN];	/* guest side */
@@ -180,10 +181,10 @@ wanted_uplinks(const struct vm *vm, const char *names[MIRROR_MAX_UPLINKS])
 
 /* A MAC of its own for the guest's side of a link to an L3 uplink. */
 static void
-made_mac(const struct vm *vm, unsigned i, uint8_t mac[VMN_MAC_LEN])
+made_mac(const struct vm *vm, unsigned slot, uint8_t mac[VMN_MAC_LEN])
 {
 	memcpy(mac, vm->made_mac, VMN_MAC_LEN);
-	mac[5] = (uint8_t)(mac[5] ^ i);
+	mac[5] = (uint8_t)(mac[5] ^ slot);
 }
 
 static void
@@ -201,23 +202,93 @@ mac_zero(const uint8_t *mac)
 	return memcmp(mac, zero, VMN_MAC_LEN) == 0;
 }
 
+static bool
+has_uplink(const char *names[], unsigned n, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return true;
+	return false;
+}
+
+static bool
+mirrors(const struct vm *vm, const char *uplink)
+{
+	unsigned i;
+
+	for (i = 0; i < vm->nmlinks; i++)
+		if (strcmp(vm->mlinks[i].view.name, uplink) == 0)
+			return true;
+	return false;
+}
+
+/* The smallest N no other link's name host-ifname+N has. */
+static unsigned
+free_slot(const struct vm *vm)
+{
+	unsigned slot, i;
+
+	for (slot = 1; ; slot++) {
+		for (i = 1; i < vm->nmlinks; i++)
+			if (vm->mlinks[i].slot == slot)
+				break;
+		if (i == vm->nmlinks)
+			return slot;
+	}
+}
+
+/* A link's uplink read, its MACs and name chosen; nothing made yet. */
+static int
+link_prepare(struct vm *vm, struct mirror_link *ml, const char *uplink,
+    unsigned slot, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(ml, 0, sizeof(*ml));
+	if ((rc = mirror_view_read(&hostd->nl, uplink, &ml->view)) < 0) {
+		snprintf(err, errlen, "reading uplink %s: %s", uplink,
+		    strerror(-rc));
+		return rc;
+	}
+	if (ml->view.index == 0) {
+		snprintf(err, errlen, "uplink %s is gone", uplink);
+		return -ENODEV;
+	}
+	ml->slot = slot;
+	if (ml->view.l3)
+		made_mac(vm, slot, ml->mac);
+	else
+		memcpy(ml->mac, ml->view.mac, VMN_MAC_LEN);
+	if (slot == 0)
+		snprintf(ml->ifname, sizeof(ml->ifname), "%s",
+		    vm->conf.host_ifname);
+	else
+		snprintf(ml->ifname, sizeof(ml->ifname), "%.13s+%u",
+		    vm->conf.host_ifname, slot);
+	return 0;
+}
+
 /*
- * Before the VM's own link is made: the uplinks it mirrors (the first one's
- * MAC is its guest MAC) and its slice; its identity (MACs, a NAT subnet
- * from before) kept in the state dir.
+ * Before the VM's own link is made: the uplinks it mirrors (the first
+ * one's MAC is its guest MAC) and its slice; its identity (MACs, a NAT
+ * subnet from before) kept in the state dir. The VM's own link, the one
+ * a change of uplinks can least take away, is an Ethernet uplink's when
+ * there is one: a VPN comes and goes.
  */
 int
 mirror_link_prepare(struct vm *vm, char *err, size_t errlen)
 {
 	const char *dir = hostd->conf->state_dir;
-	const char *names[MIRROR_MAX_UPLINKS];
-	struct mirror_link *ml;
+	const char *names[MIRROR_MAX_UPLINKS], *first;
 	unsigned i, n;
 	int rc;
 
 	if (!vm->mlinks && !(vm->mlinks = calloc(MIRROR_MAX_UPLINKS,
 	    sizeof(*vm->mlinks))))
 		return -ENOMEM;
+	vm->nmlinks = 0;
 	if ((n = wanted_uplinks(vm, names)) == 0) {
 		snprintf(err, errlen, "no uplink to mirror (no interface "
 		    "carries a default route; name one with uplink)");
@@ -230,30 +301,22 @@ mirror_link_prepare(struct vm *vm, char *err, size_t errlen)
 		random_local_mac(vm->host_mac);
 	if (mac_zero(vm->made_mac))
 		random_local_mac(vm->made_mac);
-	for (i = 0; i < n; i++) {
-		ml = &vm->mlinks[i];
-		memset(ml, 0, sizeof(*ml));
-		if ((rc = mirror_view_read(&hostd->nl, names[i],
-		    &ml->view)) < 0) {
-			snprintf(err, errlen, "reading uplink %s: %s", names[i],
-			    strerror(-rc));
+	for (i = 0; i < n; i++)
+		if ((rc = link_prepare(vm, &vm->mlinks[i], names[i], i, err,
+		    errlen)) < 0)
 			return rc;
+	for (i = 1; vm->mlinks[0].view.l3 && i < n; i++)
+		if (!vm->mlinks[i].view.l3) {
+			first = names[i];
+			names[i] = names[0];
+			names[0] = first;
+			if ((rc = link_prepare(vm, &vm->mlinks[0], names[0], 0,
+			    err, errlen)) < 0 ||
+			    (rc = link_prepare(vm, &vm->mlinks[i], names[i], i,
+			    err, errlen)) < 0)
+				return rc;
+			break;
 		}
-		if (ml->view.index == 0) {
-			snprintf(err, errlen, "uplink %s is gone", names[i]);
-			return -ENODEV;
-		}
-		if (ml->view.l3)
-			made_mac(vm, i, ml->mac);
-		else
-			memcpy(ml->mac, ml->view.mac, VMN_MAC_LEN);
-		if (i == 0)
-			snprintf(ml->ifname, sizeof(ml->ifname), "%s",
-			    vm->conf.host_ifname);
-		else
-			snprintf(ml->ifname, sizeof(ml->ifname), "%.13s+%u",
-			    vm->conf.host_ifname, i);
-	}
 	vm->nmlinks = n;
 	if ((rc = assign_slice(vm, err, errlen)) < 0)
 		return rc;
@@ -282,43 +345,45 @@ pin_neighbours(struct vm *vm, unsigned i)
 	return 0;
 }
 
-/*
- * Once the VM's own link is made (vm.c): it is set up, the others are made
- * and set up, and the neighbours pinned.
- */
-int
-mirror_links_up(struct vm *vm, char *err, size_t errlen)
+/* Link i made (but the VM's own, which vm.c makes), set up, its neighbours. */
+static int
+link_create(struct vm *vm, unsigned i, char *err, size_t errlen)
 {
-	struct mirror_link *ml;
-	unsigned i;
+	struct mirror_link *ml = &vm->mlinks[i];
 	int rc;
 
-	for (i = 0; i < vm->nmlinks; i++) {
-		ml = &vm->mlinks[i];
-		if (i == 0)
-			ml->ifindex = vm->ifindex;
-		else if ((rc = hostlink_remove_stale(&hostd->nl, ml->ifname,
-		    vm->conf.name)) < 0 ||
-		    (rc = hostlink_create_veth_pair(&hostd->nl, vm, ml->ifname,
-		    ml->mac, ml->view.mtu)) < 0)
-			goto fail;
-		else
-			ml->ifindex = rc;
-		if ((rc = hostlink_configure_port(&hostd->nl, vm, ml->ifindex,
-		    ml->ifname, ml->view.l3)) < 0)
-			goto fail;
-		if ((rc = pin_neighbours(vm, i)) < 0) {
-			snprintf(err, errlen, "neighbours on %s: %s", ml->ifname,
-			    vmn_nl_strerror(&hostd->nl, rc));
-			return rc;
-		}
-	}
+	if (i == 0)
+		ml->ifindex = vm->ifindex;
+	else if ((rc = hostlink_remove_stale(&hostd->nl, ml->ifname,
+	    vm->conf.name)) < 0 ||
+	    (rc = hostlink_create_veth_pair(&hostd->nl, vm, ml->ifname,
+	    ml->mac, ml->view.mtu)) < 0)
+		goto fail;
+	else
+		ml->ifindex = rc;
+	if ((rc = hostlink_configure_port(&hostd->nl, vm, ml->ifindex,
+	    ml->ifname, ml->view.l3)) < 0 ||
+	    (rc = pin_neighbours(vm, i)) < 0)
+		goto fail;
 	return 0;
 fail:
 	snprintf(err, errlen, "link %s for uplink %s: %s", ml->ifname,
 	    ml->view.name, rc == -EEXIST ? "the name is taken" :
 	    vmn_nl_strerror(&hostd->nl, rc));
 	return rc;
+}
+
+/* Once the VM's own link is made (vm.c): every link set up. */
+int
+mirror_links_up(struct vm *vm, char *err, size_t errlen)
+{
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < vm->nmlinks; i++)
+		if ((rc = link_create(vm, i, err, errlen)) < 0)
+			return rc;
+	return 0;
 }
 
 /* Before the VM's own link goes (vm.c): the others. */
@@ -334,10 +399,20 @@ mirror_links_down(struct vm *vm)
 		}
 }
 
+/* "up0 on veth vmn-g1, vpn0 on veth vmn-g1+1", for the log. */
 const char *
-mirror_uplink_name(const struct vm *vm)
+mirror_uplink_names(const struct vm *vm, char *buf, size_t len)
 {
-	return vm->nmlinks ? vm->mlinks[0].view.name : "-";
+	size_t n = 0;
+	unsigned i;
+
+	buf[0] = '\0';
+	for (i = 0; i < vm->nmlinks && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s on %s %s",
+		    i ? ", " : "", vm->mlinks[i].view.name,
+		    vm_link_name(i ? VM_LINK_VETH : vm->conf.link),
+		    vm->mlinks[i].ifname);
+	return buf;
 }
 
 uint32_t
@@ -631,40 +706,78 @@ set_link_up(struct vm *vm, unsigned i, bool up)
 		    vm->mlinks[i].ifname, vmn_nl_strerror(&hostd->nl, rc));
 }
 
+enum follow { FOLLOW_SAME, FOLLOW_CHANGED, FOLLOW_RESTARTED };
+
 /*
  * The host's uplinks changed (a VPN came up with its default routes, a
- * second network came or went, the default route moved): a namespace
- * guest gets its links anew, one per uplink. A VM keeps the NIC it booted
- * with, whose MAC is fixed: told to restart when its uplink has gone.
+ * second network came or went, the default route moved). A namespace
+ * guest's links follow one by one, so that a VPN coming or going leaves
+ * the others' connections alone; only when its own link's uplink goes is
+ * everything made again. A VM keeps the NIC it booted with, whose MAC is
+ * fixed: told to restart when its uplink has gone.
  */
-static bool
+static enum follow
 follow_uplinks(struct vm *vm)
 {
 	const char *names[MIRROR_MAX_UPLINKS];
-	unsigned i, n = wanted_uplinks(vm, names);
-	bool same = n == vm->nmlinks;
+	unsigned i, j, n = wanted_uplinks(vm, names);
+	enum follow result = FOLLOW_SAME;
+	char err[256];
 	int rc;
 
-	for (i = 0; same && i < n; i++)
-		same = strcmp(names[i], vm->mlinks[i].view.name) == 0;
-	if (same || n == 0)
-		return false;	/* none: the guest waits, without carrier */
-	if (vm->conf.link != VM_LINK_VETH) {
-		log_warnx("vm %s: the host's uplink is now %s, not %s; a VM "
-		    "keeps the NIC it booted with: restart it to follow",
-		    vm->conf.name, names[0], vm->mlinks[0].view.name);
-		return false;
+	if (n == 0)
+		return FOLLOW_SAME;	/* none: the guest waits, no carrier */
+	if (!has_uplink(names, n, vm->mlinks[0].view.name)) {
+		if (vm->conf.link != VM_LINK_VETH) {
+			log_warnx("vm %s: the host's uplink is now %s, not %s; "
+			    "a VM keeps the NIC it booted with: restart it to "
+			    "follow", vm->conf.name, names[0],
+			    vm->mlinks[0].view.name);
+			return FOLLOW_SAME;
+		}
+		log_info("vm %s: %s is no uplink now: its links made again",
+		    vm->conf.name, vm->mlinks[0].view.name);
+		mirror_links_down(vm);
+		if ((rc = hostlink_delete(&hostd->nl, vm->ifindex)) < 0)
+			log_warnx("vm %s: deleting %s: %s", vm->conf.name,
+			    vm->conf.host_ifname,
+			    vmn_nl_strerror(&hostd->nl, rc));
+		vm->ifindex = 0;
+		vm->commit_pending = false;
+		vm_start(vm);
+		return FOLLOW_RESTARTED;
 	}
-	log_info("vm %s: the host's uplinks changed (now %s%s): following",
-	    vm->conf.name, names[0], n > 1 ? " and more" : "");
-	mirror_links_down(vm);
-	if ((rc = hostlink_delete(&hostd->nl, vm->ifindex)) < 0)
-		log_warnx("vm %s: deleting %s: %s", vm->conf.name,
-		    vm->conf.host_ifname, vmn_nl_strerror(&hostd->nl, rc));
-	vm->ifindex = 0;
-	vm->commit_pending = false;
-	vm_start(vm);
-	return true;
+	for (i = vm->nmlinks - 1; i > 0; i--) {
+		if (has_uplink(names, n, vm->mlinks[i].view.name))
+			continue;
+		log_info("vm %s: %s is no uplink now: %s removed",
+		    vm->conf.name, vm->mlinks[i].view.name,
+		    vm->mlinks[i].ifname);
+		hostlink_delete(&hostd->nl, vm->mlinks[i].ifindex);
+		memmove(&vm->mlinks[i], &vm->mlinks[i + 1],
+		    (vm->nmlinks - i - 1) * sizeof(vm->mlinks[0]));
+		vm->nmlinks--;
+		result = FOLLOW_CHANGED;
+	}
+	for (j = 0; j < n && vm->nmlinks < MIRROR_MAX_UPLINKS; j++) {
+		struct mirror_link *ml = &vm->mlinks[vm->nmlinks];
+
+		if (mirrors(vm, names[j]))
+			continue;
+		if ((rc = link_prepare(vm, ml, names[j], free_slot(vm), err,
+		    sizeof(err))) < 0 ||
+		    (rc = link_create(vm, vm->nmlinks, err, sizeof(err))) < 0) {
+			log_warnx("vm %s: %s", vm->conf.name, err);
+			if (ml->ifindex > 0)
+				hostlink_delete(&hostd->nl, ml->ifindex);
+			continue;
+		}
+		vm->nmlinks++;
+		log_info("vm %s: new uplink %s: on %s", vm->conf.name,
+		    ml->view.name, ml->ifname);
+		result = FOLLOW_CHANGED;
+	}
+	return result;
 }
 
 /* One link's uplink changed in place: carrier, MTU, addresses, routes. */
@@ -708,6 +821,7 @@ follow_link(struct vm *vm, unsigned i)
 void
 mirror_host_changed(void)
 {
+	enum follow follow;
 	struct vm *vm;
 	bool changed = false, pushed;
 	unsigned i;
@@ -715,10 +829,11 @@ mirror_host_changed(void)
 	TAILQ_FOREACH(vm, &hostd->vms, entry) {
 		if (!mirrored(vm) || vm->ifindex <= 0 || !vm->nmlinks)
 			continue;
-		if (follow_uplinks(vm)) {
+		if ((follow = follow_uplinks(vm)) == FOLLOW_RESTARTED) {
 			changed = true;
 			continue;
 		}
+		pushed = follow == FOLLOW_CHANGED;
 		/* Gone, or another MAC: the guest's links are wrong. */
 		for (i = 0; i < vm->nmlinks; i++) {
 			struct mirror_view now;
@@ -736,7 +851,6 @@ mirror_host_changed(void)
 			changed = true;
 			continue;
 		}
-		pushed = false;
 		for (i = 0; i < vm->nmlinks; i++)
 			pushed |= follow_link(vm, i);
 		if (pushed) {

@@ -450,6 +450,7 @@ int
 vm_start(struct vm *vm)
 {
 	char err[256] = "", a[VMN_PREFIX_STRLEN], b[VMN_PREFIX_STRLEN];
+	char names[MIRROR_MAX_UPLINKS * 48];
 	int rc;
 
 	if (vm->listen_fd < 0 && vm->conf.channel.kind != VMN_TR_VSOCK &&
@@ -461,9 +462,8 @@ vm_start(struct vm *vm)
 	if (vm->conf.mode == VM_MODE_MIRRORED && vm->ifindex <= 0) {
 		if ((rc = link_up(vm, err, sizeof(err))) < 0)
 			goto fail;
-		log_info("vm %s: mirrors %s on %s %s, its ports %u-%u",
-		    vm->conf.name, mirror_uplink_name(vm),
-		    vm_link_name(vm->conf.link), vm->conf.host_ifname,
+		log_info("vm %s: mirrors %s; its ports %u-%u", vm->conf.name,
+		    mirror_uplink_names(vm, names, sizeof(names)),
 		    vm->ports.lo, vm->ports.hi);
 	}
 	if (vm->conf.mode == VM_MODE_NAT && vm->ifindex <= 0) {

@@ -228,7 +228,9 @@ pass "the default route moved to up1 and back: the guest followed both ways"
 # --- a VPN and a second network at once: the guest mirrors every uplink ---------------
 # The VPN: a tun on each side (socat over UDP across the lan), its 0/1 and
 # 128/1 routes taking over from the default route as OpenVPN's do; an L3
-# uplink, without MACs. The lan is 10.9.9.9 behind it.
+# uplink, without MACs. The lan is 10.9.9.9 behind it. The guest's up0
+# stays as it is while they come and go.
+up0_index=$(in_guest g1 cat /sys/class/net/up0/ifindex)
 bed_spawn "$NS_LAN" vpn-lan socat -b 65535 \
 	TUN:10.8.0.1/24,tun-name=vpnl,tun-type=tun,iff-no-pi,iff-up UDP4-LISTEN:9999
 wait_for 5 "the lan's VPN end" sh -c "ip netns exec $NS_LAN ss -Hlun 'sport = 9999' | grep -q ."
@@ -275,7 +277,9 @@ wait_for 3 "g1 -> the second network" sh -c \
 [ "$(in_guest g1 curl -sS -m 5 http://$LAN4:8080/)" = "$HOST4" ] || fail "g1 -> up0's lan beside up1"
 [ "$(in_guest g1 curl -sS -m 5 http://10.9.9.9:8080/)" = 10.8.0.2 ] || fail "g1 -> the VPN beside up1"
 [ "$(in_guest g2 curl -sS -m 5 http://198.51.100.1:8080/)" = 198.51.100.2 ] || fail "g2 -> the second network"
-pass "two networks and a VPN at once: g1 and g2 mirror all three"
+[ "$(in_guest g1 cat /sys/class/net/up0/ifindex)" = "$up0_index" ] ||
+	fail "g1's up0 was made again when the VPN and up1 came"
+pass "two networks and a VPN at once: g1 and g2 mirror all three, g1's up0 untouched"
 
 # The VPN goes, the second network's route goes: back to up0 alone.
 kill "$VPN_PID"
@@ -286,7 +290,9 @@ in_host ip -o link | grep -q "vmn-g1+" && fail "a link for a gone uplink is left
 wait_online g1 g2
 wait_for 3 "g1 out through up0 alone" sh -c \
 	"[ \"\$(ip netns exec $G curl -sS -m 1 http://$LAN4:8080/)\" = $HOST4 ]"
-pass "the VPN and the second network gone: g1 on up0 alone, nothing left on the host"
+[ "$(in_guest g1 cat /sys/class/net/up0/ifindex)" = "$up0_index" ] ||
+	fail "g1's up0 was made again when the VPN and up1 went"
+pass "the VPN and the second network gone: g1 on up0 alone, untouched, nothing left on the host"
 
 # --- restarted, even killed: consistent ------------------------------------------------
 kill -9 "$HOST_NETD_PID"
