@@ -239,6 +239,17 @@ free_slot(const struct vm *vm)
 	}
 }
 
+/* The host-side name of a link: host-ifname, or host-ifname+N. */
+static void
+slot_ifname(const struct vm *vm, unsigned slot, char ifname[IFNAMSIZ])
+{
+	if (slot == 0)
+		snprintf(ifname, IFNAMSIZ, "%s", vm->conf.host_ifname);
+	else
+		snprintf(ifname, IFNAMSIZ, "%.13s+%u", vm->conf.host_ifname,
+		    slot);
+}
+
 /* A link's uplink read, its MACs and name chosen; nothing made yet. */
 static int
 link_prepare(struct vm *vm, struct mirror_link *ml, const char *uplink,
@@ -261,12 +272,7 @@ link_prepare(struct vm *vm, struct mirror_link *ml, const char *uplink,
 		made_mac(vm, slot, ml->mac);
 	else
 		memcpy(ml->mac, ml->view.mac, VMN_MAC_LEN);
-	if (slot == 0)
-		snprintf(ml->ifname, sizeof(ml->ifname), "%s",
-		    vm->conf.host_ifname);
-	else
-		snprintf(ml->ifname, sizeof(ml->ifname), "%.13s+%u",
-		    vm->conf.host_ifname, slot);
+	slot_ifname(vm, slot, ml->ifname);
 	return 0;
 }
 
@@ -373,13 +379,21 @@ fail:
 	return rc;
 }
 
-/* Once the VM's own link is made (vm.c): every link set up. */
+/*
+ * Once the VM's own link is made (vm.c): every link set up. Links of an
+ * earlier run (killed while it mirrored more uplinks) go first.
+ */
 int
 mirror_links_up(struct vm *vm, char *err, size_t errlen)
 {
+	char ifname[IFNAMSIZ];
 	unsigned i;
 	int rc;
 
+	for (i = vm->nmlinks; i < MIRROR_MAX_UPLINKS; i++) {
+		slot_ifname(vm, i, ifname);
+		hostlink_remove_stale(&hostd->nl, ifname, vm->conf.name);
+	}
 	for (i = 0; i < vm->nmlinks; i++)
 		if ((rc = link_create(vm, i, err, errlen)) < 0)
 			return rc;
