@@ -19,6 +19,7 @@
 #endif
 
 #define VMN_CONF_FILE		SYSCONFDIR "/vmnetd/host-netd.conf"
+#define VMN_POLICY_DIR		SYSCONFDIR "/vmnetd/policy.d"
 #define VMN_STATE_DIR		LOCALSTATEDIR "/lib/vmnetd"
 #define VMN_CONTROL_SOCKET	RUNSTATEDIR "/vmnetd/control.sock"
 

@@ -570,6 +570,7 @@ main(int argc, char *argv[])
 	struct event *sigs[3];
 	static const int signums[3] = { SIGHUP, SIGTERM, SIGINT };
 	struct hostd_conf *conf;
+	struct policy *policy;
 	int ch, foreground = 0, check = 0, verbose = 0, rc, i;
 
 	while ((ch = getopt_long(argc, argv, ":df:nvh", longopts,
@@ -606,11 +607,20 @@ main(int argc, char *argv[])
 
 	if (!(conf = parse_config(file)))
 		exit(1);
+	if (!(policy = parse_policy_dir(conf->policy_dir, conf, NULL, 0)))
+		exit(1);
 	if (check) {
-		if (verbose)
+		if (verbose) {
 			print_config(stdout, conf);
+			if (policy->nfiles) {
+				printf("\n# ---- the policy: %s\n",
+				    conf->policy_dir);
+				print_policy(stdout, policy);
+			}
+		}
 		fprintf(stderr, "configuration OK\n");
 		conf_free(conf);
+		policy_free(policy);
 		exit(0);
 	}
 	/*
@@ -623,6 +633,7 @@ main(int argc, char *argv[])
 
 	hostd = &the_hostd;
 	hostd->conf = conf;
+	hostd->policy = policy;
 	registry_load(conf);	/* VMs registered before a restart */
 	hostd->vsock_fd = -1;
 	hostd->started = time(NULL);
@@ -684,6 +695,7 @@ main(int argc, char *argv[])
 	vmn_nl_close(&hostd->nl);
 	event_base_free(hostd->base);
 	conf_free(hostd->conf);
+	policy_free(hostd->policy);
 	log_info("stopped");
 	return 0;
 }

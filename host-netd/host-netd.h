@@ -17,6 +17,7 @@
 #include "netconf.h"
 #include "nl.h"
 #include "paths.h"
+#include "policy.h"
 #include "ports.h"
 #include "transport.h"
 #include "wire.h"
@@ -110,6 +111,7 @@ struct hostd_conf {
 	char			file[PATH_MAX];
 	char			state_dir[PATH_MAX];
 	char			control_socket[PATH_MAX];
+	char			policy_dir[PATH_MAX];
 	uint32_t		host_port;
 	uint32_t		guest_port;
 	struct vmn_prefix	pool4;
@@ -193,6 +195,7 @@ struct hostdns {
 struct hostd {
 	struct event_base	*base;
 	struct hostd_conf	*conf;
+	struct policy		*policy;	/* policy.d, as last loaded */
 	struct vm_list		 vms;
 	struct vmn_nl		 nl;
 	struct vmn_prefix	 ula48;
@@ -214,6 +217,14 @@ struct vm_conf		*parse_vm_text(const char *src, const char *text,
 struct hostd_conf	*conf_dup(const struct hostd_conf *c);
 void			 conf_free(struct hostd_conf *conf);
 
+/* parse-policy.c */
+struct policy		*parse_policy_dir(const char *dir,
+			    const struct hostd_conf *conf, char *err,
+			    size_t errlen);
+struct policy		*parse_policy_text(const char *name, const char *text,
+			    size_t len, const struct hostd_conf *conf,
+			    char *err, size_t errlen);
+
 /* parse-check.c */
 int			 conf_check(struct hostd_conf *c, char *err,
 			    size_t errlen);
@@ -226,6 +237,7 @@ const char		*vm_state_name(enum vm_state s);
 
 /* printconf.c */
 void	print_config(FILE *f, const struct hostd_conf *conf);
+void	print_policy(FILE *f, const struct policy *pol);
 
 /* subnet.c */
 uint32_t name_hash(const char *s);

@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,14 +26,21 @@ vreport(struct parser *p, const char *file, int line, const char *kind,
 	char msg[512];
 	size_t used;
 
+	char where[PATH_MAX + 16];
+
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	log_warnx("%s:%d: %s%s", file, line, kind, msg);
+	/* Line 0: about the file as a whole. */
+	if (line > 0)
+		snprintf(where, sizeof(where), "%s:%d", file, line);
+	else
+		snprintf(where, sizeof(where), "%s", file);
+	log_warnx("%s: %s%s", where, kind, msg);
 	if (*kind)
 		return;		/* a warning: it refuses nothing */
 	p->errors++;
 	if (p->errbuf && (used = strlen(p->errbuf)) + 1 < p->errlen)
-		snprintf(p->errbuf + used, p->errlen - used, "%s%s:%d: %s",
-		    used ? "\n" : "", file, line, msg);
+		snprintf(p->errbuf + used, p->errlen - used, "%s%s: %s",
+		    used ? "\n" : "", where, msg);
 }
 
 void
@@ -69,6 +77,17 @@ vcerr(struct parser *p, const struct vm_conf *vc, int line, const char *fmt,
 	va_start(ap, fmt);
 	vreport(p, vc->file[0] ? vc->file : p->file, line ? line : vc->line,
 	    "", fmt, ap);
+	va_end(ap);
+}
+
+/* About a policy rule or block, wherever it was read. */
+void
+perr_at(struct parser *p, const struct policy_where *at, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(p, at->file, at->line, "", fmt, ap);
 	va_end(ap);
 }
 

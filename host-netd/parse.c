@@ -59,6 +59,13 @@ kw_control_socket(struct parser *p, struct vm_conf *vc)
 }
 
 static bool
+kw_policy_dir(struct parser *p, struct vm_conf *vc)
+{
+	return arg_path(p, "policy-dir", p->conf->policy_dir,
+	    sizeof(p->conf->policy_dir)) && end_of_statement(p);
+}
+
+static bool
 kw_host_port(struct parser *p, struct vm_conf *vc)
 {
 	if (!arg_u32(p, "host-port", 1, UINT32_MAX - 1, &p->conf->host_port))
@@ -182,6 +189,7 @@ static const struct keyword keywords[] = {
 	{ "link",		SCOPE_VM,	kw_link },
 	{ "mode",		SCOPE_VM,	kw_mode },
 	{ "mtu",		SCOPE_VM,	kw_mtu },
+	{ "policy-dir",		SCOPE_GLOBAL,	kw_policy_dir },
 	{ "reverse-forward",	SCOPE_VM,	kw_reverse_forward },
 	{ "state-dir",		SCOPE_GLOBAL,	kw_state_dir },
 	{ "subnet",		SCOPE_VM,	kw_subnet },
@@ -356,6 +364,7 @@ conf_new(void)
 	TAILQ_INIT(&c->vms);
 	strcpy(c->state_dir, HOSTD_STATE_DIR);
 	strcpy(c->control_socket, HOSTD_CONTROL_SOCKET);
+	strcpy(c->policy_dir, VMN_POLICY_DIR);
 	c->host_port = VMN_PORT_HOST;
 	c->guest_port = VMN_PORT_GUEST;
 	vmn_prefix_parse(HOSTD_POOL4, &c->pool4);
@@ -378,8 +387,8 @@ conf_free(struct hostd_conf *c)
 	free(c);
 }
 
-static char *
-read_file(const char *path, size_t *lenp)
+char *
+read_conf_file(const char *path, size_t *lenp)
 {
 	struct stat st;
 	char *buf;
@@ -421,7 +430,7 @@ parse_config(const char *path)
 	char *buf;
 	size_t len;
 
-	if (!(buf = read_file(path, &len)))
+	if (!(buf = read_conf_file(path, &len)))
 		return NULL;
 	p.conf = conf_new();
 	snprintf(p.conf->file, sizeof(p.conf->file), "%s", path);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "host-netd.h"
+#include "policy.h"
 
 #define TOKEN_MAX	1024
 #ifndef nitems
@@ -41,6 +42,7 @@ struct parser {
 	char			*errbuf;	/* messages also go here */
 	size_t			 errlen;
 	struct hostd_conf	*conf;
+	struct policy		*pol;		/* parsing policy files */
 };
 
 /* parse-lex.c */
@@ -50,6 +52,8 @@ void	pwarn(struct parser *p, int line, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	vcerr(struct parser *p, const struct vm_conf *vc, int line,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void	perr_at(struct parser *p, const struct policy_where *at,
+	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 enum tok lex_next(struct parser *p);
 void	skip_statement(struct parser *p);
 bool	arg(struct parser *p, const char *what);
@@ -101,6 +105,9 @@ bool	kw_mtu(struct parser *p, struct vm_conf *vc);
 bool	kw_reverse_forward(struct parser *p, struct vm_conf *vc);
 bool	kw_subnet(struct parser *p, struct vm_conf *vc);
 bool	kw_tap_owner(struct parser *p, struct vm_conf *vc);
+
+/* parse.c */
+char	*read_conf_file(const char *path, size_t *lenp);
 
 /* parse-check.c */
 void	check_config(struct parser *p);

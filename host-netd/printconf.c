@@ -113,6 +113,8 @@ print_config(FILE *f, const struct hostd_conf *c)
 	print_quoted(f, c->state_dir);
 	fprintf(f, "\ncontrol-socket ");
 	print_quoted(f, c->control_socket);
+	fprintf(f, "\npolicy-dir ");
+	print_quoted(f, c->policy_dir);
 	fprintf(f, "\nhost-port %u\nguest-port %u\n", c->host_port,
 	    c->guest_port);
 	fprintf(f, "subnet-pool %s\n",
@@ -134,4 +136,98 @@ print_config(FILE *f, const struct hostd_conf *c)
 	}
 	TAILQ_FOREACH(vc, &c->vms, entry)
 		print_vm(f, vc);
+}
+
+/* ---- the policy ---------------------------------------------------------- */
+
+static void
+print_scope(FILE *f, const char *kw, const struct policy *pol, unsigned scope,
+    const struct policy_where *at)
+{
+	const struct policy_scope *sc = &pol->scopes[scope];
+	unsigned i;
+
+	fprintf(f, "\n# %s:%d\n%s", at->file, at->line, kw);
+	for (i = 0; i < sc->nvms; i++) {
+		fputc(' ', f);
+		print_quoted(f, sc->vms[i]);
+	}
+	fprintf(f, " {\n");
+}
+
+static void
+print_set(FILE *f, const struct policy_set *set)
+{
+	char buf[VMN_PREFIX_STRLEN];
+	unsigned i;
+
+	fprintf(f, "\n# %s:%d\nset %s {", set->at.file, set->at.line,
+	    set->name);
+	for (i = 0; i < set->n; i++) {
+		fprintf(f, "%s", i % 8 ? " " : "\n\t");
+		if (set->kind == POLICY_SET_ADDR)
+			fprintf(f, "%s", policy_prefix_ntop(&set->addrs[i],
+			    buf, sizeof(buf)));
+		else if (set->ports[i].lo == set->ports[i].hi)
+			fprintf(f, "%u", set->ports[i].lo);
+		else
+			fprintf(f, "%u-%u", set->ports[i].lo, set->ports[i].hi);
+	}
+	fprintf(f, "\n}\n");
+}
+
+static void
+print_proxy(FILE *f, const struct policy *pol, const struct policy_proxy *px)
+{
+	print_scope(f, "proxy", pol, px->scope, &px->at);
+	if (px->none)
+		fprintf(f, "\tnone\n");
+	if (px->follow_host)
+		fprintf(f, "\tfollow-host\n");
+	if (px->http[0])
+		fprintf(f, "\thttp \"%s\"\n", px->http);
+	if (px->https[0])
+		fprintf(f, "\thttps \"%s\"\n", px->https);
+	if (px->pac[0])
+		fprintf(f, "\tpac \"%s\"\n", px->pac);
+	if (px->no_proxy[0])
+		fprintf(f, "\tno-proxy \"%s\"\n", px->no_proxy);
+	fprintf(f, "}\n");
+}
+
+/*
+ * The policy as one policy file: sets, then the firewall rules, the
+ * proxies and the forwarding rules, each in the order they apply, in
+ * blocks as written (consecutive rules of one block stay together).
+ */
+void
+print_policy(FILE *f, const struct policy *pol)
+{
+	char buf[POLICY_RULE_TEXT];
+	unsigned i;
+
+	for (i = 0; i < pol->nsets; i++)
+		print_set(f, &pol->sets[i]);
+	for (i = 0; i < pol->nrules; i++) {
+		const struct policy_rule *r = &pol->rules[i];
+
+		if (i == 0 || r->scope != pol->rules[i - 1].scope)
+			print_scope(f, "firewall", pol, r->scope, &r->at);
+		policy_rule_format(r, buf, sizeof(buf));
+		fprintf(f, "\t%s\n", buf);
+		if (i + 1 == pol->nrules || pol->rules[i + 1].scope != r->scope)
+			fprintf(f, "}\n");
+	}
+	for (i = 0; i < pol->nproxies; i++)
+		print_proxy(f, pol, &pol->proxies[i]);
+	for (i = 0; i < pol->nfwds; i++) {
+		const struct policy_fwd *fw = &pol->fwds[i];
+
+		if (i == 0 || fw->scope != pol->fwds[i - 1].scope)
+			print_scope(f, "forwarding", pol, fw->scope, &fw->at);
+		policy_fwd_format(fw, buf, sizeof(buf));
+		fprintf(f, "\t%s\n", buf);
+		if (i + 1 == pol->nfwds || pol->fwds[i + 1].scope != fw->scope)
+			fprintf(f, "}\n");
+	}
 }

@@ -15,7 +15,7 @@ exec cppcheck --quiet --error-exitcode=1 --inline-suppr --std=c11 \
 	--enable=warning,portability,performance \
 	--suppress=missingIncludeSystem -D__linux__ \
 	-I common -I host-netd -I guest-netd -I dns-tunnel -I portfwd -I vm \
-	-I mirrored \
+	-I mirrored -I policy \
 	${queue_h:+--include="$queue_h"} \
-	common dns-tunnel guest-netd host-netd mirrored netctl portfwd vm \
+	common dns-tunnel guest-netd host-netd mirrored netctl policy portfwd vm \
 	tests/tools
