@@ -42,3 +42,13 @@ vmn_text_end(const struct vmn_text *t)
 {
 	return t->err ? t->err : (int)t->off;
 }
+
+/* Takes back what was printed after offset off (a part that came out empty). */
+void
+vmn_text_rewind(struct vmn_text *t, size_t off)
+{
+	if (t->err || off > t->off)
+		return;
+	t->off = off;
+	t->buf[off] = '\0';
+}

@@ -20,5 +20,6 @@ void	vmn_text_init(struct vmn_text *t, char *buf, size_t len);
 void	vmn_text_printf(struct vmn_text *t, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	vmn_text_end(const struct vmn_text *t);
+void	vmn_text_rewind(struct vmn_text *t, size_t off);
 
 #endif

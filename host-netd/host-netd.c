@@ -95,6 +95,22 @@ forwarding_if_needed(void)
 		}
 }
 
+/* What policy.d holds, in the log: the policy in force. */
+static void
+policy_log(const struct policy *pol, const char *dir)
+{
+	if (pol->nfiles == 0)
+		log_info("policy: none (no %s/*.conf)", dir);
+	else
+		log_info("policy: %u file%s in %s: %u firewall rule%s, %u "
+		    "set%s, %u prox%s, %u forwarding rule%s", pol->nfiles,
+		    pol->nfiles == 1 ? "" : "s", dir, pol->nrules,
+		    pol->nrules == 1 ? "" : "s", pol->nsets,
+		    pol->nsets == 1 ? "" : "s", pol->nproxies,
+		    pol->nproxies == 1 ? "y" : "ies", pol->nfwds,
+		    pol->nfwds == 1 ? "" : "s");
+}
+
 /*
  * The configured VMs changed (start, reload, netctl register): start the
  * new ones, with what they need from the host. The caller applies NAT.
@@ -248,6 +264,7 @@ hostd_reload_report(const char *why, struct reload_report *r)
 	struct hostd_conf *newc, *old = hostd->conf;
 	struct vm *vm, *tmp;
 	struct vm_conf *vc, *copy;
+	struct policy *newpol;
 	bool globals;
 
 	r->summary[0] = r->errors[0] = '\0';
@@ -281,6 +298,19 @@ hostd_reload_report(const char *why, struct reload_report *r)
 		conf_free(newc);
 		return -EINVAL;
 	}
+	/* The policy goes with it: a policy with errors refuses both. */
+	if (!(newpol = parse_policy_dir(newc->policy_dir, newc, r->errors,
+	    sizeof(r->errors)))) {
+		snprintf(r->summary, sizeof(r->summary), "the policy in %s has "
+		    "errors; the running configuration and policy stay",
+		    newc->policy_dir);
+		log_warnx("%s", r->summary);
+		conf_free(newc);
+		return -EINVAL;
+	}
+	policy_log(newpol, newc->policy_dir);
+	policy_free(hostd->policy);
+	hostd->policy = newpol;
 	globals = globals_equal(old, newc);
 	for (vm = TAILQ_FIRST(&hostd->vms); vm; vm = tmp) {
 		tmp = TAILQ_NEXT(vm, entry);
@@ -634,6 +664,7 @@ main(int argc, char *argv[])
 	hostd = &the_hostd;
 	hostd->conf = conf;
 	hostd->policy = policy;
+	policy_log(policy, conf->policy_dir);
 	registry_load(conf);	/* VMs registered before a restart */
 	hostd->vsock_fd = -1;
 	hostd->started = time(NULL);

@@ -13,12 +13,14 @@
 #include <time.h>
 
 #include "addr.h"
+#include "firewall.h"
 #include "hostfwd.h"
 #include "netconf.h"
 #include "nl.h"
 #include "paths.h"
 #include "policy.h"
 #include "ports.h"
+#include "text.h"
 #include "transport.h"
 #include "wire.h"
 
@@ -319,12 +321,35 @@ int	hostdns_load(struct hostdns *dns);
 
 /* nat.c */
 int	nat_render(const struct vm_list *vms, const struct port_range *masq,
+	    const struct policy *pol, const struct fw_counters *keep,
 	    char *buf, size_t len);
-int	nat_apply(const struct vm_list *vms, const struct port_range *masq);
+int	nat_apply(const struct vm_list *vms, const struct port_range *masq,
+	    const struct policy *pol);
+int	nat_counters(struct fw_counters *c);
 int	nat_remove(void);
 bool	nat_present(void);
 int	nft_run(const char *cmds, bool quiet);
 int	forwarding_enable(void);
+
+/* nat-fw.c: the NAT VMs' firewall chains in that table */
+#define NATFW_MAX_VMS	MAX_VMS
+enum natfw_chain { NATFW_OUT, NATFW_IN, NATFW_HOST_OUT, NATFW_HOST_IN };
+struct natfw {
+	const struct vm_list	*vms;
+	const struct policy	*pol;		/* NULL: no rules */
+	const struct fw_counters *keep;		/* values to carry over */
+	struct {
+		bool	out, host_out, host_in;
+	}			 has[NATFW_MAX_VMS]; /* linked NAT VMs, in order */
+};
+bool	nat_has_link(const struct vm *vm);
+void	natfw_init(struct natfw *f, const struct vm_list *vms,
+	    const struct policy *pol, const struct fw_counters *keep);
+void	natfw_objects(struct vmn_text *o, const struct natfw *f);
+void	natfw_chains(struct vmn_text *o, struct natfw *f);
+void	natfw_vmap(struct vmn_text *o, const struct natfw *f,
+	    const char *match, const char *prefix, enum natfw_chain which);
+bool	natfw_any(const struct natfw *f, enum natfw_chain which);
 
 /* vm.c */
 struct vm	*vm_new(const struct vm_conf *vc);

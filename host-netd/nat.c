@@ -10,12 +10,11 @@
  * old ruleset or the new one, never a mix, and a failure leaves the old one
  * in force.
  *
- * forward chain, per VM link:
- *   - packets from the VM must carry its own source addresses (a guest
- *     cannot spoof another VM or the host's networks);
- *   - VM to VM traffic is dropped unless the config allows it (allow-vm);
- *   - traffic to a VM is only accepted as part of a connection it opened
- *     (NAT semantics: the VM is not exposed);
+ * forward chain: packets from a VM must carry its own source addresses (a
+ * guest cannot spoof another VM or the host's networks); replies and ICMP
+ * errors of connections pass; the rest goes through the VMs' firewall
+ * chains (nat-fw.c): NAT semantics by default, policy(5)'s rules on top.
+ * input and output chains: the rules between a VM and the host itself.
  * postrouting chain: anything from a VM link leaving through another
  * interface is masqueraded, IPv4 and IPv6 (the VM's ULA) alike.
  */
@@ -32,49 +31,51 @@
 #include <nftables/libnftables.h>
 
 #include "host-netd.h"
-#include "text.h"
 #include "log.h"
 #include "sysctl.h"
 
-static bool
-has_link(const struct vm *vm)
+static void
+anti_spoof(struct vmn_text *o, const struct vm *vm)
 {
-	return vm->conf.mode == VM_MODE_NAT && vm->ifindex > 0;
-}
+	char pfx[VMN_PREFIX_STRLEN];
 
-static bool
-allows(const struct vm *a, const struct vm *b)
-{
-	unsigned i;
-
-	for (i = 0; i < a->conf.nallow; i++)
-		if (strcmp(a->conf.allow[i], b->conf.name) == 0)
-			return true;
-	return false;
+	vmn_text_printf(o, "\t\tiifname \"%s\" ip saddr != %s drop\n",
+	    vm->conf.host_ifname,
+	    vmn_prefix_ntop(&vm->subnet4, pfx, sizeof(pfx)));
+	if (vm->subnet6.ip.family)
+		vmn_text_printf(o, "\t\tiifname \"%s\" ip6 saddr != %s drop\n",
+		    vm->conf.host_ifname,
+		    vmn_prefix_ntop(&vm->subnet6, pfx, sizeof(pfx)));
+	else
+		vmn_text_printf(o, "\t\tiifname \"%s\" meta nfproto ipv6 drop\n",
+		    vm->conf.host_ifname);
 }
 
 /*
  * Renders the complete replacement batch for the table. masq, when not
  * NULL, is the port range masquerading must keep to: mirrored guests'
  * traffic is steered by port before conntrack sees it, so a NAT VM's
- * connection must never leave from a port in one of their slices.
+ * connection must never leave from a port in one of their slices. pol
+ * (may be NULL) gives the firewall rules, keep the counters' values.
  */
 int
 nat_render(const struct vm_list *vms, const struct port_range *masq,
-    char *buf, size_t len)
+    const struct policy *pol, const struct fw_counters *keep, char *buf,
+    size_t len)
 {
+	static struct natfw f;
 	struct vmn_text o;
-	const struct vm *vm, *peer;
-	char pfx[VMN_PREFIX_STRLEN];
+	const struct vm *vm;
 	bool first = true;
 
+	natfw_init(&f, vms, pol, keep);
 	vmn_text_init(&o, buf, len);
 	vmn_text_printf(&o, "table inet " HOSTD_NFT_TABLE "\n"
 	    "delete table inet " HOSTD_NFT_TABLE "\n"
 	    "table inet " HOSTD_NFT_TABLE " {\n"
 	    "\tset vm_links {\n\t\ttype ifname\n");
 	TAILQ_FOREACH(vm, vms, entry) {
-		if (!has_link(vm))
+		if (!nat_has_link(vm))
 			continue;
 		vmn_text_printf(&o, "%s\"%s\"", first ? "\t\telements = { " : ", ",
 		    vm->conf.host_ifname);
@@ -82,31 +83,33 @@ nat_render(const struct vm_list *vms, const struct port_range *masq,
 	}
 	if (!first)
 		vmn_text_printf(&o, " }\n");
-	vmn_text_printf(&o, "\t}\n\n\tchain forward {\n"
+	vmn_text_printf(&o, "\t}\n");
+	natfw_objects(&o, &f);
+	natfw_chains(&o, &f);
+	vmn_text_printf(&o, "\n\tchain forward {\n"
 	    "\t\ttype filter hook forward priority filter; policy accept;\n");
-	TAILQ_FOREACH(vm, vms, entry) {
-		if (!has_link(vm))
-			continue;
-		vmn_text_printf(&o, "\t\tiifname \"%s\" ip saddr != %s drop\n",
-		    vm->conf.host_ifname,
-		    vmn_prefix_ntop(&vm->subnet4, pfx, sizeof(pfx)));
-		if (vm->subnet6.ip.family)
-			vmn_text_printf(&o, "\t\tiifname \"%s\" ip6 saddr != %s drop\n",
-			    vm->conf.host_ifname,
-			    vmn_prefix_ntop(&vm->subnet6, pfx, sizeof(pfx)));
-		else
-			vmn_text_printf(&o, "\t\tiifname \"%s\" meta nfproto ipv6 drop\n",
-			    vm->conf.host_ifname);
-		TAILQ_FOREACH(peer, vms, entry)
-			if (peer != vm && has_link(peer) && allows(vm, peer))
-				vmn_text_printf(&o, "\t\tiifname \"%s\" oifname \"%s\" "
-				    "accept\n", vm->conf.host_ifname,
-				    peer->conf.host_ifname);
+	TAILQ_FOREACH(vm, vms, entry)
+		if (nat_has_link(vm))
+			anti_spoof(&o, vm);
+	vmn_text_printf(&o, "\t\toifname @vm_links ct state related accept\n"
+	    "\t\toifname @vm_links ct state established ct direction reply "
+	    "accept\n");
+	natfw_vmap(&o, &f, "iifname", "out_", NATFW_OUT);
+	natfw_vmap(&o, &f, "oifname", "in_", NATFW_IN);
+	vmn_text_printf(&o, "\t}\n");
+	if (natfw_any(&f, NATFW_HOST_OUT)) {
+		vmn_text_printf(&o, "\n\tchain input {\n\t\ttype filter hook "
+		    "input priority filter; policy accept;\n");
+		natfw_vmap(&o, &f, "iifname", "host_out_", NATFW_HOST_OUT);
+		vmn_text_printf(&o, "\t}\n");
 	}
-	vmn_text_printf(&o, "\t\toifname @vm_links ct state established,related accept\n"
-	    "\t\tiifname @vm_links oifname @vm_links drop\n"
-	    "\t\toifname @vm_links drop\n"
-	    "\t}\n\n\tchain postrouting {\n"
+	if (natfw_any(&f, NATFW_HOST_IN)) {
+		vmn_text_printf(&o, "\n\tchain output {\n\t\ttype filter hook "
+		    "output priority filter; policy accept;\n");
+		natfw_vmap(&o, &f, "oifname", "host_in_", NATFW_HOST_IN);
+		vmn_text_printf(&o, "\t}\n");
+	}
+	vmn_text_printf(&o, "\n\tchain postrouting {\n"
 	    "\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
 	if (masq)
 		vmn_text_printf(&o, "\t\tiifname @vm_links oifname != @vm_links "
@@ -144,16 +147,56 @@ nat_present(void)
 	return nft_run("list table inet " HOSTD_NFT_TABLE "\n", true) == 0;
 }
 
+/*
+ * The firewall's counters as the kernel has them now (none when the table
+ * is not there): their values are carried into the next table.
+ */
 int
-nat_apply(const struct vm_list *vms, const struct port_range *masq)
+nat_counters(struct fw_counters *c)
 {
-	static char buf[64 * 1024];
+	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	int rc = 0;
+
+	if (!ctx)
+		return -ENOMEM;
+	nft_ctx_buffer_output(ctx);
+	nft_ctx_buffer_error(ctx);
+	if (nft_run_cmd_from_buffer(ctx, "list counters table inet "
+	    HOSTD_NFT_TABLE "\n") == 0)
+		rc = fw_counters_parse(nft_ctx_get_output_buffer(ctx), c);
+	nft_ctx_free(ctx);
+	return rc;
+}
+
+int
+nat_apply(const struct vm_list *vms, const struct port_range *masq,
+    const struct policy *pol)
+{
+	struct fw_counters keep = { 0 };
+	size_t len = 64 * 1024;
+	char *buf = NULL, *grown;
 	int rc;
 
-	if ((rc = nat_render(vms, masq, buf, sizeof(buf))) < 0)
-		return rc;
-	log_debug("nftables batch:\n%s", buf);
-	return nft_run(buf, false);
+	if ((rc = nat_counters(&keep)) < 0)
+		log_warnx("firewall counters not read, they start again: %s",
+		    strerror(-rc));
+	/* A policy of many rules for many VMs: as much room as it takes. */
+	do {
+		if (!(grown = realloc(buf, len *= 2))) {
+			rc = -ENOMEM;
+			break;
+		}
+		buf = grown;
+		rc = nat_render(vms, masq, pol, &keep, buf, len);
+	} while (rc == -ENOBUFS && len < 64 * 1024 * 1024);
+	fw_counters_free(&keep);
+	if (rc >= 0) {
+		log_debug("nftables batch:\n%s", buf);
+		rc = nft_run(buf, false);
+	} else
+		log_warnx("nftables table not rendered: %s", strerror(-rc));
+	free(buf);
+	return rc;
 }
 
 int

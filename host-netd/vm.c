@@ -800,7 +800,7 @@ vms_apply_tables(void)
 	int rc;
 
 	if ((rc = nat_apply(&hostd->vms, mirror_masquerade_range(&masq) ?
-	    &masq : NULL)) < 0)
+	    &masq : NULL, hostd->policy)) < 0)
 		return rc;
 	return mirror_apply();
 }

@@ -85,7 +85,7 @@ cp "$TMP/good.conf" "$TMP/host-netd.conf"
 # And a good file through SIGHUP: g1 loses allow-vm again.
 sed -i '/allow-vm "g2"/d' "$TMP/host-netd.conf"
 kill -HUP "$HOST_NETD_PID"
-wait_for 5 "SIGHUP reload applied" sh -c "! ip netns exec $NS_HOST nft list table inet vmnetd | grep -q 'oifname \"vmn-g2\" accept'"
+wait_for 5 "SIGHUP reload applied" sh -c "! ip netns exec $NS_HOST nft list table inet vmnetd | grep -q 'iifname \"vmn-g1\" accept'"
 reach g1 "$a2" && fail "allow-vm removed by SIGHUP, but g1 still reaches g2"
 pass "a broken file is refused (netctl and SIGHUP); a good one applies"
 

@@ -56,16 +56,34 @@ build(struct vm_list *vms, struct vm *store, const struct vmspec *s,
 }
 
 static void
-golden_masq(const char *name, const struct vmspec *s, unsigned n,
-    const struct port_range *masq)
+golden_full(const char *name, const struct vmspec *s, unsigned n,
+    const struct port_range *masq, const char *policy,
+    const struct fw_counters *keep)
 {
-	static char buf[65536];
+	static char buf[256 * 1024];
+	struct policy *pol = NULL;
 	struct vm store[8];
 	struct vm_list vms;
+	char err[1024];
 
 	assert_true(n <= 8);
 	build(&vms, store, s, n);
-	assert_golden(name, buf, nat_render(&vms, masq, buf, sizeof(buf)));
+	if (policy) {
+		pol = parse_policy_text("test.conf", policy, strlen(policy),
+		    NULL, err, sizeof(err));
+		if (!pol)
+			fail_msg("policy: %s", err);
+	}
+	assert_golden(name, buf, nat_render(&vms, masq, pol, keep, buf,
+	    sizeof(buf)));
+	policy_free(pol);
+}
+
+static void
+golden_masq(const char *name, const struct vmspec *s, unsigned n,
+    const struct port_range *masq)
+{
+	golden_full(name, s, n, masq, NULL, NULL);
 }
 
 static void
@@ -123,6 +141,76 @@ test_masquerade_range(void **state)
 	golden_masq("masq-range", s, 1, &masq);
 }
 
+static const struct vmspec three[] = {
+	{ "dev", "vmn-dev", VM_MODE_NAT, 5, "172.20.1.0/24",
+	  "fd00:1:2:3::/64", { NULL, NULL } },
+	{ "ci", "vmn-ci", VM_MODE_NAT, 6, "172.20.2.0/24", NULL,
+	  { "web", NULL } },
+	{ "web", "vmn-web", VM_MODE_NAT, 7, "172.20.3.0/24",
+	  "fd00:1:2:4::/64", { NULL, NULL } },
+};
+
+/*
+ * Every kind of rule: sets of both families and of ports, prefixes, the
+ * host, other VMs (and their copies into the other VM's in chain), reject
+ * split into a reset and an ICMP error, rules for some VMs only.
+ */
+static void
+test_policy(void **state)
+{
+	static const char policy[] =
+	    "set corp { 10.0.0.0/8 192.168.0.0/16 fd00::/8 }\n"
+	    "set web { 80 443 8000-8999 }\n"
+	    "firewall {\n"
+	    "	deny out tcp to @corp port 22\n"
+	    "	reject out to 192.0.2.0/24 2001:db8::/32\n"
+	    "	allow out tcp udp to 1.1.1.1 2606:4700::1111 port 53\n"
+	    "}\n"
+	    "firewall \"dev\" {\n"
+	    "	allow in tcp from 203.0.113.0/24 port @web\n"
+	    "	allow out tcp to vm \"web\" port 80\n"
+	    "	reject in tcp from host port 22\n"
+	    "	deny out to host\n"
+	    "	allow in icmp\n"
+	    "}\n"
+	    "firewall \"web\" {\n"
+	    "	deny in from vm \"ci\"\n"
+	    "}\n";
+
+	golden_full("policy", three, 3, NULL, policy, NULL);
+}
+
+/* The counters' values are carried into the new table. */
+static void
+test_policy_counters_kept(void **state)
+{
+	static const char policy[] =
+	    "firewall \"ci\" {\n\tdeny out udp port 53\n}\n";
+	struct fw_counters keep = { 0 };
+	char d[FW_COUNTER_NAME], c[FW_COUNTER_NAME];
+	char text[512];
+	struct policy *pol;
+	char err[256];
+
+	/* The listing as nft gives it, with ci's real counter names. */
+	pol = parse_policy_text("t.conf", policy, strlen(policy), NULL, err,
+	    sizeof(err));
+	assert_non_null(pol);
+	fw_drop_counter_name("ci", d);
+	fw_counter_name("ci", &pol->rules[0], 0, c);
+	snprintf(text, sizeof(text), "table inet vmnetd {\n"
+	    "\tcounter %s {\n\t\tpackets 7 bytes 420\n\t}\n"
+	    "\tcounter %s {\n\t\tpackets 3 bytes 99\n\t}\n"
+	    "\tcounter unrelated {\n\t\tpackets 1 bytes 1\n\t}\n"
+	    "}\n", d, c);
+	assert_int_equal(fw_counters_parse(text, &keep), 0);
+	assert_int_equal(keep.n, 2);
+	assert_int_equal(fw_counters_find(&keep, c)->bytes, 99);
+	golden_full("policy-kept", three, 3, NULL, policy, &keep);
+	fw_counters_free(&keep);
+	policy_free(pol);
+}
+
 int
 main(void)
 {
@@ -131,6 +219,8 @@ main(void)
 		cmocka_unit_test(test_two_vms),
 		cmocka_unit_test(test_only_linked_nat_vms),
 		cmocka_unit_test(test_masquerade_range),
+		cmocka_unit_test(test_policy),
+		cmocka_unit_test(test_policy_counters_kept),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
