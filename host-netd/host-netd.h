@@ -325,7 +325,7 @@ int	nat_render(const struct vm_list *vms, const struct port_range *masq,
 	    char *buf, size_t len);
 int	nat_apply(const struct vm_list *vms, const struct port_range *masq,
 	    const struct policy *pol);
-int	nat_counters(struct fw_counters *c);
+int	nft_counters(const char *table, struct fw_counters *c);
 int	nat_remove(void);
 bool	nat_present(void);
 int	nft_run(const char *cmds, bool quiet);

@@ -564,6 +564,17 @@ mirror_put_addresses(struct vmn_buf *b, const struct vm *vm)
 	}
 }
 
+/*
+ * May the LAN reach some of its listeners? By default with inbound allow,
+ * or as its in rules say.
+ */
+static bool
+lan_may_reach(const struct vm *vm)
+{
+	return vm->conf.inbound ||
+	    fw_vm_has_rules(hostd->policy, vm->conf.name, POLICY_IN);
+}
+
 /* ---- the steering table and the reserved ports ------------------------ */
 
 static void
@@ -581,8 +592,9 @@ fill_guest(const struct vm *vm, unsigned i, struct steer_guest *g)
 	g->l3 = v->l3;
 	g->slice_lo = vm->ports.lo;
 	g->slice_hi = vm->ports.hi;
-	/* The LAN reaches its servers when allowed, and the host let go. */
-	for (j = 0; vm->conf.inbound && j < vm->nholds; j++) {
+	/* Its servers the host let go: the LAN's by inbound or its rules. */
+	g->inbound = vm->conf.inbound;
+	for (j = 0; j < vm->nholds; j++) {
 		const struct mirror_hold *h = &vm->holds[j];
 
 		if (h->conflict[0])
@@ -632,7 +644,8 @@ int
 mirror_apply(void)
 {
 	static struct steer_guest g[STEER_MAX_GUESTS];
-	static char buf[512 * 1024];
+	static char buf[2048 * 1024];
+	struct fw_counters keep = { 0 };
 	struct port_ranges want = { 0 };
 	struct vm *vm;
 	unsigned i, n = 0;
@@ -653,7 +666,12 @@ mirror_apply(void)
 		    strerror(-rc));
 		err = rc;
 	}
-	if ((rc = steer_render(g, n, buf, sizeof(buf))) < 0)
+	if ((rc = nft_counters("netdev " STEER_TABLE, &keep)) < 0)
+		log_warnx("firewall counters not read, they start again: %s",
+		    strerror(-rc));
+	rc = steer_render(g, n, hostd->policy, &keep, buf, sizeof(buf));
+	fw_counters_free(&keep);
+	if (rc < 0)
 		return rc;
 	log_debug("mirrored steering:\n%s", buf);
 	if ((rc = nft_run(buf, false)) < 0)
@@ -1016,7 +1034,7 @@ mirror_listener(struct vm *vm, bool added, uint8_t proto, uint16_t port)
 		hold_release(h);
 		*h = vm->holds[--vm->nholds];
 	}
-	if (vm->conf.inbound && vm->ifindex > 0 && mirror_apply() < 0)
+	if (lan_may_reach(vm) && vm->ifindex > 0 && mirror_apply() < 0)
 		log_warnx("vm %s: mirrored steering not updated",
 		    vm->conf.name);
 }
@@ -1028,7 +1046,7 @@ mirror_foreach(struct vm *vm, hostfwd_port_fn fn, void *arg)
 	struct hostfwd_port_info pi;
 	unsigned i;
 
-	if (!mirrored(vm) || !vm->conf.inbound)
+	if (!mirrored(vm) || !lan_may_reach(vm))
 		return;
 	for (i = 0; i < vm->nholds; i++) {
 		memset(&pi, 0, sizeof(pi));
@@ -1037,7 +1055,7 @@ mirror_foreach(struct vm *vm, hostfwd_port_fn fn, void *arg)
 		pi.host_port = pi.guest_port = vm->holds[i].port;
 		pi.kind = "inbound";
 		pi.state = vm->holds[i].conflict[0] ? vm->holds[i].conflict :
-		    "active";
+		    vm->conf.inbound ? "active" : "by policy";
 		fn(arg, &pi);
 	}
 }

@@ -100,66 +100,18 @@ natfw_init(struct natfw *f, const struct vm_list *vms,
 	f->keep = keep;
 }
 
-/*
- * The counter of pol's rule i in vm's chains: named after the rule's text
- * and how many rules before it read the same.
- */
-static void
-rule_counter(const struct natfw *f, const char *vm, unsigned i,
-    char name[FW_COUNTER_NAME])
-{
-	char a[POLICY_RULE_TEXT], b[POLICY_RULE_TEXT];
-	unsigned j, nth = 0;
-
-	policy_rule_format(&f->pol->rules[i], a, sizeof(a));
-	for (j = 0; j < i; j++) {
-		if (!policy_scope_has(f->pol, f->pol->rules[j].scope, vm))
-			continue;
-		policy_rule_format(&f->pol->rules[j], b, sizeof(b));
-		nth += strcmp(a, b) == 0;
-	}
-	fw_counter_name(vm, &f->pol->rules[i], nth, name);
-}
-
 /* The sets and counters: a drop counter per VM, one per rule and VM. */
 void
 natfw_objects(struct vmn_text *o, const struct natfw *f)
 {
-	char name[FW_COUNTER_NAME];
 	const struct vm *vm;
-	unsigned i;
 
 	if (f->pol)
 		fw_render_sets(o, f->pol);
-	TAILQ_FOREACH(vm, f->vms, entry) {
-		if (!nat_has_link(vm))
-			continue;
-		fw_drop_counter_name(vm->conf.name, name);
-		fw_render_counter(o, name, f->keep);
-		for (i = 0; f->pol && i < f->pol->nrules; i++) {
-			if (!policy_scope_has(f->pol, f->pol->rules[i].scope,
-			    vm->conf.name))
-				continue;
-			rule_counter(f, vm->conf.name, i, name);
-			fw_render_counter(o, name, f->keep);
-		}
-	}
-}
-
-/* vm's rules in dir at place at, each with its counter. */
-static void
-rules(struct vmn_text *o, const struct natfw *f, const struct vm *vm,
-    enum policy_dir dir, const struct fw_place *at)
-{
-	char name[FW_COUNTER_NAME];
-	unsigned i;
-
-	for (i = 0; f->pol && i < f->pol->nrules; i++) {
-		if (!applies(f->pol, &f->pol->rules[i], vm, dir))
-			continue;
-		rule_counter(f, vm->conf.name, i, name);
-		fw_render_rule(o, f->pol, &f->pol->rules[i], at, name);
-	}
+	TAILQ_FOREACH(vm, f->vms, entry)
+		if (nat_has_link(vm))
+			fw_render_vm_counters(o, f->pol, vm->conf.name,
+			    f->keep);
 }
 
 /* What other VMs' out rules and allow-vm let in to vm. */
@@ -187,7 +139,7 @@ allowed_by_others(struct vmn_text *o, const struct natfw *f,
 			    !applies(f->pol, r, w, POLICY_OUT) ||
 			    !fw_rule_names_vm(r, vm->conf.name))
 				continue;
-			rule_counter(f, w->conf.name, i, name);
+			fw_rule_counter(f->pol, w->conf.name, i, name);
 			fw_render_rule(o, f->pol, r, &at, name);
 		}
 		if (vm_allows(w, vm))
@@ -210,7 +162,7 @@ chain(struct vmn_text *o, const char *prefix, const struct vm *vm,
 	vmn_text_printf(o, "\n\tchain %s%s {\n%s", prefix, vm->conf.name,
 	    head);
 	body = o->off;
-	rules(o, f, vm, dir, at);
+	fw_render_vm_rules(o, f->pol, vm->conf.name, dir, at);
 	if (o->off == body) {
 		vmn_text_rewind(o, start);
 		return false;
@@ -259,7 +211,8 @@ natfw_chains(struct vmn_text *o, struct natfw *f)
 		f->has[k].out = chain(o, "out_", vm, "", f, POLICY_OUT,
 		    &fwd_out);
 		vmn_text_printf(o, "\n\tchain in_%s {\n", vm->conf.name);
-		rules(o, f, vm, POLICY_IN, &fwd_in);
+		fw_render_vm_rules(o, f->pol, vm->conf.name, POLICY_IN,
+		    &fwd_in);
 		allowed_by_others(o, f, vm, drops);
 		vmn_text_printf(o, "\t\tcounter name \"%s\" drop\n\t}\n", drops);
 		f->has[k].host_out = chain(o, "host_out_", vm, HOST_HEAD, f,

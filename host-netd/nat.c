@@ -148,12 +148,14 @@ nat_present(void)
 }
 
 /*
- * The firewall's counters as the kernel has them now (none when the table
- * is not there): their values are carried into the next table.
+ * The firewall's counters in table ("FAMILY NAME") as the kernel has them
+ * now (none when the table is not there): their values are carried into
+ * the next table.
  */
 int
-nat_counters(struct fw_counters *c)
+nft_counters(const char *table, struct fw_counters *c)
 {
+	char cmd[128];
 	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
 	int rc = 0;
 
@@ -161,8 +163,8 @@ nat_counters(struct fw_counters *c)
 		return -ENOMEM;
 	nft_ctx_buffer_output(ctx);
 	nft_ctx_buffer_error(ctx);
-	if (nft_run_cmd_from_buffer(ctx, "list counters table inet "
-	    HOSTD_NFT_TABLE "\n") == 0)
+	snprintf(cmd, sizeof(cmd), "list counters table %s\n", table);
+	if (nft_run_cmd_from_buffer(ctx, cmd) == 0)
 		rc = fw_counters_parse(nft_ctx_get_output_buffer(ctx), c);
 	nft_ctx_free(ctx);
 	return rc;
@@ -177,7 +179,7 @@ nat_apply(const struct vm_list *vms, const struct port_range *masq,
 	char *buf = NULL, *grown;
 	int rc;
 
-	if ((rc = nat_counters(&keep)) < 0)
+	if ((rc = nft_counters("inet " HOSTD_NFT_TABLE, &keep)) < 0)
 		log_warnx("firewall counters not read, they start again: %s",
 		    strerror(-rc));
 	/* A policy of many rules for many VMs: as much room as it takes. */

@@ -22,6 +22,12 @@
  * Everything else goes on to the host, which keeps its own services,
  * connections and neighbour discovery untouched.
  *
+ * policy(5)'s rules for the guest (stateless here: no conntrack on this
+ * path): its in rules decide which of its listener ports the LAN reaches
+ * (chain in_N; inbound allow|deny is the default after them, and what is
+ * not steered meets the host's closed port), its out rules what it may
+ * send (chain out_N, before the ports it may send from).
+ *
  * From the guest's link, a frame goes out of the uplink only if the guest
  * could have been meant to send it: the uplink's MAC and one of its
  * addresses as the source, TCP and UDP from a port that is steered to it
@@ -45,16 +51,23 @@
 #include "steer.h"
 #include "text.h"
 
-/* elements = { ports..., lo-hi } */
+/* Are the guest's listeners filtered by its in rules? */
+static bool
+filtered_in(const struct steer_guest *g, const struct policy *pol)
+{
+	return fw_vm_has_rules(pol, g->name, POLICY_IN);
+}
+
+/* elements = { ports..., lo-hi }: listeners, when the LAN may reach some */
 static void
 port_set(struct vmn_text *o, const char *name, const uint16_t *ports, unsigned n,
-    const struct steer_guest *g)
+    const struct steer_guest *g, bool listeners)
 {
 	unsigned i;
 
 	vmn_text_printf(o, "\tset %s {\n\t\ttype inet_service; flags interval;\n"
 	    "\t\telements = { ", name);
-	for (i = 0; i < n; i++)
+	for (i = 0; listeners && i < n; i++)
 		if (ports[i] < g->slice_lo || ports[i] > g->slice_hi)
 			vmn_text_printf(o, "%u, ", ports[i]);
 	vmn_text_printf(o, "%u-%u }\n\t}\n", g->slice_lo, g->slice_hi);
@@ -81,16 +94,18 @@ addr_set(struct vmn_text *o, const char *name, const struct steer_guest *g,
 }
 
 static void
-guest_sets(struct vmn_text *o, const struct steer_guest *g, unsigned i)
+guest_sets(struct vmn_text *o, const struct steer_guest *g, unsigned i,
+    const struct policy *pol)
 {
+	bool listeners = g->inbound || filtered_in(g, pol);
 	char name[32];
 
 	vmn_text_printf(o, "\t# vm \"%s\": %s <-> %s, ports %u-%u\n", g->name, g->uplink,
 	    g->link, g->slice_lo, g->slice_hi);
 	snprintf(name, sizeof(name), "g%u_tcp", i);
-	port_set(o, name, g->tcp, g->ntcp, g);
+	port_set(o, name, g->tcp, g->ntcp, g, listeners);
 	snprintf(name, sizeof(name), "g%u_udp", i);
-	port_set(o, name, g->udp, g->nudp, g);
+	port_set(o, name, g->udp, g->nudp, g, listeners);
 	vmn_text_printf(o, "\tset g%u_ping {\n\t\ttypeof icmp id; size 1024;\n"
 	    "\t\tflags dynamic, timeout; timeout 30s;\n\t}\n", i);
 	snprintf(name, sizeof(name), "g%u_addr4", i);
@@ -147,14 +162,27 @@ rule(struct vmn_text *o, const struct steer_guest *g, int family,
  * then its transport header, whose source port is the guest's.
  */
 static void
-uplink_rules(struct vmn_text *o, const struct steer_guest *g, unsigned i)
+uplink_rules(struct vmn_text *o, const struct steer_guest *g, unsigned i,
+    const struct policy *pol)
 {
+	static const char *const protos[] = { "tcp", "udp" };
 	char m[192];
+	unsigned p;
 
-	snprintf(m, sizeof(m), "tcp dport @g%u_tcp", i);
-	rule(o, g, AF_UNSPEC, m, g->link);
-	snprintf(m, sizeof(m), "udp dport @g%u_udp", i);
-	rule(o, g, AF_UNSPEC, m, g->link);
+	for (p = 0; p < 2; p++) {
+		if (!filtered_in(g, pol)) {
+			snprintf(m, sizeof(m), "%s dport @g%u_%s", protos[p], i,
+			    protos[p]);
+			rule(o, g, AF_UNSPEC, m, g->link);
+			continue;
+		}
+		/* Its slice, then its listeners through its rules. */
+		snprintf(m, sizeof(m), "%s dport %u-%u", protos[p],
+		    g->slice_lo, g->slice_hi);
+		rule(o, g, AF_UNSPEC, m, g->link);
+		vmn_text_printf(o, "\t\t%s dport @g%u_%s jump in_%u\n",
+		    protos[p], i, protos[p], i);
+	}
 	snprintf(m, sizeof(m), "icmp type echo-reply icmp id @g%u_ping", i);
 	rule(o, g, AF_INET, m, g->link);
 	snprintf(m, sizeof(m), "icmpv6 type echo-reply icmpv6 id @g%u_ping", i);
@@ -169,8 +197,42 @@ uplink_rules(struct vmn_text *o, const struct steer_guest *g, unsigned i)
 	rule(o, g, AF_INET6, m, g->link);
 }
 
+/*
+ * The guest's firewall chains: in_N (its listeners, from the LAN), fwd_N
+ * (to the guest, for in_N's allow) and out_N (what it sends).
+ */
 static void
-guest_chain(struct vmn_text *o, const struct steer_guest *g, unsigned i)
+policy_chains(struct vmn_text *o, const struct steer_guest *g, unsigned i,
+    const struct policy *pol)
+{
+	char drops[FW_COUNTER_NAME], verdict[32];
+	struct fw_place at = { .drops = drops };
+
+	fw_drop_counter_name(g->name, drops);
+	if (filtered_in(g, pol)) {
+		snprintf(verdict, sizeof(verdict), "goto fwd_%u", i);
+		at.peer_is_src = true;
+		at.allow = verdict;
+		vmn_text_printf(o, "\n\tchain in_%u {\n", i);
+		fw_render_vm_rules(o, pol, g->name, POLICY_IN, &at);
+		if (g->inbound)
+			vmn_text_printf(o, "\t\t%s\n", verdict);
+		vmn_text_printf(o, "\t}\n\n\tchain fwd_%u {\n", i);
+		rule(o, g, AF_UNSPEC, "meta l4proto { tcp, udp }", g->link);
+		vmn_text_printf(o, "\t}\n");
+	}
+	if (fw_vm_has_rules(pol, g->name, POLICY_OUT)) {
+		at.peer_is_src = false;
+		at.allow = "return";
+		vmn_text_printf(o, "\n\tchain out_%u {\n", i);
+		fw_render_vm_rules(o, pol, g->name, POLICY_OUT, &at);
+		vmn_text_printf(o, "\t}\n");
+	}
+}
+
+static void
+guest_chain(struct vmn_text *o, const struct steer_guest *g, unsigned i,
+    const struct policy *pol)
 {
 	char m[96];
 
@@ -191,6 +253,8 @@ guest_chain(struct vmn_text *o, const struct steer_guest *g, unsigned i)
 	if (!g->l3)
 		vmn_text_printf(o, "\t\ticmpv6 type nd-neighbor-solicit "
 		    "fwd to \"%s\"\n", g->uplink);
+	if (fw_vm_has_rules(pol, g->name, POLICY_OUT))
+		vmn_text_printf(o, "\t\tjump out_%u\n", i);
 	snprintf(m, sizeof(m), "tcp sport @g%u_tcp", i);
 	rule(o, g, AF_UNSPEC, m, g->uplink);
 	snprintf(m, sizeof(m), "udp sport @g%u_udp", i);
@@ -204,9 +268,40 @@ guest_chain(struct vmn_text *o, const struct steer_guest *g, unsigned i)
 	vmn_text_printf(o, "\t}\n");
 }
 
-/* The batch that replaces the table with one for these guests. */
+/*
+ * The policy's sets, and each guest's counters (once per VM: a VM may
+ * mirror several uplinks), when any of them has rules.
+ */
+static void
+policy_objects(struct vmn_text *o, const struct steer_guest *g, unsigned n,
+    const struct policy *pol, const struct fw_counters *keep)
+{
+	unsigned i, j;
+
+	for (i = 0; i < n; i++)
+		if (fw_vm_has_rules(pol, g[i].name, POLICY_IN) ||
+		    fw_vm_has_rules(pol, g[i].name, POLICY_OUT))
+			break;
+	if (i == n)
+		return;
+	fw_render_sets(o, pol);
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < i; j++)
+			if (strcmp(g[j].name, g[i].name) == 0)
+				break;
+		if (j == i)
+			fw_render_vm_counters(o, pol, g[i].name, keep);
+	}
+}
+
+/*
+ * The batch that replaces the table with one for these guests, with
+ * pol's rules (may be NULL) and the counters' values in keep.
+ */
 int
-steer_render(const struct steer_guest *g, unsigned n, char *buf, size_t len)
+steer_render(const struct steer_guest *g, unsigned n,
+    const struct policy *pol, const struct fw_counters *keep, char *buf,
+    size_t len)
 {
 	struct vmn_text o;
 	unsigned i, j, k;
@@ -218,7 +313,9 @@ steer_render(const struct steer_guest *g, unsigned n, char *buf, size_t len)
 	    "delete table netdev " STEER_TABLE "\n"
 	    "table netdev " STEER_TABLE " {\n");
 	for (i = 0; i < n; i++)
-		guest_sets(&o, &g[i], i);
+		guest_sets(&o, &g[i], i, pol);
+	if (pol)
+		policy_objects(&o, g, n, pol, keep);
 	/* One chain per uplink, for every guest that mirrors it. */
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < i; j++)
@@ -239,11 +336,13 @@ steer_render(const struct steer_guest *g, unsigned n, char *buf, size_t len)
 			}
 		for (k = i; k < n; k++)
 			if (strcmp(g[k].uplink, g[i].uplink) == 0)
-				uplink_rules(&o, &g[k], k);
+				uplink_rules(&o, &g[k], k, pol);
 		vmn_text_printf(&o, "\t}\n");
 	}
-	for (i = 0; i < n; i++)
-		guest_chain(&o, &g[i], i);
+	for (i = 0; i < n; i++) {
+		policy_chains(&o, &g[i], i, pol);
+		guest_chain(&o, &g[i], i, pol);
+	}
 	vmn_text_printf(&o, "}\n");
 	return vmn_text_end(&o);
 }

@@ -15,6 +15,7 @@
 #include <net/if.h>
 
 #include "addr.h"
+#include "firewall.h"
 
 #define STEER_TABLE		"vmnetd_mirror"	/* table netdev STEER_TABLE */
 #define STEER_MAX_PORTS		256	/* listener ports per guest and proto */
@@ -29,7 +30,11 @@ struct steer_guest {
 	uint8_t		 mac[6];		/* the guest's on this link */
 	bool		 l3;			/* the uplink has no link layer */
 	uint16_t	 slice_lo, slice_hi;	/* its own ephemeral ports */
-	/* Ports it listens on that the LAN may reach (inbound allow). */
+	/*
+	 * Ports it listens on beyond its loopback that the host let go;
+	 * the LAN reaches them by default with inbound, else by its rules.
+	 */
+	bool		 inbound;
 	unsigned	 ntcp, nudp;
 	uint16_t	 tcp[STEER_MAX_PORTS];
 	uint16_t	 udp[STEER_MAX_PORTS];
@@ -38,7 +43,8 @@ struct steer_guest {
 	struct vmn_ip	 addrs[STEER_MAX_ADDRS];
 };
 
-int	steer_render(const struct steer_guest *g, unsigned n, char *buf,
+int	steer_render(const struct steer_guest *g, unsigned n,
+	    const struct policy *pol, const struct fw_counters *keep, char *buf,
 	    size_t len);
 int	steer_render_delete(char *buf, size_t len);
 

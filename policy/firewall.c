@@ -56,6 +56,82 @@ fw_counter_name(const char *vm, const struct policy_rule *r, unsigned nth,
 	snprintf(name, FW_COUNTER_NAME, "c_%016" PRIx64, h);
 }
 
+/*
+ * The counter of pol's rule i in vm's chains: named after the rule's text
+ * and how many of vm's rules before it read the same.
+ */
+void
+fw_rule_counter(const struct policy *pol, const char *vm, unsigned i,
+    char name[FW_COUNTER_NAME])
+{
+	char a[POLICY_RULE_TEXT], b[POLICY_RULE_TEXT];
+	unsigned j, nth = 0;
+
+	policy_rule_format(&pol->rules[i], a, sizeof(a));
+	for (j = 0; j < i; j++) {
+		if (!policy_scope_has(pol, pol->rules[j].scope, vm))
+			continue;
+		policy_rule_format(&pol->rules[j], b, sizeof(b));
+		nth += strcmp(a, b) == 0;
+	}
+	fw_counter_name(vm, &pol->rules[i], nth, name);
+}
+
+/* Does vm have rules in dir? */
+bool
+fw_vm_has_rules(const struct policy *pol, const char *vm,
+    enum policy_dir dir)
+{
+	unsigned i;
+
+	for (i = 0; pol && i < pol->nrules; i++)
+		if (pol->rules[i].dir == dir &&
+		    policy_scope_has(pol, pol->rules[i].scope, vm))
+			return true;
+	return false;
+}
+
+/*
+ * vm's counters: its drop counter, and one per rule of its, with the
+ * values in keep (may be NULL).
+ */
+void
+fw_render_vm_counters(struct vmn_text *o, const struct policy *pol,
+    const char *vm, const struct fw_counters *keep)
+{
+	char name[FW_COUNTER_NAME];
+	unsigned i;
+
+	fw_drop_counter_name(vm, name);
+	fw_render_counter(o, name, keep);
+	for (i = 0; pol && i < pol->nrules; i++) {
+		if (!policy_scope_has(pol, pol->rules[i].scope, vm))
+			continue;
+		fw_rule_counter(pol, vm, i, name);
+		fw_render_counter(o, name, keep);
+	}
+}
+
+/*
+ * vm's rules in dir at place at, each with its counter: the body of a
+ * chain of its.
+ */
+void
+fw_render_vm_rules(struct vmn_text *o, const struct policy *pol,
+    const char *vm, enum policy_dir dir, const struct fw_place *at)
+{
+	char name[FW_COUNTER_NAME];
+	unsigned i;
+
+	for (i = 0; pol && i < pol->nrules; i++) {
+		if (pol->rules[i].dir != dir ||
+		    !policy_scope_has(pol, pol->rules[i].scope, vm))
+			continue;
+		fw_rule_counter(pol, vm, i, name);
+		fw_render_rule(o, pol, &pol->rules[i], at, name);
+	}
+}
+
 /* Every drop and reject of vm's traffic, defaults included. */
 void
 fw_drop_counter_name(const char *vm, char name[FW_COUNTER_NAME])

@@ -50,6 +50,14 @@ struct fw_place {
 void	fw_counter_name(const char *vm, const struct policy_rule *r,
 	    unsigned nth, char name[FW_COUNTER_NAME]);
 void	fw_drop_counter_name(const char *vm, char name[FW_COUNTER_NAME]);
+void	fw_rule_counter(const struct policy *pol, const char *vm, unsigned i,
+	    char name[FW_COUNTER_NAME]);
+bool	fw_vm_has_rules(const struct policy *pol, const char *vm,
+	    enum policy_dir dir);
+void	fw_render_vm_counters(struct vmn_text *o, const struct policy *pol,
+	    const char *vm, const struct fw_counters *keep);
+void	fw_render_vm_rules(struct vmn_text *o, const struct policy *pol,
+	    const char *vm, enum policy_dir dir, const struct fw_place *at);
 void	fw_render_sets(struct vmn_text *o, const struct policy *pol);
 void	fw_render_counter(struct vmn_text *o, const char *name,
 	    const struct fw_counters *keep);

@@ -17,8 +17,10 @@ bed_init
 bed_up
 bed_guest g1
 bed_guest g2
-bed_write_conf g1 g2 >/dev/null
+bed_guest g3
+bed_write_conf g1 g2 g3 >/dev/null
 sed -i "1i policy-dir \"$TMP/policy.d\"" "$TMP/host-netd.conf"
+sed -i '/^vm "g3" {/a \	mode mirrored' "$TMP/host-netd.conf"
 mkdir "$TMP/policy.d"
 
 # The lan: UDP answering on 7000 and 7001, TCP echo on 9100 (both families).
@@ -47,12 +49,18 @@ firewall "g1" {
 firewall "g2" {
 	deny out to host
 }
+firewall "g3" {
+	allow in tcp from $LAN4 $LAN6 port 9300
+	reject in tcp port 9301
+	deny in tcp port 9302
+}
 EOF
 bed_host_netd
 bed_guest_netd g1
 bed_guest_netd g2
-wait_online g1 g2
-grep -q "policy: 1 file in $TMP/policy.d: 8 firewall rules, 2 sets" \
+bed_guest_netd g3
+wait_online g1 g2 g3
+grep -q "policy: 1 file in $TMP/policy.d: 11 firewall rules, 2 sets" \
     "$TMP/host-netd.log" || fail "the policy loaded is not logged"
 
 addr6() { ip -n "$(guest_ns "$1")" -6 -o addr show scope global |
@@ -152,6 +160,29 @@ for a in "$g1_4" "$g1_6"; do
 done
 expect "lan -> g2 $g2_4:9000 (default)" "$(try_tcp "$NS_LAN" "$g2_4" 9000)" timeout
 pass "the lan reaches a NAT guest's port only by rule"
+
+# --- a mirrored guest: the same rules, in the steering table --------------------------
+for a in $LAN4 $LAN6; do
+	expect "g3 -> $a:80 (allowed)" "$(try_tcp "$(guest_ns g3)" $a 80)" ok
+	expect "g3 -> $a:8080 (reject)" "$(try_tcp "$(guest_ns g3)" $a 8080)" refused
+	expect "g3 -> $a:81 (deny)" "$(try_tcp "$(guest_ns g3)" $a 81)" timeout
+	expect "g3 udp $a:7000 (reject)" "$(try_udp "$(guest_ns g3)" $a 7000)" prohibited
+	expect "g3 udp $a:7001 (allowed)" "$(try_udp "$(guest_ns g3)" $a 7001)" ok
+done
+# (Ports of its own: the NAT guests' 9000 and 9001 are on the host's localhost.)
+for p in 9300 9301 9302; do
+	bed_spawn "$(guest_ns g3)" "srv-g3-$p" socat \
+	    TCP6-LISTEN:$p,fork,reuseaddr,ipv6only=0 SYSTEM:"echo g3"
+done
+wait_for 5 "the lan reaches g3's 9300" sh -c "[ \"\$(ip netns exec $NS_LAN socat -t3 -T3 - TCP:$HOST4:9300 </dev/null)\" = g3 ]"
+for a in $HOST4 $HOST6; do
+	expect "lan -> g3 $a:9300 (allow in)" "$(try_tcp "$NS_LAN" $a 9300)" ok
+	expect "lan -> g3 $a:9301 (reject in)" "$(try_tcp "$NS_LAN" $a 9301)" refused
+	expect "lan -> g3 $a:9302 (deny in)" "$(try_tcp "$NS_LAN" $a 9302)" timeout
+done
+in_host nft list counters table netdev vmnetd_mirror | grep -A1 "counter d_" |
+	grep -q "packets [1-9]" || fail "the mirrored guest's drops are not counted"
+pass "a mirrored guest: out rules (allow, deny, reject) and in rules for its listeners, both families"
 
 # --- counters -------------------------------------------------------------------------
 counters=$(in_host nft list counters table inet vmnetd)

@@ -17,11 +17,19 @@
 #include "steer.h"
 
 static void
-golden(const char *name, const struct steer_guest *g, unsigned n)
+golden_policy(const char *name, const struct steer_guest *g, unsigned n,
+    const struct policy *pol)
 {
 	static char buf[65536];
 
-	assert_golden(name, buf, steer_render(g, n, buf, sizeof(buf)));
+	assert_golden(name, buf, steer_render(g, n, pol, NULL, buf,
+	    sizeof(buf)));
+}
+
+static void
+golden(const char *name, const struct steer_guest *g, unsigned n)
+{
+	golden_policy(name, g, n, NULL);
 }
 
 static void
@@ -38,6 +46,7 @@ guest(struct steer_guest *g, const char *name, const char *link,
 	assert_int_equal(vmn_ip_parse("203.0.113.2", &g->addrs[0]), 0);
 	assert_int_equal(vmn_ip_parse("2001:db8:1::2", &g->addrs[1]), 0);
 	g->naddrs = 2;
+	g->inbound = true;
 }
 
 static void
@@ -92,6 +101,62 @@ test_l3_uplink(void **state)
 	golden("mirror-l3", g, 2);
 }
 
+/* A rule of the policy's first scope, with a peer prefix (or none). */
+static struct policy_rule *
+add_rule(struct policy *pol, enum policy_action action, enum policy_dir dir,
+    unsigned protos, const char *peer, uint16_t port)
+{
+	struct policy_rule *r;
+
+	assert_non_null(r = policy_add_rule(pol));
+	r->action = action;
+	r->dir = dir;
+	r->protos = protos;
+	if (peer) {
+		r->targets[0].kind = POLICY_T_PREFIX;
+		assert_int_equal(vmn_prefix_parse(peer, &r->targets[0].pfx), 0);
+		r->ntargets = 1;
+	}
+	if (port) {
+		r->ports[0].lo = r->ports[0].hi = port;
+		r->nports = 1;
+	}
+	return r;
+}
+
+/*
+ * g1's rules: its listeners through in_0 (the LAN's peers allowed, a port
+ * refused, the rest to the host as inbound deny says), what it sends
+ * through out_0; g2 has none and is steered as without a policy.
+ */
+static void
+test_policy(void **state)
+{
+	struct policy_scope only_g1 = { .nvms = 1, .vms = { "g1" } };
+	struct steer_guest g[2];
+	struct policy *pol;
+
+	guest(&g[0], "g1", "vmn-g1", "up0", 56832, 60927);
+	g[0].inbound = false;
+	g[0].tcp[g[0].ntcp++] = 8080;
+	g[0].tcp[g[0].ntcp++] = 22;
+	g[0].udp[g[0].nudp++] = 5300;
+	guest(&g[1], "g2", "vmn-g2", "up0", 52736, 56831);
+	g[1].tcp[g[1].ntcp++] = 9000;
+	assert_non_null(pol = policy_new());
+	assert_int_equal(policy_add_scope(pol, &only_g1), 0);
+	add_rule(pol, POLICY_ALLOW, POLICY_IN, POLICY_TCP, "203.0.113.0/24",
+	    8080);
+	add_rule(pol, POLICY_ALLOW, POLICY_IN, POLICY_TCP, "2001:db8:1::/64",
+	    8080);
+	add_rule(pol, POLICY_REJECT, POLICY_IN, POLICY_TCP, NULL, 22);
+	add_rule(pol, POLICY_DENY, POLICY_OUT, POLICY_UDP, "203.0.113.1/32",
+	    53);
+	add_rule(pol, POLICY_REJECT, POLICY_OUT, 0, "2001:db8:1::1/128", 0);
+	golden_policy("mirror-policy", g, 2, pol);
+	policy_free(pol);
+}
+
 int
 main(void)
 {
@@ -100,6 +165,7 @@ main(void)
 		cmocka_unit_test(test_one),
 		cmocka_unit_test(test_two_uplinks),
 		cmocka_unit_test(test_l3_uplink),
+		cmocka_unit_test(test_policy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
