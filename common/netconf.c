@@ -139,6 +139,8 @@ vmn_netconf_encode(const struct vmn_netconf *nc, uint32_t commit_seq,
 		vmn_put_str(b, VMN_A_HTTP_PROXY, nc->proxy.http);
 		vmn_put_str(b, VMN_A_HTTPS_PROXY, nc->proxy.https);
 		vmn_put_str(b, VMN_A_NO_PROXY, nc->proxy.no_proxy);
+		if (nc->proxy.pac[0])
+			vmn_put_str(b, VMN_A_PAC_URL, nc->proxy.pac);
 		if ((rc = flush(&e)) < 0)
 			return rc;
 	}
@@ -296,8 +298,9 @@ decode_proxy(struct vmn_netconf *nc, const struct vmn_msg *m, const char **why)
 	if (vmn_attr_str(&m->tb[VMN_A_HTTP_PROXY], p->http, sizeof(p->http)) == -ENAMETOOLONG ||
 	    vmn_attr_str(&m->tb[VMN_A_HTTPS_PROXY], p->https, sizeof(p->https)) == -ENAMETOOLONG ||
 	    vmn_attr_str(&m->tb[VMN_A_NO_PROXY], p->no_proxy, sizeof(p->no_proxy)) == -ENAMETOOLONG ||
+	    vmn_attr_str(&m->tb[VMN_A_PAC_URL], p->pac, sizeof(p->pac)) == -ENAMETOOLONG ||
 	    !text_ok(p->http, false) || !text_ok(p->https, false) ||
-	    !text_ok(p->no_proxy, false)) {
+	    !text_ok(p->no_proxy, false) || !text_ok(p->pac, false)) {
 		*why = "bad proxy setting";
 		return -EINVAL;
 	}

@@ -75,6 +75,7 @@ struct vmn_nc_proxy {
 	bool		present;
 	char		http[256];
 	char		https[256];
+	char		pac[256];	/* a PAC file's URL */
 	char		no_proxy[VMN_MAX_STRING + 1];
 };
 

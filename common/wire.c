@@ -116,6 +116,7 @@ static const char *const attr_names[] = {
 	[VMN_A_LISTEN_FLAGS]	= "listen-flags",
 	[VMN_A_PORT_HI]		= "port-hi",
 	[VMN_A_NOARP]		= "noarp",
+	[VMN_A_PAC_URL]		= "pac-url",
 	[VMN_A_GUEST_PORT]	= "guest-port",
 	[VMN_A_HOST_ADDR]	= "host-addr",
 	[VMN_A_FWD_CONFLICTS]	= "fwd-conflicts",
@@ -233,6 +234,7 @@ static const policy_t proxy_policy = {
 	[VMN_A_HTTP_PROXY]	= P_STR(0, 255),
 	[VMN_A_HTTPS_PROXY]	= P_STR(0, 255),
 	[VMN_A_NO_PROXY]	= P_STR(0, VMN_MAX_STRING),
+	[VMN_A_PAC_URL]		= P_STR(0, 255),
 };
 
 static const policy_t sysctl_policy = {

@@ -181,6 +181,7 @@ enum vmn_attr_type {
 	VMN_A_LISTEN_FLAGS,	/* u8: VMN_LISTEN_* of a listener event */
 	VMN_A_PORT_HI,		/* u16: the last port of a range from PORT */
 	VMN_A_NOARP,		/* u8: 1: the link resolves no neighbours */
+	VMN_A_PAC_URL,		/* string: proxy auto-configuration */
 	VMN_A__MAX
 };
 

@@ -25,6 +25,9 @@ int	resolvconf_write(const char *path, const struct vmn_nc_dns *dns);
 /* proxyenv.c */
 int	proxyenv_render(const struct vmn_nc_proxy *p, char *buf, size_t len);
 int	proxyenv_write(const char *path, const struct vmn_nc_proxy *p);
+int	proxyenv_apt_render(const struct vmn_nc_proxy *p, char *buf,
+	    size_t len);
+int	proxyenv_apt_write(const char *path, const struct vmn_nc_proxy *p);
 
 /* snat.c */
 int	snat_apply(const struct vmn_nc_snat *sn, unsigned n);

@@ -13,11 +13,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +40,7 @@
 #define DEFAULT_HOST		"vsock:2"	/* the host, on --host-port */
 #define DEFAULT_RESOLV_CONF	"/etc/resolv.conf"
 #define DEFAULT_PROXY_ENV	"/etc/profile.d/vmnetd-proxy.sh"
+#define DEFAULT_APT_PROXY	"/etc/apt/apt.conf.d/95vmnetd-proxy"
 #define DEFAULT_PIDFILE		"/run/guest-netd.pid"
 /* Why a namespace guest must not write files of the host's /etc. */
 #define SHARED_ETC_DNS \
@@ -59,6 +62,7 @@ struct guest {
 	const char		*vm_id;
 	const char		*resolv_conf;
 	const char		*proxy_env;
+	const char		*apt_proxy;
 	struct vmn_connector	*connector;
 	struct vmn_conn		*conn;
 	uint32_t		 hello_seq;
@@ -85,12 +89,14 @@ usage_text(void)
 	    "usage: guest-netd [-dv] [--host URI] [--host-port N] [--guest-port N]\n"
 	    "                  [--vm-id NAME] [--pidfile PATH]\n"
 	    "                  [--resolv-conf PATH] [--proxy-env PATH]\n"
+	    "                  [--apt-proxy PATH]\n"
 	    "  --host URI          host-netd's channel (default %s)\n"
 	    "  --host-port N       host-netd's port on it (default %u)\n"
 	    "  --guest-port N      where forwarded connections arrive (default %u)\n"
 	    "  --vm-id NAME        name to give in HELLO (optional)\n"
 	    "  --resolv-conf PATH  where DNS settings go (default %s)\n"
 	    "  --proxy-env PATH    where proxy settings go (default %s)\n"
+	    "  --apt-proxy PATH    where apt's proxy settings go (default %s)\n"
 	    "  --pidfile PATH      lock held while running (default %s)\n"
 	    "  -d                  stay in the foreground, log to stderr\n"
 	    "                      (otherwise: detach, log to syslog)\n"
@@ -98,7 +104,7 @@ usage_text(void)
 	    "  -h, --help          this text\n"
 	    "      --version       guest-netd's version\n",
 	    DEFAULT_HOST, VMN_PORT_HOST, VMN_PORT_GUEST, DEFAULT_RESOLV_CONF,
-	    DEFAULT_PROXY_ENV, DEFAULT_PIDFILE);
+	    DEFAULT_PROXY_ENV, DEFAULT_APT_PROXY, DEFAULT_PIDFILE);
 	return text;
 }
 
@@ -127,6 +133,26 @@ host_etc(const struct guest *g, const char *path, const char *default_path,
 {
 	return g->host.kind == VMN_TR_UNIX && strcmp(path, default_path) == 0 &&
 	    !file_is_mounted_over(mounted);
+}
+
+/*
+ * apt's settings go where apt reads them: not on a system without apt,
+ * nor into the host's when the guest shares its /etc.
+ */
+static bool
+apt_here(const struct guest *g)
+{
+	char dir[PATH_MAX];
+	const char *slash;
+	struct stat st;
+
+	if (host_etc(g, g->apt_proxy, DEFAULT_APT_PROXY, "/etc/apt/apt.conf.d"))
+		return false;
+	if (!(slash = strrchr(g->apt_proxy, '/')))
+		return true;
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - g->apt_proxy),
+	    g->apt_proxy);
+	return !dir[0] || (stat(dir, &st) == 0 && S_ISDIR(st.st_mode));
 }
 
 static int
@@ -228,6 +254,10 @@ handle_commit(struct guest *g, const struct vmn_msg *m)
 	if (rc == 0 && nc->proxy.present &&
 	    (rc = proxyenv_write(g->proxy_env, &nc->proxy)) < 0)
 		snprintf(err, sizeof(err), "writing %s: %s", g->proxy_env,
+		    strerror(-rc));
+	if (rc == 0 && nc->proxy.present && apt_here(g) &&
+	    (rc = proxyenv_apt_write(g->apt_proxy, &nc->proxy)) < 0)
+		snprintf(err, sizeof(err), "writing %s: %s", g->apt_proxy,
 		    strerror(-rc));
 	if (rc < 0) {
 		log_warnx("configuration %u failed: %s", gen, err);
@@ -454,6 +484,7 @@ main(int argc, char *argv[])
 		{ "vm-id", required_argument, NULL, 'i' },
 		{ "resolv-conf", required_argument, NULL, 'r' },
 		{ "proxy-env", required_argument, NULL, 'p' },
+		{ "apt-proxy", required_argument, NULL, 'a' },
 		{ "pidfile", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -470,6 +501,7 @@ main(int argc, char *argv[])
 	log_init("guest-netd", LOG_TO_STDERR, 0);	/* for option errors */
 	g->resolv_conf = DEFAULT_RESOLV_CONF;
 	g->proxy_env = DEFAULT_PROXY_ENV;
+	g->apt_proxy = DEFAULT_APT_PROXY;
 	while ((ch = getopt_long(argc, argv, ":dvh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
@@ -499,6 +531,9 @@ main(int argc, char *argv[])
 			break;
 		case 'p':
 			g->proxy_env = optarg;
+			break;
+		case 'a':
+			g->apt_proxy = optarg;
 			break;
 		case 'P':
 			pidfile = optarg;

@@ -311,6 +311,7 @@ hostd_reload_report(const char *why, struct reload_report *r)
 	policy_log(newpol, newc->policy_dir);
 	policy_free(hostd->policy);
 	hostd->policy = newpol;
+	proxy_watch_reset();
 	globals = globals_equal(old, newc);
 	for (vm = TAILQ_FIRST(&hostd->vms); vm; vm = tmp) {
 		tmp = TAILQ_NEXT(vm, entry);
@@ -572,6 +573,7 @@ shutdown_all(void)
 
 	hostd->shutting_down = true;
 	monitor_stop();
+	proxy_watch_stop();
 	control_close();
 	while ((vm = TAILQ_FIRST(&hostd->vms))) {
 		TAILQ_REMOVE(&hostd->vms, vm, entry);
@@ -698,6 +700,8 @@ main(int argc, char *argv[])
 		fatalx("control socket %s: %s", conf->control_socket,
 		    strerror(-rc));
 	}
+	if ((rc = proxy_watch_start()) < 0)
+		fatalx("watching the host's proxy settings: %s", strerror(-rc));
 	if ((rc = monitor_start()) < 0)
 		log_warnx("cannot follow host network changes: %s",
 		    strerror(-rc));

@@ -166,6 +166,7 @@ struct vm {
 	struct event		*commit_ev;	/* COMMIT_TIMEOUT_MS deadline */
 	uint64_t		sessions_refused;
 	bool			keep_tap;	/* being restarted: leave a used tap */
+	bool			proxy_pushed;	/* the guest has our proxy */
 	/* mirrored mode: its uplink, its ports, what it listens on */
 	struct mirror_link	*mlinks;	/* one per uplink it mirrors */
 	unsigned		nmlinks;
@@ -315,6 +316,17 @@ int	hostlink_routes(struct vmn_nl *nl, struct vmn_prefix *out,
 int	hostlink_uplinks(struct vmn_nl *nl, const struct hostd_conf *conf,
 	    struct uplinks *up);
 
+/* proxy.c: a VM's proxy, and the reverse forwards a loopback proxy needs */
+struct vm_proxy {
+	struct vmn_nc_proxy	nc;
+	unsigned		nrfwds;
+	struct hostfwd_rfwd	rfwds[3];	/* http, https, PAC */
+};
+void	proxy_for_vm(const struct vm *vm, struct vm_proxy *vp);
+int	proxy_watch_start(void);
+void	proxy_watch_reset(void);
+void	proxy_watch_stop(void);
+
 /* hostdns.c */
 int	hostdns_read(const char *path, struct hostdns *dns);
 int	hostdns_load(struct hostdns *dns);
@@ -363,6 +375,8 @@ void		 vm_push_config(struct vm *vm);
 void		 vm_config_acked(struct vm *vm, uint32_t gen);
 void		 vm_config_failed(struct vm *vm, int err, const char *msg);
 void		 vm_configure_forwards(struct vm *vm);
+#define VM_MAX_RFORWARDS	(MAX_RFORWARDS + 3)	/* with a proxy's */
+unsigned	 vm_rforwards(const struct vm *vm, struct hostfwd_rfwd *rv);
 void		 vm_build_netconf(const struct vm *vm, struct vmn_netconf *nc);
 void		 vm_gateway4(const struct vm *vm, struct vmn_ip *ip);
 void		 vm_guest4(const struct vm *vm, struct vmn_ip *ip);
@@ -371,6 +385,7 @@ void		 vm_guest6(const struct vm *vm, struct vmn_ip *ip);
 void		 vm_link_lost(struct vm *vm);
 void		 vms_update_mtu(void);
 void		 vms_push_all(void);
+void		 vms_proxy_changed(void);
 int		 vms_apply_tables(void);
 int		 vms_remove_tables(void);
 

@@ -427,8 +427,23 @@ proxy_line(struct parser *p, unsigned scope)
 		return proxy_value(p, "no-proxy", px->no_proxy,
 		    sizeof(px->no_proxy), false);
 	if (strcmp(p->text, "follow-host") == 0) {
+		/* follow-host [FILE]: the file's proxy variables. */
 		px->follow_host = true;
-		return end_of_statement(p);
+		strcpy(px->source, POLICY_HOST_ENVIRONMENT);
+		lex_next(p);
+		if (p->tok == T_STRING || (p->tok == T_WORD &&
+		    p->text[0] == '/')) {
+			if (p->text[0] != '/' ||
+			    strlen(p->text) >= sizeof(px->source)) {
+				perr(p, p->tok_line, "follow-host: an absolute "
+				    "path of at most %zu characters",
+				    sizeof(px->source) - 1);
+				return false;
+			}
+			strcpy(px->source, p->text);
+			lex_next(p);
+		}
+		return at_end(p);
 	}
 	if (strcmp(p->text, "none") == 0) {
 		px->none = true;

@@ -183,7 +183,7 @@ print_proxy(FILE *f, const struct policy *pol, const struct policy_proxy *px)
 	if (px->none)
 		fprintf(f, "\tnone\n");
 	if (px->follow_host)
-		fprintf(f, "\tfollow-host\n");
+		fprintf(f, "\tfollow-host \"%s\"\n", px->source);
 	if (px->http[0])
 		fprintf(f, "\thttp \"%s\"\n", px->http);
 	if (px->https[0])

@@ -209,6 +209,7 @@ session_drop_role(struct vm *vm, enum vmn_role role)
 static int
 handle_hello(struct session *s, const struct vmn_msg *m)
 {
+	struct hostfwd_rfwd rv[VM_MAX_RFORWARDS];
 	struct vm *vm = s->vm;
 	char id[VM_NAME_MAX + 2];
 	struct vmn_buf b;
@@ -237,7 +238,7 @@ handle_hello(struct session *s, const struct vmn_msg *m)
 	if (role == VMN_ROLE_DNS && count_role(vm, VMN_ROLE_DNS) >= 2)
 		return refuse(s, m->hdr.seq, EBUSY,
 		    "this VM has its dns channels already");
-	if (role == VMN_ROLE_RFWD && vm->conf.nrforwards == 0)
+	if (role == VMN_ROLE_RFWD && vm_rforwards(vm, rv) == 0)
 		return refuse(s, m->hdr.seq, EPERM,
 		    "this VM has no reverse forwards");
 	if (role != VMN_ROLE_CONTROL && role != VMN_ROLE_DNS &&

@@ -569,10 +569,35 @@ vm_configure_forwards(struct vm *vm)
 		.auto_privileged = vm->conf.auto_privileged,
 		.mirrored = vm->conf.mode == VM_MODE_MIRRORED,
 	};
+	struct hostfwd_rfwd rv[VM_MAX_RFORWARDS];
+	unsigned nrv;
 
 	hostfwd_set_policy(vm->fwd, &policy);
+	nrv = vm_rforwards(vm, rv);
 	hostfwd_configure(vm->fwd, vm->conf.auto_forward, vm->conf.forwards,
-	    vm->conf.nforwards, vm->conf.rforwards, vm->conf.nrforwards);
+	    vm->conf.nforwards, rv, nrv);
+}
+
+/*
+ * The reverse forwards: the configuration's, and those a proxy on the
+ * host's loopback needs (a port the configuration has is not repeated).
+ */
+unsigned
+vm_rforwards(const struct vm *vm, struct hostfwd_rfwd *rv)
+{
+	struct vm_proxy vp;
+	unsigned i, j, n = vm->conf.nrforwards;
+
+	memcpy(rv, vm->conf.rforwards, n * sizeof(*rv));
+	proxy_for_vm(vm, &vp);
+	for (i = 0; i < vp.nrfwds; i++) {
+		for (j = 0; j < vm->conf.nrforwards; j++)
+			if (rv[j].guest_port == vp.rfwds[i].guest_port)
+				break;
+		if (j == vm->conf.nrforwards)
+			rv[n++] = vp.rfwds[i];
+	}
+	return n;
 }
 
 /* ---- configuration -------------------------------------------------- */
@@ -606,8 +631,10 @@ vm_build_netconf(const struct vm *vm, struct vmn_netconf *nc)
 		"accept_ra", "autoconf", "accept_dad" };
 	const char *ifname = vm->conf.guest_ifname;
 	const struct hostdns *dns = &hostd->dns;
+	struct hostfwd_rfwd rv[VM_MAX_RFORWARDS];
+	struct vm_proxy vp;
 	struct vmn_ip guest, gw;
-	unsigned i;
+	unsigned i, nrv;
 
 	vmn_netconf_reset(nc, vm->gen);
 	if (vm->conf.mode == VM_MODE_MIRRORED)
@@ -654,12 +681,15 @@ vm_build_netconf(const struct vm *vm, struct vmn_netconf *nc)
 			nc->dns.servers[i] = dns->servers[i];
 	}
 	/* Reverse forwards: the guest listens, the host connects. */
-	for (i = 0; i < vm->conf.nrforwards && i < VMN_NC_MAX_RFWDS; i++) {
-		nc->rfwds[i].proto = vm->conf.rforwards[i].proto;
-		nc->rfwds[i].port = vm->conf.rforwards[i].port;
-		nc->rfwds[i].guest_port = vm->conf.rforwards[i].guest_port;
+	nrv = vm_rforwards(vm, rv);
+	for (i = 0; i < nrv && i < VMN_NC_MAX_RFWDS; i++) {
+		nc->rfwds[i].proto = rv[i].proto;
+		nc->rfwds[i].port = rv[i].port;
+		nc->rfwds[i].guest_port = rv[i].guest_port;
 		nc->nrfwds++;
 	}
+	proxy_for_vm(vm, &vp);
+	nc->proxy = vp.nc;
 	if (nc->dns.present) {
 		nc->dns.nsearch = dns->nsearch;
 		for (i = 0; i < dns->nsearch; i++)
@@ -687,6 +717,8 @@ vm_push_config(struct vm *vm)
 	evtimer_del(vm->retry_ev);
 	vm->gen++;
 	vm_build_netconf(vm, &nc);
+	vm->proxy_pushed = nc.proxy.http[0] || nc.proxy.https[0] ||
+	    nc.proxy.pac[0] || nc.proxy.no_proxy[0];
 	if ((rc = session_send_config(vm->control, &nc, &seq)) < 0) {
 		log_warnx("vm %s: cannot send configuration: %s",
 		    vm->conf.name, strerror(-rc));
@@ -822,4 +854,16 @@ vms_push_all(void)
 
 	TAILQ_FOREACH(vm, &hostd->vms, entry)
 		vm_push_config(vm);
+}
+
+/* The host's proxy settings changed: reverse forwards, then the guests. */
+void
+vms_proxy_changed(void)
+{
+	struct vm *vm;
+
+	TAILQ_FOREACH(vm, &hostd->vms, entry) {
+		vm_configure_forwards(vm);
+		vm_push_config(vm);
+	}
 }

@@ -103,10 +103,14 @@ struct policy_rule {
 
 /* ---- proxy -------------------------------------------------------------- */
 
+/* Where follow-host reads the host's proxies by default. */
+#define POLICY_HOST_ENVIRONMENT	"/etc/environment"
+
 struct policy_proxy {
 	struct policy_where	 at;
 	unsigned		 scope;
-	bool			 follow_host;	/* the host's /etc/environment */
+	bool			 follow_host;	/* the proxies source has */
+	char			 source[POLICY_URL_MAX];
 	bool			 none;		/* no proxy, whatever else says */
 	char			 http[POLICY_URL_MAX];
 	char			 https[POLICY_URL_MAX];

@@ -242,7 +242,8 @@ bed_guest_netd() {
 	ns=$(guest_ns "$1")
 	bed_spawn "$ns" "guest-$1" "$GUEST_NETD" -d -v --host "unix:$TMP/$1" \
 	    --resolv-conf "/etc/netns/$ns/resolv.conf" \
-	    --proxy-env "$TMP/$1-proxy.sh" --pidfile "$TMP/$1.pid" \
+	    --proxy-env "$TMP/$1-proxy.sh" --apt-proxy "$TMP/$1-apt.conf" \
+	    --pidfile "$TMP/$1.pid" \
 	    ${GUEST_NETD_ARGS:-}
 	eval "GUEST_PID_$1=\$LAST_PID"
 }
