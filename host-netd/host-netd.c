@@ -248,7 +248,9 @@ hostd_reload_report(const char *why, struct reload_report *r)
 	struct hostd_conf *newc, *old = hostd->conf;
 	struct vm *vm, *tmp;
 	struct vm_conf *vc, *copy;
+	char cause[64];
 	bool globals;
+	unsigned i;
 
 	r->summary[0] = r->errors[0] = '\0';
 	r->nchanges = 0;
@@ -282,6 +284,7 @@ hostd_reload_report(const char *why, struct reload_report *r)
 		return -EINVAL;
 	}
 	globals = globals_equal(old, newc);
+	fwdctl_yield(newc);
 	for (vm = TAILQ_FIRST(&hostd->vms); vm; vm = tmp) {
 		tmp = TAILQ_NEXT(vm, entry);
 		vc = conf_find_vm(newc, vm->conf.name);
@@ -290,6 +293,7 @@ hostd_reload_report(const char *why, struct reload_report *r)
 				log_info("vm %s: configuration changed, "
 				    "applied in place", vm->conf.name);
 				report_change(r, vm->conf.name, VM_CH_UPDATED);
+				fwdctl_forget(vm, "its block changed");
 			}
 			/* Pushed below, with the MTU recomputed. */
 			if (vm->conf.dns == DNS_MODE_TUNNEL &&
@@ -333,6 +337,9 @@ hostd_reload_report(const char *why, struct reload_report *r)
 	if (vms_apply_tables() < 0)
 		log_warnx("nftables table not updated");
 	vms_push_all();
+	snprintf(cause, sizeof(cause), "reload, %s", why);
+	for (i = 0; i < r->nchanges; i++)
+		events_vm_change(r->changes[i].name, r->changes[i].what, cause);
 	return 0;
 }
 
@@ -401,6 +408,7 @@ hostd_register(const char *src, const char *text, size_t len, pid_t owner,
 		conf_free(trial);
 		return rc;
 	}
+	fwdctl_yield(trial);
 	conf_free(hostd->conf);
 	hostd->conf = trial;
 	vms_changed();		/* a vsock VM may be the first one */
@@ -410,6 +418,7 @@ hostd_register(const char *src, const char *text, size_t len, pid_t owner,
 		log_info("vm %s registered by pid %d", vc->name, (int)owner);
 	else
 		log_info("vm %s registered", vc->name);
+	events_vm_change(vc->name, VM_CH_ADDED, "registered");
 	*out = vm_find(vc->name);
 	return 0;
 }
@@ -458,6 +467,7 @@ hostd_unregister(const char *name, uid_t uid, const char *why, char *err,
 	if (vms_apply_tables() < 0)
 		log_warnx("nftables table not updated");
 	log_info("vm %s unregistered (%s)", name, why);
+	events_vm_change(name, VM_CH_REMOVED, why);
 	return 0;
 }
 
