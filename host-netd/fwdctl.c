@@ -192,7 +192,7 @@ fwdctl_remove(const char *name, const struct hostfwd_static *req, uid_t uid,
 			    (!req->addr.family ||
 			    vmn_ip_equal(&st.addr, &req->addr))) {
 				snprintf(err, errlen, "%s is a forward of "
-				    "%s:%d: remove it there and reload",
+				    "its block (%s:%d), not a run-time one",
 				    describe(&st, what, sizeof(what)),
 				    vm->conf.file, vm->conf.lines.forwards[i]);
 				return -EPERM;
