@@ -32,9 +32,9 @@ static const struct command commands[] = {
 	{ "vms", "[NAME]",
 	  "every VM; with NAME, that VM in detail", cmd_vms },
 	{ "forwards", "[add|remove VM PROTO PORT ...]",
-	  "every forwarded port of every VM; `forward add`\n"
-	  "or `forward remove` one of VM until a reload\n"
-	  "changes VM, written as in host-netd.conf:\n"
+	  "every forwarded port of every VM; forward add\n"
+	  "and remove one (as in host-netd.conf) until a\n"
+	  "reload changes VM:\n"
 	  "  add VM tcp|udp PORT [to GUEST-PORT]\n"
 	  "      [address ADDR]\n"
 	  "  remove VM tcp|udp PORT [address ADDR]", cmd_forwards },
