@@ -419,6 +419,36 @@ events_resolver(const struct hostdns *dns)
 	emit(&ev);
 }
 
+/*
+ * reloaded: file, cause (SIGHUP, netctl), changes (VMs changed); or
+ * reload-refused: file, cause, error (the first of its errors).
+ */
+void
+events_reload(const char *file, const char *cause, unsigned nchanges,
+    const char *errors)
+{
+	char first[VMN_MAX_STRING / 2];
+	struct ev ev;
+
+	ev_init(&ev, errors ? "reload-refused" : "reloaded", NULL);
+	if (errors) {
+		snprintf(first, sizeof(first), "%.*s",
+		    (int)strcspn(errors, "\n"), errors);
+		ev_text(&ev, "%s refused (%s), the running configuration "
+		    "stays: %s", file, cause, first);
+	} else {
+		ev_text(&ev, "%s reloaded (%s): %u VM%s changed", file, cause,
+		    nchanges, nchanges == 1 ? "" : "s");
+	}
+	ev_str(&ev, "file", file);
+	ev_str(&ev, "cause", cause);
+	if (errors)
+		ev_str(&ev, "error", first);
+	else
+		ev_num(&ev, "changes", nchanges);
+	emit(&ev);
+}
+
 /* policy-reloaded: files; or policy-refused: files, error. */
 void
 events_policy_reload(bool ok, const char *files, const char *error)

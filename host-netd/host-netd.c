@@ -262,6 +262,7 @@ hostd_reload_report(const char *why, struct reload_report *r)
 		snprintf(r->summary, sizeof(r->summary), "%s has errors; the "
 		    "running configuration stays", old->file);
 		log_warnx("%s", r->summary);
+		events_reload(old->file, why, 0, r->errors);
 		return -EINVAL;
 	}
 	r->errors[0] = '\0';	/* warnings of a file that parsed */
@@ -280,6 +281,7 @@ hostd_reload_report(const char *why, struct reload_report *r)
 		    "registered VMs; the running configuration stays",
 		    old->file);
 		log_warnx("%s", r->summary);
+		events_reload(old->file, why, 0, r->errors);
 		conf_free(newc);
 		return -EINVAL;
 	}
@@ -340,6 +342,7 @@ hostd_reload_report(const char *why, struct reload_report *r)
 	snprintf(cause, sizeof(cause), "reload, %s", why);
 	for (i = 0; i < r->nchanges; i++)
 		events_vm_change(r->changes[i].name, r->changes[i].what, cause);
+	events_reload(hostd->conf->file, why, r->nchanges, NULL);
 	return 0;
 }
 

@@ -393,6 +393,8 @@ void	events_config(const struct vm *vm, uint32_t gen, const char *error);
 void	events_forward(const char *vm, enum hostfwd_note note,
 	    const struct hostfwd_port_info *pi);
 void	events_resolver(const struct hostdns *dns);
+void	events_reload(const char *file, const char *cause, unsigned nchanges,
+	    const char *errors);
 /*
  * A reload of the policy files: ok, the policy read from files (their
  * names, space-separated; "" for none) is in force; or not, error says

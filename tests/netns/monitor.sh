@@ -6,8 +6,9 @@
 # each kind of event as it happens: the VM's states up to online and down
 # again, configuration generations applied, forwards added and removed
 # (automatic from a guest listener, and by `netctl forward`), a port the
-# host has (and freed), the host's resolv.conf changed, VMs changed by a
-# reload, a registration and an unregistration; the human format too. A
+# host has (and freed), the host's resolv.conf changed, reloads done and
+# refused, VMs changed by a reload, a registration and an unregistration;
+# the human format too. A
 # monitor stopped with SIGSTOP while 300 events happen does not slow the
 # daemon, and once it reads again it is told how many it lost, exactly the
 # gaps in the events' numbers, while a monitor that reads loses none.
@@ -179,16 +180,25 @@ monitor "$TMP/mon.txt"
 wait_for 5 "the human monitor starts" grep -q "monitor *monitoring host-netd" "$TMP/mon.txt"
 netctl forward add g1 tcp 18091 to 8000 >/dev/null || fail "forward add 18091"
 netctl reload >/dev/null || fail "reload"
+wait_event "$TMP/mon.json" reloaded cause=netctl changes=0 "file=$TMP/host-netd.conf"
 netctl --dump forwards | grep -q "127.0.0.1:18091	8000	runtime	active" ||
 	fail "a reload that did not change g1 dropped its run-time forward: $(netctl --dump forwards)"
+cp "$TMP/host-netd.conf" "$TMP/good.conf"
+echo "frobnicate yes" >>"$TMP/host-netd.conf"
+netctl reload >/dev/null 2>&1 && fail "a broken file reloaded"
+wait_event "$TMP/mon.json" reload-refused cause=netctl
+event "$TMP/mon.json" reload-refused "error=$TMP/host-netd.conf:$(wc -l <"$TMP/host-netd.conf"): unknown option \"frobnicate\"" ||
+	fail "reload-refused without its error: $(grep reload-refused "$TMP/mon.json")"
+cp "$TMP/good.conf" "$TMP/host-netd.conf"
 sed -i '/^vm "g1" {/a \	mtu 1400' "$TMP/host-netd.conf"
 [ "$(netctl reload)" = "reloaded: vm g1 updated in place" ] || fail "reload with g1's mtu"
 wait_event "$TMP/mon.json" vm-changed vm=g1 change=updated "cause=reload, netctl"
+wait_event "$TMP/mon.json" reloaded changes=1
 wait_event "$TMP/mon.json" forward-removed vm=g1 host_port=18091 kind=runtime
 netctl --dump forwards | grep -q 18091 && fail "g1's block changed, its run-time forward stays"
 grep -q "vm-changed *vm g1 updated in place (reload, netctl)" "$TMP/mon.txt" ||
 	fail "the human monitor: $(cat "$TMP/mon.txt")"
-pass "reload: run-time forwards kept while the block is the same, dropped when it changes; vm-changed"
+pass "reload: run-time forwards kept while the block is the same, dropped when it changes; reloaded, reload-refused, vm-changed"
 
 netctl forward add g1 tcp 18092 to 8000 >/dev/null || fail "forward add 18092"
 printf 'vm "g2" {\n\tlink none\n\tmode none\n\tchannel "unix:%s/g2"\n\tforward tcp 18092\n}\n' \
