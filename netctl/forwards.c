@@ -122,7 +122,8 @@ forward_args(int argc, char **argv, bool add, struct vmn_buf *b)
 	vmn_put_u8(b, VMN_A_PROTO, proto[0] == 'u' ? IPPROTO_UDP : IPPROTO_TCP);
 	vmn_put_u16(b, VMN_A_PORT, port_arg("port", argv[2]));
 	for (i = 3; i < argc; i += 2) {
-		if (strcmp(argv[i], "to") != 0 && strcmp(argv[i], "address") != 0)
+		if (strcmp(argv[i], "to") != 0 &&
+		    strcmp(argv[i], "address") != 0)
 			usage_error("unexpected \"%s\" (to or address)",
 			    argv[i]);
 		if (!add && strcmp(argv[i], "to") == 0)

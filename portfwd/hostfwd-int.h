@@ -68,7 +68,7 @@ struct hostfwd {
 	void			*arg;
 	hostfwd_note_fn		 note;		/* NULL: nobody listens */
 	void			*note_arg;
-	struct hostfwd_vm_stats	 stats;		/* but bytes of TCP: conns' */
+	struct hostfwd_vm_stats	 stats;		/* TCP's bytes: in conns */
 	bool			 auto_forward;
 	struct hostfwd_policy	 policy;
 	uint16_t		 unpriv_start;	/* the host's, at the last look */

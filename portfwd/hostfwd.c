@@ -620,7 +620,7 @@ hostfwd_vm_stats(const struct hostfwd *hf, struct hostfwd_vm_stats *st)
 	struct fwdconn_bytes b;
 
 	*st = hf->stats;
-	/* Host end: local is the host's program or service, the far end the guest. */
+	/* Here local is the host's program or service; the peer, the guest. */
 	fwdconn_set_bytes(&hf->conns, &b);
 	st->bytes_to_guest += b.from_local;
 	st->bytes_from_guest += b.to_local;
