@@ -44,6 +44,9 @@ static const char *const msg_names[] = {
 	[VMN_MSG_CTL_FORWARDS]	= "ctl-forwards",
 	[VMN_MSG_CTL_REGISTER]	= "ctl-register",
 	[VMN_MSG_CTL_UNREGISTER] = "ctl-unregister",
+	[VMN_MSG_CTL_MONITOR]	= "ctl-monitor",
+	[VMN_MSG_CTL_FWD_ADD]	= "ctl-fwd-add",
+	[VMN_MSG_CTL_FWD_REMOVE] = "ctl-fwd-remove",
 };
 static_assert(ARRAY_SIZE(msg_names) == VMN_MSG__MAX, "msg_names");
 
@@ -125,6 +128,9 @@ static const char *const attr_names[] = {
 	[VMN_A_ERRORS]		= "errors",
 	[VMN_A_CHANGES]		= "changes",
 	[VMN_A_CHANGE]		= "change",
+	[VMN_A_KIND]		= "kind",
+	[VMN_A_FIELDS]		= "fields",
+	[VMN_A_FIELD]		= "field",
 };
 static_assert(ARRAY_SIZE(attr_names) == VMN_A__MAX, "attr_names");
 
@@ -326,6 +332,7 @@ static const policy_t ctl_vms_policy = {
 	[VMN_A_FWD_CONFLICTS]	= P_(U32),
 	[VMN_A_PID]		= P_(U32),	/* registered: its owner */
 	[VMN_A_SINCE]		= P_(U64),	/* in its state since */
+	[VMN_A_STATS]		= P_(NEST),	/* its counters */
 };
 
 /* Request: a vm block and its owner; reply: the VM, as ctl-vms says it. */
@@ -352,6 +359,7 @@ static const policy_t ctl_register_policy = {
 	[VMN_A_FWD_CONFLICTS]	= P_(U32),
 	[VMN_A_PID]		= P_(U32),
 	[VMN_A_SINCE]		= P_(U64),
+	[VMN_A_STATS]		= P_(NEST),
 };
 
 /* Request: the VM, FORCE if its owner runs; reply: PID, the owner told. */
@@ -364,6 +372,19 @@ static const policy_t ctl_unregister_policy = {
 /* Reply: what the reload did to each VM it changed. */
 static const policy_t ctl_reload_policy = {
 	[VMN_A_CHANGES]		= P_(NEST),
+};
+
+/*
+ * Reply (one per event): its KIND, COUNT its number, SINCE its time, the
+ * VM it is about, VALUE a sentence, and FIELDS for scripts.
+ */
+static const policy_t ctl_monitor_policy = {
+	[VMN_A_KIND]		= P_STR(1, 32),
+	[VMN_A_COUNT]		= P_(U64),
+	[VMN_A_SINCE]		= P_(U64),
+	[VMN_A_VM_ID]		= P_STR(1, 64),
+	[VMN_A_VALUE]		= P_STR(0, VMN_MAX_STRING),
+	[VMN_A_FIELDS]		= P_(NEST),
 };
 
 static const struct vmn_attr_policy *const msg_policies[] = {
@@ -390,6 +411,10 @@ static const struct vmn_attr_policy *const msg_policies[] = {
 	[VMN_MSG_CTL_FORWARDS]	= ctl_forwards_policy,
 	[VMN_MSG_CTL_REGISTER]	= ctl_register_policy,
 	[VMN_MSG_CTL_UNREGISTER] = ctl_unregister_policy,
+	[VMN_MSG_CTL_MONITOR]	= ctl_monitor_policy,
+	/* Request and reply: one forward, as ctl-forwards says it. */
+	[VMN_MSG_CTL_FWD_ADD]	= ctl_forwards_policy,
+	[VMN_MSG_CTL_FWD_REMOVE] = ctl_forwards_policy,
 };
 static_assert(ARRAY_SIZE(msg_policies) == VMN_MSG__MAX, "msg_policies");
 

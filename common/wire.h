@@ -85,6 +85,9 @@ enum vmn_msg_type {
 	VMN_MSG_CTL_REGISTER,	/* netctl: a vm block; reply: the VM */
 	VMN_MSG_CTL_UNREGISTER,	/* netctl: a registered VM goes */
 	VMN_MSG_CONFIG_SNAT,	/* what the guest forwards: into PORT..PORT_HI */
+	VMN_MSG_CTL_MONITOR,	/* netctl: a reply per event, until it hangs up */
+	VMN_MSG_CTL_FWD_ADD,	/* netctl: a VM's forward, until its reload */
+	VMN_MSG_CTL_FWD_REMOVE,	/* netctl: such a forward goes */
 	VMN_MSG__MAX
 };
 
@@ -182,6 +185,9 @@ enum vmn_attr_type {
 	VMN_A_PORT_HI,		/* u16: the last port of a range from PORT */
 	VMN_A_NOARP,		/* u8: 1: the link resolves no neighbours */
 	VMN_A_PAC_URL,		/* string: proxy auto-configuration */
+	VMN_A_KIND,		/* string: what kind of event (netctl monitor) */
+	VMN_A_FIELDS,		/* nest of VMN_A_FIELD */
+	VMN_A_FIELD,		/* nest: NAME, then VALUE or COUNT */
 	VMN_A__MAX
 };
 

@@ -88,6 +88,8 @@ struct dnstun_budget {
 	LIST_HEAD(, dnstun_query) charged;
 	unsigned		 queries;
 	size_t			 bytes;
+	uint64_t		 total;		/* queries ever, for netctl */
+	uint64_t		 failed;
 };
 
 struct dnstun_client {
@@ -358,6 +360,14 @@ dnstun_budget_bytes(const struct dnstun_budget *b)
 	return b->bytes;
 }
 
+void
+dnstun_budget_counts(const struct dnstun_budget *b, uint64_t *queries,
+    uint64_t *failures)
+{
+	*queries = b->total;
+	*failures = b->failed;
+}
+
 static bool
 budget_allows(const struct dnstun_budget *b, size_t len)
 {
@@ -400,6 +410,8 @@ servfail(struct dnstun_query *dq)
 	n = dns_error_reply(dq->q, dq->qlen, DNS_RCODE_SERVFAIL, T.buf,
 	    sizeof(T.buf));
 	T.stats.servfail++;
+	if (dq->budget)
+		dq->budget->failed++;
 	deliver(dq, T.buf, n);
 }
 
@@ -479,8 +491,10 @@ dnstun_query(struct dnstun_client *c, uint32_t id, const uint8_t *q,
 	size_t n;
 
 	T.stats.queries++;
+	c->budget->total++;
 	if (dns_parse_query(q, len, &qi) < 0) {
 		T.stats.formerr++;
+		c->budget->failed++;
 		n = dns_error_reply(q, len, DNS_RCODE_FORMERR, T.buf,
 		    sizeof(T.buf));
 		c->answer(c->arg, id, T.buf, n);
@@ -488,6 +502,7 @@ dnstun_query(struct dnstun_client *c, uint32_t id, const uint8_t *q,
 	}
 	if (len > DNSTUN_MAX_QUERY) {
 		T.stats.refused++;
+		c->budget->failed++;
 		n = dns_error_reply(q, len, DNS_RCODE_REFUSED, T.buf,
 		    sizeof(T.buf));
 		c->answer(c->arg, id, T.buf, n);
@@ -497,6 +512,7 @@ dnstun_query(struct dnstun_client *c, uint32_t id, const uint8_t *q,
 	    !(dq = calloc(1, sizeof(*dq) + len))) {
 		T.stats.limited += !budget_allows(c->budget, len);
 		T.stats.servfail++;
+		c->budget->failed++;
 		n = dns_error_reply(q, len, DNS_RCODE_SERVFAIL, T.buf,
 		    sizeof(T.buf));
 		c->answer(c->arg, id, T.buf, n);

@@ -55,6 +55,10 @@ struct dnstun_budget *dnstun_budget_new(void);
 void		 dnstun_budget_free(struct dnstun_budget *b);
 unsigned	 dnstun_budget_queries(const struct dnstun_budget *b);
 size_t		 dnstun_budget_bytes(const struct dnstun_budget *b);
+/* Its queries so far, and those the tunnel failed (SERVFAIL, FORMERR or
+ * REFUSED of its own, as dnstun_stats counts them). */
+void		 dnstun_budget_counts(const struct dnstun_budget *b,
+		    uint64_t *queries, uint64_t *failures);
 
 struct dnstun_client *dnstun_client_new(struct dnstun_budget *budget,
 		    dnstun_answer_fn answer, void *arg);

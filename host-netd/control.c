@@ -5,7 +5,7 @@
  * group if it exists); anyone who can connect may read status, and only
  * root or members of vmnetd (by the peer's credentials, supplementary
  * groups included) may change anything. Multi-record answers end with a
- * frame flagged END.
+ * frame flagged END; a monitor's answers (events.c) never end.
  */
 #include "config.h"
 
@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <netinet/in.h>
 
 #include <event2/event.h>
 
@@ -38,7 +39,7 @@ struct ctl_client {
 	uid_t			 uid;
 	pid_t			 pid;		/* at connect time */
 	bool			 in_group;	/* vmnetd, primary or not */
-	uint8_t			 txbuf[2048];
+	uint8_t			 txbuf[4096];
 };
 
 static struct {
@@ -123,6 +124,26 @@ put_stats(struct vmn_buf *b)
 	vmn_nest_end(b);
 }
 
+/* A VM's counters: its DNS queries, its forwarding, its firewall. */
+static void
+put_vm_stats(struct vmn_buf *b, const struct vm *vm)
+{
+	struct hostfwd_vm_stats f;
+	uint64_t queries, failures;
+
+	dnstun_budget_counts(vm->dns_budget, &queries, &failures);
+	hostfwd_vm_stats(vm->fwd, &f);
+	vmn_nest_begin(b, VMN_A_STATS);
+	put_stat(b, "dns.queries", queries);
+	put_stat(b, "dns.failures", failures);
+	put_stat(b, "fwd.connections", f.connections);
+	put_stat(b, "fwd.reverse", f.reverse);
+	put_stat(b, "fwd.bytes_to_guest", f.bytes_to_guest);
+	put_stat(b, "fwd.bytes_from_guest", f.bytes_from_guest);
+	put_stat(b, "fw.drops", vm_fw_drops(vm));
+	vmn_nest_end(b);
+}
+
 static int
 send_status(struct ctl_client *c, uint32_t seq)
 {
@@ -188,6 +209,7 @@ put_vm(struct vmn_buf *b, const struct vm *vm)
 	vmn_put_u32(b, VMN_A_GEN_APPLIED, vm->gen_applied);
 	vmn_put_u64(b, VMN_A_UPTIME, (uint64_t)(time(NULL) - vm->state_since));
 	vmn_put_u64(b, VMN_A_SINCE, (uint64_t)vm->state_since);
+	put_vm_stats(b, vm);
 }
 
 /*
@@ -352,6 +374,26 @@ struct fwd_list {
 	int			 rc;
 };
 
+/* One forwarded port, as `netctl forwards` shows it (no state: gone). */
+static void
+put_port(struct vmn_buf *b, const char *vm, const struct hostfwd_port_info *pi)
+{
+	vmn_put_str(b, VMN_A_VM_ID, vm);
+	vmn_put_u8(b, VMN_A_PROTO, pi->proto);
+	vmn_put_ip(b, VMN_A_HOST_ADDR, &pi->addr);
+	vmn_put_u16(b, VMN_A_PORT, pi->host_port);
+	vmn_put_u16(b, VMN_A_GUEST_PORT, pi->guest_port);
+	vmn_put_str(b, VMN_A_MODE, pi->kind);
+	/* An enum, and apart from it the reason it is not active. */
+	if (pi->state && strcmp(pi->state, "active") == 0) {
+		vmn_put_str(b, VMN_A_STATE, "active");
+	} else if (pi->state) {
+		vmn_put_str(b, VMN_A_STATE, "error");
+		vmn_put_str(b, VMN_A_ERRMSG, pi->state);
+	}
+	vmn_put_u64(b, VMN_A_COUNT, pi->conns);
+}
+
 static void
 put_forward(void *arg, const struct hostfwd_port_info *pi)
 {
@@ -362,20 +404,7 @@ put_forward(void *arg, const struct hostfwd_port_info *pi)
 		return;
 	vmn_buf_init(&b, fl->c->txbuf, sizeof(fl->c->txbuf));
 	vmn_msg_begin(&b, VMN_MSG_CTL_FORWARDS, VMN_F_REPLY, fl->seq);
-	vmn_put_str(&b, VMN_A_VM_ID, fl->vm->conf.name);
-	vmn_put_u8(&b, VMN_A_PROTO, pi->proto);
-	vmn_put_ip(&b, VMN_A_HOST_ADDR, &pi->addr);
-	vmn_put_u16(&b, VMN_A_PORT, pi->host_port);
-	vmn_put_u16(&b, VMN_A_GUEST_PORT, pi->guest_port);
-	vmn_put_str(&b, VMN_A_MODE, pi->kind);
-	/* An enum, and apart from it the reason it is not active. */
-	if (strcmp(pi->state, "active") == 0) {
-		vmn_put_str(&b, VMN_A_STATE, "active");
-	} else {
-		vmn_put_str(&b, VMN_A_STATE, "error");
-		vmn_put_str(&b, VMN_A_ERRMSG, pi->state);
-	}
-	vmn_put_u64(&b, VMN_A_COUNT, pi->conns);
+	put_port(&b, fl->vm->conf.name, pi);
 	fl->rc = vmn_conn_send_buf(fl->c->conn, &b);
 }
 
@@ -398,6 +427,64 @@ send_forwards(struct ctl_client *c, uint32_t seq)
 	return vmn_conn_send_buf(c->conn, &b);
 }
 
+/*
+ * netctl forward add|remove: VM_ID, PROTO, PORT, GUEST_PORT (add; default
+ * PORT), HOST_ADDR (add: default 127.0.0.1; remove: any). The answer: the
+ * forward, as ctl-forwards says it.
+ */
+static int
+do_forward(struct ctl_client *c, const struct vmn_msg *m)
+{
+	char name[VM_NAME_MAX + 2], err[512];
+	bool add = m->hdr.type == VMN_MSG_CTL_FWD_ADD;
+	struct hostfwd_port_info pi;
+	struct hostfwd_static st;
+	struct vmn_buf b;
+	int rc;
+
+	if (!may_change(c))
+		return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq,
+		    EPERM, "changing forwards needs root or the vmnetd group");
+	memset(&st, 0, sizeof(st));
+	st.proto = vmn_attr_u8(&m->tb[VMN_A_PROTO]);
+	st.host_port = vmn_attr_u16(&m->tb[VMN_A_PORT]);
+	st.guest_port = vmn_attr_present(&m->tb[VMN_A_GUEST_PORT]) ?
+	    vmn_attr_u16(&m->tb[VMN_A_GUEST_PORT]) : st.host_port;
+	if (vmn_attr_present(&m->tb[VMN_A_HOST_ADDR]))
+		vmn_attr_ip(&m->tb[VMN_A_HOST_ADDR], &st.addr);
+	else if (add)
+		vmn_ip_parse("127.0.0.1", &st.addr);
+	if (vmn_attr_str(&m->tb[VMN_A_VM_ID], name, sizeof(name)) < 0 ||
+	    (st.proto != IPPROTO_TCP && st.proto != IPPROTO_UDP) ||
+	    !st.host_port || !st.guest_port)
+		return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq,
+		    EINVAL, "a forward needs a VM, tcp or udp, and ports from "
+		    "1 to 65535");
+	vmn_str_printable(name);
+	rc = add ? fwdctl_add(name, &st, c->uid, &pi, err, sizeof(err)) :
+	    fwdctl_remove(name, &st, c->uid, &pi, err, sizeof(err));
+	if (rc < 0)
+		return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq,
+		    -rc, err);
+	vmn_buf_init(&b, c->txbuf, sizeof(c->txbuf));
+	vmn_msg_begin(&b, m->hdr.type, VMN_F_REPLY, m->hdr.seq);
+	put_port(&b, name, &pi);
+	return vmn_conn_send_buf(c->conn, &b);
+}
+
+/* netctl monitor: the answers are events, from now on (events.c). */
+static int
+do_monitor(struct ctl_client *c, const struct vmn_msg *m)
+{
+	char err[128];
+	int rc;
+
+	if ((rc = events_subscribe(c->conn, m->hdr.seq, err, sizeof(err))) < 0)
+		return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq,
+		    -rc, err);
+	return 0;
+}
+
 static int
 ctl_msg_cb(struct vmn_conn *conn, const struct vmn_msg *m, void *arg)
 {
@@ -418,6 +505,11 @@ ctl_msg_cb(struct vmn_conn *conn, const struct vmn_msg *m, void *arg)
 		return do_unregister(c, m);
 	case VMN_MSG_CTL_RELOAD:
 		return do_reload(c, m);
+	case VMN_MSG_CTL_FWD_ADD:
+	case VMN_MSG_CTL_FWD_REMOVE:
+		return do_forward(c, m);
+	case VMN_MSG_CTL_MONITOR:
+		return do_monitor(c, m);
 	default:
 		return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq, EOPNOTSUPP,
 		    "not a control request");
@@ -429,6 +521,7 @@ ctl_close_cb(struct vmn_conn *conn, int err, const char *why, void *arg)
 {
 	struct ctl_client *c = arg;
 
+	events_unsubscribe(conn);
 	LIST_REMOVE(c, entry);
 	ctl.nclients--;
 	vmn_conn_free(conn);
@@ -515,6 +608,7 @@ control_close(void)
 	struct ctl_client *c;
 
 	while ((c = LIST_FIRST(&ctl.clients))) {
+		events_unsubscribe(c->conn);
 		LIST_REMOVE(c, entry);
 		vmn_conn_free(c->conn);
 		free(c);

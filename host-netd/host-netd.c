@@ -111,6 +111,27 @@ policy_log(const struct policy *pol, const char *dir)
 		    pol->nfwds == 1 ? "" : "s");
 }
 
+/* netctl monitor: the policy now in force, by its files' names. */
+static void
+policy_event(const struct policy *pol)
+{
+	char files[1024] = "";
+	size_t off = 0;
+	const char *base;
+	unsigned i;
+	int n;
+
+	for (i = 0; i < pol->nfiles && off < sizeof(files); i++) {
+		base = strrchr(pol->files[i], '/');
+		n = snprintf(files + off, sizeof(files) - off, "%s%s",
+		    off ? " " : "", base ? base + 1 : pol->files[i]);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	events_policy_reload(true, files, NULL);
+}
+
 /*
  * The configured VMs changed (start, reload, netctl register): start the
  * new ones, with what they need from the host. The caller applies NAT.
@@ -265,7 +286,9 @@ hostd_reload_report(const char *why, struct reload_report *r)
 	struct vm *vm, *tmp;
 	struct vm_conf *vc, *copy;
 	struct policy *newpol;
+	char cause[64], first[512];
 	bool globals;
+	unsigned i;
 
 	r->summary[0] = r->errors[0] = '\0';
 	r->nchanges = 0;
@@ -277,6 +300,7 @@ hostd_reload_report(const char *why, struct reload_report *r)
 		snprintf(r->summary, sizeof(r->summary), "%s has errors; the "
 		    "running configuration stays", old->file);
 		log_warnx("%s", r->summary);
+		events_reload(old->file, why, 0, r->errors);
 		return -EINVAL;
 	}
 	r->errors[0] = '\0';	/* warnings of a file that parsed */
@@ -295,6 +319,7 @@ hostd_reload_report(const char *why, struct reload_report *r)
 		    "registered VMs; the running configuration stays",
 		    old->file);
 		log_warnx("%s", r->summary);
+		events_reload(old->file, why, 0, r->errors);
 		conf_free(newc);
 		return -EINVAL;
 	}
@@ -305,14 +330,20 @@ hostd_reload_report(const char *why, struct reload_report *r)
 		    "errors; the running configuration and policy stay",
 		    newc->policy_dir);
 		log_warnx("%s", r->summary);
+		snprintf(first, sizeof(first), "%.*s",
+		    (int)strcspn(r->errors, "\n"), r->errors);
+		events_policy_reload(false, newc->policy_dir, first);
+		events_reload(old->file, why, 0, r->errors);
 		conf_free(newc);
 		return -EINVAL;
 	}
 	policy_log(newpol, newc->policy_dir);
+	policy_event(newpol);
 	policy_free(hostd->policy);
 	hostd->policy = newpol;
 	proxy_watch_reset();
 	globals = globals_equal(old, newc);
+	fwdctl_yield(newc);
 	for (vm = TAILQ_FIRST(&hostd->vms); vm; vm = tmp) {
 		tmp = TAILQ_NEXT(vm, entry);
 		vc = conf_find_vm(newc, vm->conf.name);
@@ -321,6 +352,7 @@ hostd_reload_report(const char *why, struct reload_report *r)
 				log_info("vm %s: configuration changed, "
 				    "applied in place", vm->conf.name);
 				report_change(r, vm->conf.name, VM_CH_UPDATED);
+				fwdctl_forget(vm, "its block changed");
 			}
 			/* Pushed below, with the MTU recomputed. */
 			if (vm->conf.dns == DNS_MODE_TUNNEL &&
@@ -364,6 +396,10 @@ hostd_reload_report(const char *why, struct reload_report *r)
 	if (vms_apply_tables() < 0)
 		log_warnx("nftables table not updated");
 	vms_push_all();
+	snprintf(cause, sizeof(cause), "reload, %s", why);
+	for (i = 0; i < r->nchanges; i++)
+		events_vm_change(r->changes[i].name, r->changes[i].what, cause);
+	events_reload(hostd->conf->file, why, r->nchanges, NULL);
 	return 0;
 }
 
@@ -432,6 +468,7 @@ hostd_register(const char *src, const char *text, size_t len, pid_t owner,
 		conf_free(trial);
 		return rc;
 	}
+	fwdctl_yield(trial);
 	conf_free(hostd->conf);
 	hostd->conf = trial;
 	vms_changed();		/* a vsock VM may be the first one */
@@ -441,6 +478,7 @@ hostd_register(const char *src, const char *text, size_t len, pid_t owner,
 		log_info("vm %s registered by pid %d", vc->name, (int)owner);
 	else
 		log_info("vm %s registered", vc->name);
+	events_vm_change(vc->name, VM_CH_ADDED, "registered");
 	*out = vm_find(vc->name);
 	return 0;
 }
@@ -489,6 +527,7 @@ hostd_unregister(const char *name, uid_t uid, const char *why, char *err,
 	if (vms_apply_tables() < 0)
 		log_warnx("nftables table not updated");
 	log_info("vm %s unregistered (%s)", name, why);
+	events_vm_change(name, VM_CH_REMOVED, why);
 	return 0;
 }
 

@@ -177,6 +177,9 @@ struct vm {
 	struct mirror_hold	*holds;		/* MIRROR_MAX_EXPOSED of them */
 	int			owner_fd;	/* registered: pidfd of its owner */
 	struct event		*owner_ev;
+	/* netctl forward add's: until a reload changes its block (fwdctl.c) */
+	unsigned		nrtforwards;
+	struct hostfwd_static	rtforwards[MAX_FORWARDS];
 };
 TAILQ_HEAD(vm_list, vm);
 
@@ -338,6 +341,7 @@ int	nat_render(const struct vm_list *vms, const struct port_range *masq,
 int	nat_apply(const struct vm_list *vms, const struct port_range *masq,
 	    const struct policy *pol);
 int	nft_counters(const char *table, struct fw_counters *c);
+uint64_t vm_fw_drops(const struct vm *vm);
 int	nat_remove(void);
 bool	nat_present(void);
 int	nft_run(const char *cmds, bool quiet);
@@ -405,6 +409,37 @@ void	session_drop_role(struct vm *vm, enum vmn_role role);
 int	monitor_start(void);
 void	monitor_stop(void);
 
+/* fwdctl.c: netctl forward add|remove */
+int	fwdctl_add(const char *name, const struct hostfwd_static *st,
+	    uid_t uid, struct hostfwd_port_info *pi, char *err,
+	    size_t errlen);
+int	fwdctl_remove(const char *name, const struct hostfwd_static *st,
+	    uid_t uid, struct hostfwd_port_info *pi, char *err,
+	    size_t errlen);
+void	fwdctl_forget(struct vm *vm, const char *why);
+void	fwdctl_yield(const struct hostd_conf *c);
+
+/* events.c: what netctl monitor streams (see there for each kind) */
+#define EVENTS_MAX_SUBSCRIBERS	8		/* monitors at once */
+#define EVENTS_QUEUE_MAX	(32 * 1024)	/* unread bytes per monitor */
+struct vmn_conn;
+int	events_subscribe(struct vmn_conn *c, uint32_t seq, char *err,
+	    size_t errlen);
+void	events_unsubscribe(struct vmn_conn *c);
+void	events_vm_state(const struct vm *vm, enum vm_state from);
+void	events_config(const struct vm *vm, uint32_t gen, const char *error);
+void	events_forward(const char *vm, enum hostfwd_note note,
+	    const struct hostfwd_port_info *pi);
+void	events_resolver(const struct hostdns *dns);
+void	events_reload(const char *file, const char *cause, unsigned nchanges,
+	    const char *errors);
+/*
+ * A reload of the policy files: ok, the policy read from files (their
+ * names, space-separated; "" for none) is in force; or not, error says
+ * why ("file:line: message", the first) and the running policy stays.
+ */
+void	events_policy_reload(bool ok, const char *files, const char *error);
+
 /* control.c */
 bool	control_in_use(const char *path);
 int	control_listen(const char *path);
@@ -434,6 +469,9 @@ struct reload_report {
 };
 
 const char *vm_change_name(enum vm_change c);
+/* events.c, for these changes: cause says what made them */
+void	events_vm_change(const char *vm, enum vm_change what,
+	    const char *cause);
 int	hostd_reload(const char *why, char *err, size_t errlen);
 int	hostd_reload_report(const char *why, struct reload_report *r);
 int	hostd_register(const char *src, const char *text, size_t len,

@@ -995,11 +995,20 @@ hold_take(struct vm *vm, struct mirror_hold *h)
 			    sizeof(who)));
 		}
 	}
-	if (h->conflict[0])
+	if (h->conflict[0]) {
+		struct hostfwd_port_info pi = {
+			.proto = h->proto, .host_port = h->port,
+			.guest_port = h->port, .kind = "mirrored",
+			.state = h->conflict,
+		};
+
 		log_warnx("vm %s: %s port %u: %s; the LAN reaches the host's, "
 		    "not the guest's", vm->conf.name,
 		    h->proto == IPPROTO_TCP ? "tcp" : "udp", h->port,
 		    h->conflict);
+		vmn_ip_parse("0.0.0.0", &pi.addr);
+		events_forward(vm->conf.name, HOSTFWD_CONFLICT, &pi);
+	}
 }
 
 /* A port the guest listens on beyond its loopback came or went. */

@@ -236,6 +236,7 @@ dns_reload(void)
 	struct hostdns dns;
 	char ip[VMN_IP_STRLEN];
 	uint64_t h;
+	int rc;
 
 	stat(HOST_RESOLV_CONF, &mon.resolv_st);
 	watch_resolv_file();
@@ -244,7 +245,9 @@ dns_reload(void)
 	mon.resolv_hash = h;
 	/* The tunnel uses every resolver, loopback ones included. */
 	dnstun_reload();
-	if (hostdns_load(&dns) < 0 || dns_equal(&dns, &hostd->dns))
+	rc = hostdns_load(&dns);
+	events_resolver(&dns);
+	if (rc < 0 || dns_equal(&dns, &hostd->dns))
 		return;
 	hostd->dns = dns;
 	log_info("host DNS changed: %u nameserver%s%s%s", dns.nservers,

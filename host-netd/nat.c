@@ -32,6 +32,7 @@
 
 #include "host-netd.h"
 #include "log.h"
+#include "steer.h"
 #include "sysctl.h"
 
 static void
@@ -168,6 +169,24 @@ nft_counters(const char *table, struct fw_counters *c)
 		rc = fw_counters_parse(nft_ctx_get_output_buffer(ctx), c);
 	nft_ctx_free(ctx);
 	return rc;
+}
+
+/* Every packet of vm's the firewall dropped or refused, defaults included. */
+uint64_t
+vm_fw_drops(const struct vm *vm)
+{
+	struct fw_counters c = { 0 };
+	const struct fw_counter *d;
+	char name[FW_COUNTER_NAME];
+	uint64_t n = 0;
+
+	fw_drop_counter_name(vm->conf.name, name);
+	if (nft_counters(vm->conf.mode == VM_MODE_MIRRORED ?
+	    "netdev " STEER_TABLE : "inet " HOSTD_NFT_TABLE, &c) == 0 &&
+	    (d = fw_counters_find(&c, name)))
+		n = d->packets;
+	fw_counters_free(&c);
+	return n;
 }
 
 int

@@ -40,6 +40,8 @@
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg);
 static void send_fwd_reset(void *arg, uint32_t conn_id);
+static void fwd_note(void *arg, enum hostfwd_note note,
+    const struct hostfwd_port_info *pi);
 static void commit_timeout_cb(evutil_socket_t fd, short what, void *arg);
 
 /* From the loop, not from the owner event that vm_free() frees. */
@@ -119,6 +121,7 @@ vm_new(const struct vm_conf *vc)
 	vm->dns_budget = dnstun_budget_new();
 	if (!vm->retry_ev || !vm->commit_ev || !vm->fwd || !vm->dns_budget)
 		fatalx("out of memory for vm %s", vm->conf.name);
+	hostfwd_set_notify(vm->fwd, fwd_note, vm);
 	vm->owner_fd = -1;
 	if (vc->registered && vc->owner > 0)
 		watch_owner(vm);
@@ -171,13 +174,19 @@ vm_find_cid(uint32_t cid)
 void
 vm_set_state(struct vm *vm, enum vm_state s, const char *error)
 {
-	if (vm->state != s) {
-		log_debug("vm %s: %s -> %s", vm->conf.name,
-		    vm_state_name(vm->state), vm_state_name(s));
-		vm->state = s;
-		vm->state_since = time(NULL);
-	}
-	snprintf(vm->error, sizeof(vm->error), "%s", error ? error : "");
+	enum vm_state from = vm->state;
+
+	/* error may be vm->error itself (a state kept with its reason). */
+	if (error != vm->error)
+		snprintf(vm->error, sizeof(vm->error), "%s",
+		    error ? error : "");
+	if (from == s)
+		return;
+	log_debug("vm %s: %s -> %s", vm->conf.name, vm_state_name(from),
+	    vm_state_name(s));
+	vm->state = s;
+	vm->state_since = time(NULL);
+	events_vm_state(vm, from);
 }
 
 static void
@@ -561,7 +570,19 @@ send_fwd_reset(void *arg, uint32_t conn_id)
 	session_send_event(vm->control, VMN_EV_FWD_RESET, conn_id);
 }
 
-/* Static forwards, reverse forwards and auto-forward from the config. */
+/* A forwarded port came, went, or cannot be bound: for netctl monitor. */
+static void
+fwd_note(void *arg, enum hostfwd_note note, const struct hostfwd_port_info *pi)
+{
+	const struct vm *vm = arg;
+
+	events_forward(vm->conf.name, note, pi);
+}
+
+/*
+ * Static forwards (the block's, then netctl's), reverse forwards and
+ * auto-forward.
+ */
 void
 vm_configure_forwards(struct vm *vm)
 {
@@ -570,12 +591,15 @@ vm_configure_forwards(struct vm *vm)
 		.mirrored = vm->conf.mode == VM_MODE_MIRRORED,
 	};
 	struct hostfwd_rfwd rv[VM_MAX_RFORWARDS];
-	unsigned nrv;
+	struct hostfwd_static all[MAX_FORWARDS * 2];
+	unsigned n = vm->conf.nforwards, nrv;
 
+	memcpy(all, vm->conf.forwards, n * sizeof(all[0]));
+	memcpy(all + n, vm->rtforwards, vm->nrtforwards * sizeof(all[0]));
+	n += vm->nrtforwards;
 	hostfwd_set_policy(vm->fwd, &policy);
 	nrv = vm_rforwards(vm, rv);
-	hostfwd_configure(vm->fwd, vm->conf.auto_forward, vm->conf.forwards,
-	    vm->conf.nforwards, rv, nrv);
+	hostfwd_configure(vm->fwd, vm->conf.auto_forward, all, n, rv, nrv);
 }
 
 /*
@@ -754,6 +778,7 @@ commit_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	    "dropping its session", vm->conf.name, vm->gen,
 	    COMMIT_TIMEOUT_MS / 1000);
 	vm_set_state(vm, VM_S_FAILED, "guest did not answer its configuration");
+	events_config(vm, vm->gen, "the guest did not answer");
 	session_drop(vm->control, -ETIMEDOUT, "configuration not answered");
 }
 
@@ -776,6 +801,7 @@ vm_config_acked(struct vm *vm, uint32_t gen)
 	} else {
 		log_debug("vm %s: configuration %u applied", vm->conf.name, gen);
 	}
+	events_config(vm, gen, NULL);
 	vm_set_state(vm, VM_S_ONLINE, NULL);
 	if (vm->dirty || gen != vm->gen)
 		vm_push_config(vm);
@@ -791,6 +817,7 @@ vm_config_failed(struct vm *vm, int err, const char *msg)
 	snprintf(text, sizeof(text), "guest could not apply configuration "
 	    "%u: %s", vm->gen, msg && *msg ? msg : strerror(err));
 	log_warnx("vm %s: %s", vm->conf.name, text);
+	events_config(vm, vm->gen, msg && *msg ? msg : strerror(err));
 	vm_set_state(vm, VM_S_FAILED, text);
 	schedule_retry(vm);
 }

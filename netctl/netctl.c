@@ -1,6 +1,6 @@
 /*
  * netctl.c - control host-netd: status, VMs, forwarded ports, reload,
- *            VMs registered at run time
+ *            VMs registered and forwards added at run time, events
  *
  * A table of subcommands, each accepting any unambiguous prefix; each one
  * lives in the file of its group. Output is a table for people, --dump for
@@ -31,8 +31,15 @@ static const struct command commands[] = {
 	  "host-netd's version, uptime and counters", cmd_status },
 	{ "vms", "[NAME]",
 	  "every VM; with NAME, that VM in detail", cmd_vms },
-	{ "forwards", "",
-	  "every forwarded port of every VM", cmd_forwards },
+	{ "forwards", "[add|remove VM PROTO PORT ...]",
+	  "every forwarded port of every VM; forward add\n"
+	  "and remove one (as in host-netd.conf) until a\n"
+	  "reload changes VM:\n"
+	  "  add VM tcp|udp PORT [to GUEST-PORT]\n"
+	  "      [address ADDR]\n"
+	  "  remove VM tcp|udp PORT [address ADDR]", cmd_forwards },
+	{ "monitor", "",
+	  "print host-netd's events as they happen", cmd_monitor },
 	{ "reload", "",
 	  "re-read host-netd.conf; print what changed, or\n"
 	  "the file's errors", cmd_reload },

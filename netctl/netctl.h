@@ -3,7 +3,8 @@
  *            connection to host-netd, and the three output formats
  *
  * netctl.c holds main() and the table of subcommands; each group of
- * subcommands lives in its own file (status.c, vms.c, forwards.c) and
+ * subcommands lives in its own file (status.c, vms.c, forwards.c,
+ * monitor.c) and
  * prints in every format. ctl.c talks to host-netd and reports failures;
  * output.c writes JSON and tables.
  */
@@ -42,13 +43,14 @@ void	cmd_operands(int argc, char **argv, int min, int max,
 void	usage_error(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 
-/* status.c, vms.c, forwards.c: one function per subcommand */
+/* status.c, vms.c, forwards.c, monitor.c: one function per subcommand */
 int	cmd_status(int argc, char **argv);
 int	cmd_reload(int argc, char **argv);
 int	cmd_vms(int argc, char **argv);
 int	cmd_register(int argc, char **argv);
 int	cmd_unregister(int argc, char **argv);
 int	cmd_forwards(int argc, char **argv);
+int	cmd_monitor(int argc, char **argv);
 
 /* ctl.c */
 void	ctl_set_socket(const char *path, const char *origin);
@@ -81,6 +83,19 @@ void		 table_under(struct table *t, unsigned col, const char *text);
 void		 table_note(struct table *t, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 void		 table_print(struct table *t);
+
+/* Counters, as name/value pairs named "group.name" (status, vms). */
+#define STATS_MAX	128
+#define STAT_NAME_MAX	64
+struct stat_kv {
+	char		name[STAT_NAME_MAX + 1];
+	uint64_t	value;
+};
+unsigned	 read_stats(const struct vmn_msg *m, struct stat_kv *st,
+		    unsigned max);
+uint64_t	 stat_value(const struct stat_kv *st, unsigned n,
+		    const char *name);
+void		 stats_json(const char *key, struct stat_kv *st, unsigned n);
 
 const char	*str_attr(const struct vmn_msg *m, int type, char *buf,
 		    size_t len);

@@ -413,6 +413,93 @@ table_print(struct table *t)
 
 /* ---- values of replies ---------------------------------------------- */
 
+/* The well-formed name/value pairs of a STATS nest, in order. */
+unsigned
+read_stats(const struct vmn_msg *m, struct stat_kv *st, unsigned max)
+{
+	static const struct vmn_attr_policy nest = { .kind = VMN_AK_NEST };
+	static const struct vmn_attr_policy name = { .kind = VMN_AK_STRING,
+	    .min_len = 1, .max_len = STAT_NAME_MAX };
+	static const struct vmn_attr_policy u64 = { .kind = VMN_AK_U64 };
+	struct vmn_attr_iter it, it2;
+	struct vmn_attr s, a;
+	unsigned n = 0;
+
+	vmn_attr_for_each(&s, &it, &m->tb[VMN_A_STATS]) {
+		int have = 0;
+
+		if (n == max)
+			break;
+		if ((s.type & VMN_ATTR_TYPE_MASK) != VMN_A_STAT ||
+		    vmn_attr_check(&s, &nest) < 0)
+			continue;
+		vmn_attr_for_each(&a, &it2, &s) {
+			if (a.type == VMN_A_NAME &&
+			    vmn_attr_check(&a, &name) == 0 &&
+			    vmn_attr_str(&a, st[n].name,
+			    sizeof(st[n].name)) == 0)
+				have |= 1;
+			else if (a.type == VMN_A_COUNT &&
+			    vmn_attr_check(&a, &u64) == 0) {
+				st[n].value = vmn_attr_u64(&a);
+				have |= 2;
+			}
+		}
+		if (have == 3)
+			vmn_str_printable(st[n++].name);
+	}
+	return n;
+}
+
+/* A counter by name; 0 when absent (an older host-netd). */
+uint64_t
+stat_value(const struct stat_kv *st, unsigned n, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(st[i].name, name) == 0)
+			return st[i].value;
+	return 0;
+}
+
+/*
+ * Under key: "group.name" nested as {"group":{"name":...}}; a dot further
+ * in is '_'. The names are changed so.
+ */
+void
+stats_json(const char *key, struct stat_kv *st, unsigned n)
+{
+	bool done[STATS_MAX] = { false };
+	char group[STAT_NAME_MAX + 1], *dot, *p;
+	size_t len;
+	unsigned i, j;
+
+	json_object(key);
+	for (i = 0; i < n && i < STATS_MAX; i++) {
+		if (done[i])
+			continue;
+		if (!(dot = strchr(st[i].name, '.'))) {
+			json_uint(st[i].name, st[i].value);
+			continue;
+		}
+		len = (size_t)(dot - st[i].name);
+		snprintf(group, sizeof(group), "%.*s", (int)len, st[i].name);
+		json_object(group);
+		for (j = i; j < n && j < STATS_MAX; j++) {
+			if (done[j] || strncmp(st[j].name, group, len) != 0 ||
+			    st[j].name[len] != '.')
+				continue;
+			for (p = st[j].name + len + 1; (p = strchr(p, '.'));)
+				*p = '_';
+			json_uint(st[j].name + len + 1, st[j].value);
+			done[j] = true;
+		}
+		json_object_end();
+	}
+	json_object_end();
+}
+
 /* A string attribute, "" when absent; control characters shown as '?'. */
 const char *
 str_attr(const struct vmn_msg *m, int type, char *buf, size_t len)

@@ -3,7 +3,8 @@
  *
  * host-netd's counters come as name/value pairs, so that a new one needs
  * no change here. Their names are "group.name": --dump prints them so,
- * and JSON, which has no dots in its keys, nests them: {"dns":{"queries":1}}.
+ * and JSON, which has no dots in its keys, nests them: {"dns":{"queries":1}}
+ * (output.c reads and nests them).
  */
 #include "config.h"
 
@@ -12,90 +13,10 @@
 
 #include "netctl.h"
 
-#define MAX_STATS	128
-#define STAT_NAME_MAX	64
-
-struct stat_kv {
-	char		name[STAT_NAME_MAX + 1];
-	uint64_t	value;
-};
-
-/* The well-formed name/value pairs of a STATS nest, in order. */
-static unsigned
-read_stats(const struct vmn_msg *m, struct stat_kv *st, unsigned max)
-{
-	static const struct vmn_attr_policy nest = { .kind = VMN_AK_NEST };
-	static const struct vmn_attr_policy name = { .kind = VMN_AK_STRING,
-	    .min_len = 1, .max_len = STAT_NAME_MAX };
-	static const struct vmn_attr_policy u64 = { .kind = VMN_AK_U64 };
-	struct vmn_attr_iter it, it2;
-	struct vmn_attr s, a;
-	unsigned n = 0;
-
-	vmn_attr_for_each(&s, &it, &m->tb[VMN_A_STATS]) {
-		int have = 0;
-
-		if (n == max)
-			break;
-		if ((s.type & VMN_ATTR_TYPE_MASK) != VMN_A_STAT ||
-		    vmn_attr_check(&s, &nest) < 0)
-			continue;
-		vmn_attr_for_each(&a, &it2, &s) {
-			if (a.type == VMN_A_NAME &&
-			    vmn_attr_check(&a, &name) == 0 &&
-			    vmn_attr_str(&a, st[n].name,
-			    sizeof(st[n].name)) == 0)
-				have |= 1;
-			else if (a.type == VMN_A_COUNT &&
-			    vmn_attr_check(&a, &u64) == 0) {
-				st[n].value = vmn_attr_u64(&a);
-				have |= 2;
-			}
-		}
-		if (have == 3)
-			vmn_str_printable(st[n++].name);
-	}
-	return n;
-}
-
-/* "group.name" nested as {"group":{"name":...}}; a dot further in is '_'. */
-static void
-stats_json(struct stat_kv *st, unsigned n)
-{
-	bool done[MAX_STATS] = { false };
-	char group[STAT_NAME_MAX + 1], *dot, *p;
-	size_t len;
-	unsigned i, j;
-
-	json_object("stats");
-	for (i = 0; i < n; i++) {
-		if (done[i])
-			continue;
-		if (!(dot = strchr(st[i].name, '.'))) {
-			json_uint(st[i].name, st[i].value);
-			continue;
-		}
-		len = (size_t)(dot - st[i].name);
-		snprintf(group, sizeof(group), "%.*s", (int)len, st[i].name);
-		json_object(group);
-		for (j = i; j < n; j++) {
-			if (done[j] || strncmp(st[j].name, group, len) != 0 ||
-			    st[j].name[len] != '.')
-				continue;
-			for (p = st[j].name + len + 1; (p = strchr(p, '.'));)
-				*p = '_';
-			json_uint(st[j].name + len + 1, st[j].value);
-			done[j] = true;
-		}
-		json_object_end();
-	}
-	json_object_end();
-}
-
 int
 cmd_status(int argc, char **argv)
 {
-	static struct stat_kv st[MAX_STATS];
+	static struct stat_kv st[STATS_MAX];
 	struct vmn_msg m;
 	char ver[64], up[32];
 	unsigned long long pid, uptime, online;
@@ -109,7 +30,7 @@ cmd_status(int argc, char **argv)
 	pid = num_attr(&m, VMN_A_PID);
 	uptime = num_attr(&m, VMN_A_UPTIME);
 	online = num_attr(&m, VMN_A_COUNT);
-	n = read_stats(&m, st, MAX_STATS);
+	n = read_stats(&m, st, STATS_MAX);
 	switch (output) {
 	case OUT_JSON:
 		json_begin();
@@ -122,7 +43,7 @@ cmd_status(int argc, char **argv)
 			json_null("started");
 		json_uint("uptime", uptime);
 		json_uint("vms_online", online);
-		stats_json(st, n);
+		stats_json("stats", st, n);
 		json_end();
 		break;
 	case OUT_DUMP:

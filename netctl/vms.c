@@ -4,7 +4,9 @@
  * A VM's reply is read into a struct vm_info, where "" and 0 mean absent;
  * each format then says absent its own way: '-' in tables and --dump
  * (whose columns never change), null in JSON. `vms NAME` and `register`
- * show one VM, in detail for people.
+ * show one VM, in detail for people. Its counters come as name/value
+ * pairs, as status's do: JSON nests them all, --dump and the detail show
+ * those this netctl knows.
  */
 #include "config.h"
 
@@ -29,7 +31,22 @@ struct vm_info {
 	unsigned	conflicts;	/* forwarded ports the host has taken */
 	bool		registered;
 	unsigned	owner;		/* registered: its owner's pid, or 0 */
+	unsigned	nstats;
+	struct stat_kv	stats[16];
 };
+
+/* The counters --dump has columns for, in their order. */
+static const char *const dump_stats[] = {
+	"dns.queries", "dns.failures", "fwd.connections", "fwd.reverse",
+	"fwd.bytes_to_guest", "fwd.bytes_from_guest", "fw.drops",
+};
+#define NDUMP_STATS	(sizeof(dump_stats) / sizeof(dump_stats[0]))
+
+static uint64_t
+counter(const struct vm_info *v, const char *name)
+{
+	return stat_value(v->stats, v->nstats, name);
+}
 
 static void
 vm_read(const struct vmn_msg *m, struct vm_info *v)
@@ -56,6 +73,8 @@ vm_read(const struct vmn_msg *m, struct vm_info *v)
 	v->conflicts = (unsigned)num_attr(m, VMN_A_FWD_CONFLICTS);
 	v->registered = vmn_attr_present(&m->tb[VMN_A_PID]);
 	v->owner = (unsigned)num_attr(m, VMN_A_PID);
+	v->nstats = read_stats(m, v->stats, sizeof(v->stats) /
+	    sizeof(v->stats[0]));
 }
 
 /* ---- --dump: the columns of the header line, in this order, always --- */
@@ -63,15 +82,26 @@ vm_read(const struct vmn_msg *m, struct vm_info *v)
 static void
 vm_dump_header(void)
 {
+	char col[STAT_NAME_MAX + 1], *p;
+	unsigned i;
+
 	printf("name\tmode\tstate\taddress\tgateway\taddress6\tgateway6\t"
 	    "link\tmac\tmtu\tgen\tapplied\tsince\tchannel\terror\t"
-	    "fwd_conflicts\towner\n");
+	    "fwd_conflicts\towner");
+	for (i = 0; i < NDUMP_STATS; i++) {
+		snprintf(col, sizeof(col), "%s", dump_stats[i]);
+		for (p = col; (p = strchr(p, '.'));)
+			*p = '_';
+		printf("\t%s", col);
+	}
+	printf("\n");
 }
 
 static void
 vm_dump(const struct vm_info *v)
 {
 	char addr[VMN_IP_STRLEN + 8], owner[16];
+	unsigned i;
 
 	if (v->addr[0] && v->plen)
 		snprintf(addr, sizeof(addr), "%s/%u", v->addr, v->plen);
@@ -82,11 +112,14 @@ vm_dump(const struct vm_info *v)
 	else
 		snprintf(owner, sizeof(owner), "-");
 	printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%u\t%u\t%u\t%llu\t%s\t"
-	    "%s\t%u\t%s\n", dash(v->name), dash(v->mode), dash(v->state),
+	    "%s\t%u\t%s", dash(v->name), dash(v->mode), dash(v->state),
 	    addr, dash(v->gw), dash(v->addr6), dash(v->gw6), dash(v->link),
 	    dash(v->mac), v->mtu, v->gen, v->applied,
 	    (unsigned long long)v->age, dash(v->channel), dash(v->reason),
 	    v->conflicts, owner);
+	for (i = 0; i < NDUMP_STATS; i++)
+		printf("\t%llu", (unsigned long long)counter(v, dump_stats[i]));
+	printf("\n");
 }
 
 /* ---- JSON ----------------------------------------------------------- */
@@ -101,7 +134,7 @@ json_uint_or_null(const char *key, uint64_t v)
 }
 
 static void
-vm_json(const char *key, const struct vm_info *v)
+vm_json(const char *key, struct vm_info *v)
 {
 	json_object(key);
 	json_str("name", v->name);
@@ -123,6 +156,7 @@ vm_json(const char *key, const struct vm_info *v)
 	json_uint("fwd_conflicts", v->conflicts);
 	json_bool("registered", v->registered);
 	json_uint_or_null("owner_pid", v->owner);
+	stats_json("counters", v->stats, v->nstats);
 	json_object_end();
 }
 
@@ -200,6 +234,19 @@ vm_detail(const struct vm_info *v)
 		LINE("registered", "while pid %u runs", v->owner);
 	else if (v->registered)
 		LINE("registered", "until unregistered");
+	if (v->nstats) {
+		LINE("dns", "%llu queries, %llu failed",
+		    (unsigned long long)counter(v, "dns.queries"),
+		    (unsigned long long)counter(v, "dns.failures"));
+		LINE("forwarded", "%llu connections, %llu reverse; %llu bytes "
+		    "to the guest, %llu from it",
+		    (unsigned long long)counter(v, "fwd.connections"),
+		    (unsigned long long)counter(v, "fwd.reverse"),
+		    (unsigned long long)counter(v, "fwd.bytes_to_guest"),
+		    (unsigned long long)counter(v, "fwd.bytes_from_guest"));
+		LINE("firewall", "%llu packets dropped",
+		    (unsigned long long)counter(v, "fw.drops"));
+	}
 #undef LINE
 }
 

@@ -142,6 +142,16 @@ reset_local(struct fwdconn *fc)
 		setsockopt(fc->local, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
+/* The relay ends; what it carried stays in the set's counters. */
+static void
+relay_end(struct fwdconn *fc, unsigned reset)
+{
+	fc->set->done.from_local += relay_bytes(fc->relay, RELAY_A);
+	fc->set->done.to_local += relay_bytes(fc->relay, RELAY_B);
+	relay_free(fc->relay, reset);
+	fc->relay = NULL;
+}
+
 /* reset: RELAY_RESET_A to reset the local socket, or 0. */
 static void
 fc_free(struct fwdconn *fc, unsigned reset)
@@ -157,7 +167,7 @@ fc_free(struct fwdconn *fc, unsigned reset)
 		event_free(fc->udp_ev);
 	vmn_connector_free(fc->connector);
 	if (fc->relay) {
-		relay_free(fc->relay, reset);
+		relay_end(fc, reset);
 		fc->local = fc->chan = -1;
 	}
 	if (fc->ds) {
@@ -271,8 +281,7 @@ relay_done(struct relay *r, int err, enum relay_end end, void *arg)
 	/* The local socket was reset: tell the peer first, then let go. */
 	set->ops->send_reset(set->arg, fc->t.conn_id);
 	fc->chan = dup(fc->chan);
-	relay_free(fc->relay, RELAY_RESET_A);
-	fc->relay = NULL;
+	relay_end(fc, RELAY_RESET_A);
 	fc->local = -1;
 	fc->state = FC_RESETTING;
 	if (fc->chan < 0 ||
@@ -294,6 +303,7 @@ udp_local_cb(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < 64; i++) {
 		if ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) <= 0)
 			return;		/* errors (ICMP unreachable): ignored */
+		fc->set->done.from_local += (uint64_t)n;
 		dgram_stream_send(fc->ds, buf, (size_t)n);
 	}
 }
@@ -303,6 +313,7 @@ udp_chan_cb(void *arg, const uint8_t *d, size_t len)
 {
 	struct fwdconn *fc = arg;
 
+	fc->set->done.to_local += len;
 	send(fc->local, d, len, MSG_DONTWAIT);
 }
 
@@ -779,6 +790,21 @@ fwdconn_disown(struct fwdconn_set *set, const void *owner)
 	LIST_FOREACH(fc, &set->conns, entry)
 		if (fc->owner == owner)
 			fc->owner = NULL;
+}
+
+/* What the set's connections relayed so far, ended or not. */
+void
+fwdconn_set_bytes(const struct fwdconn_set *set, struct fwdconn_bytes *b)
+{
+	const struct fwdconn *fc;
+
+	*b = set->done;
+	LIST_FOREACH(fc, &set->conns, entry) {
+		if (!fc->relay)
+			continue;
+		b->from_local += relay_bytes(fc->relay, RELAY_A);
+		b->to_local += relay_bytes(fc->relay, RELAY_B);
+	}
 }
 
 void *

@@ -52,6 +52,12 @@ struct fwdconn_ops {
 	void	(*send_reset)(void *arg, uint32_t conn_id);
 };
 
+/* Bytes relayed: read from the local socket, and written to it. */
+struct fwdconn_bytes {
+	uint64_t	from_local;
+	uint64_t	to_local;
+};
+
 /* The connections of one end (a VM's on the host, the guest's). */
 struct fwdconn_set {
 	struct event_base		*base;
@@ -65,6 +71,7 @@ struct fwdconn_set {
 	LIST_HEAD(, fwd_pace)		 paces;		/* per local port */
 	struct event			*kick;		/* turns came free */
 	bool				 kicking;
+	struct fwdconn_bytes		 done;		/* of those ended */
 };
 
 int	fwdconn_set_init(struct fwdconn_set *set, struct event_base *base,
@@ -79,6 +86,8 @@ int	fwdconn_answer_target(struct fwdconn_set *set, int chan,
 	    const struct fwd_target *t, void *owner);
 bool	fwdconn_reset(struct fwdconn_set *set, uint32_t conn_id);
 void	fwdconn_disown(struct fwdconn_set *set, const void *owner);
+void	fwdconn_set_bytes(const struct fwdconn_set *set,
+	    struct fwdconn_bytes *b);
 void	*fwdconn_owner(const struct fwdconn *fc);
 const struct fwd_target *fwdconn_target(const struct fwdconn *fc);
 

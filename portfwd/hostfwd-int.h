@@ -49,6 +49,8 @@ struct hport {
 	uint16_t		 guest_port;
 	uint8_t			 families;	/* auto: FAM_V4, FAM_V6 */
 	bool			 keep;		/* static: mark and sweep */
+	bool			 runtime;	/* static: netctl's */
+	bool			 announced;	/* its ADDED note went out */
 	unsigned		 nbind;
 	struct hbind		 bind[2];
 	char			 error[160];	/* empty: active */
@@ -64,6 +66,9 @@ struct hostfwd {
 	uint32_t		 guest_port;
 	hostfwd_reset_fn	 send_reset;
 	void			*arg;
+	hostfwd_note_fn		 note;		/* NULL: nobody listens */
+	void			*note_arg;
+	struct hostfwd_vm_stats	 stats;		/* TCP's bytes: in conns */
 	bool			 auto_forward;
 	struct hostfwd_policy	 policy;
 	uint16_t		 unpriv_start;	/* the host's, at the last look */

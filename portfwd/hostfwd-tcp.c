@@ -53,6 +53,7 @@ conn_setup_done(void *arg, struct fwdconn *fc, enum fwdconn_result res,
 	r = rfwds_find(hf->rfwds, hf->nrfwds, t->proto, t->port);
 	if (res == FWDCONN_RELAYING) {
 		hostfwd_counters.reverse++;
+		hf->stats.reverse++;
 		if (r) {
 			r->conns++;
 			r->error[0] = '\0';
@@ -122,6 +123,7 @@ hostfwd_tcp_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		if ((fd = vmn_accept(b->ev, NULL, NULL)) < 0)
 			return;
 		hp->conns++;
+		hf->stats.connections++;
 		hostfwd_counters.connections++;
 		t.conn_id = hostfwd_next_id(hf);
 		if (fwdconn_open(&hf->conns, fd, &t, &hf->chan, hf->guest_port,

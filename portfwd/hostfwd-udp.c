@@ -93,6 +93,7 @@ hudp_dgram_cb(void *arg, const uint8_t *d, size_t len)
 	struct hudp *u = arg;
 
 	hudp_touch(u);
+	u->hp->hf->stats.bytes_from_guest += len;
 	sendto(u->b->fd, d, len, MSG_DONTWAIT, (struct sockaddr *)&u->client,
 	    u->clientlen);
 }
@@ -187,6 +188,7 @@ hudp_new(struct hport *hp, struct hbind *b, const struct sockaddr_storage *from,
 		return NULL;
 	}
 	hp->conns++;
+	hf->stats.connections++;
 	hostfwd_counters.udp_flows++;
 	hudp_touch(u);
 	u->connector = vmn_connector_new(hf->base, &hf->chan, hf->guest_port,
@@ -224,6 +226,7 @@ hostfwd_udp_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (!u && !(u = hudp_new(hp, b, &from, fromlen)))
 			continue;	/* too many flows: dropped */
 		hudp_touch(u);
+		hp->hf->stats.bytes_to_guest += (uint64_t)n;
 		if (u->ds) {
 			dgram_stream_send(u->ds, buf, (size_t)n);
 		} else if (u->nqueued < UDP_QUEUE_MAX &&

@@ -73,6 +73,31 @@ hostfwd_target_family(const struct hport *hp)
 /* ---- ports ------------------------------------------------------------------ */
 
 static void
+hport_info(const struct hport *hp, struct hostfwd_port_info *pi)
+{
+	memset(pi, 0, sizeof(*pi));
+	pi->proto = hp->proto;
+	pi->addr = hp->bind[hp->bind[0].held ? 1 : 0].addr;
+	pi->host_port = hp->host_port;
+	pi->guest_port = hp->guest_port;
+	pi->kind = hp->runtime ? "runtime" : kind_names[hp->kind];
+	pi->state = hp->error[0] ? hp->error : "active";
+	pi->conns = hp->conns;
+}
+
+/* Tells the owner (netctl monitor) what happened to a port. */
+static void
+hport_note(const struct hport *hp, enum hostfwd_note note)
+{
+	struct hostfwd_port_info pi;
+
+	if (!hp->hf->note)
+		return;
+	hport_info(hp, &pi);
+	hp->hf->note(hp->hf->note_arg, note, &pi);
+}
+
+static void
 schedule_retry(struct hostfwd *hf)
 {
 	struct timeval tv = { HOSTFWD_RETRY_MS / 1000,
@@ -132,13 +157,17 @@ hport_bind(struct hport *hp)
 			    strerror(-rc));
 	}
 	if (hp->error[0]) {
-		if (!was_conflict)
+		if (!was_conflict) {
 			log_warnx("vm %s: cannot forward %s; trying again",
 			    hp->hf->vm, hp->error);
+			if (hp->announced)
+				hport_note(hp, HOSTFWD_CONFLICT);
+		}
 		schedule_retry(hp->hf);
 	} else if (was_conflict) {
 		log_info("vm %s: %s port %u is free now and forwarded",
 		    hp->hf->vm, hostfwd_proto_name(hp->proto), hp->host_port);
+		hport_note(hp, HOSTFWD_RESOLVED);
 	}
 }
 
@@ -146,7 +175,7 @@ hport_bind(struct hport *hp)
 static struct hport *
 hport_new(struct hostfwd *hf, enum hport_kind kind, uint8_t proto,
     uint16_t host_port, uint16_t guest_port, const struct vmn_ip *addr,
-    uint8_t held)
+    uint8_t held, bool runtime)
 {
 	struct hport *hp;
 
@@ -157,6 +186,7 @@ hport_new(struct hostfwd *hf, enum hport_kind kind, uint8_t proto,
 	hp->proto = proto;
 	hp->host_port = host_port;
 	hp->guest_port = guest_port;
+	hp->runtime = runtime;
 	LIST_INIT(&hp->udp);
 	hp->bind[0].fd = hp->bind[1].fd = -1;
 	hp->bind[0].hp = hp->bind[1].hp = hp;
@@ -173,6 +203,11 @@ hport_new(struct hostfwd *hf, enum hport_kind kind, uint8_t proto,
 	TAILQ_INSERT_TAIL(&hf->ports, hp, entry);
 	hf->nports++;
 	hport_bind(hp);
+	/* Added first, then (if so) in conflict: in the order they matter. */
+	hp->announced = true;
+	hport_note(hp, HOSTFWD_ADDED);
+	if (hp->error[0])
+		hport_note(hp, HOSTFWD_CONFLICT);
 	return hp;
 }
 
@@ -197,6 +232,7 @@ hport_free(struct hport *hp)
 {
 	unsigned i;
 
+	hport_note(hp, HOSTFWD_REMOVED);
 	hostfwd_udp_close(hp, NULL);
 	for (i = 0; i < hp->nbind; i++)
 		hbind_close(&hp->bind[i]);
@@ -206,7 +242,7 @@ hport_free(struct hport *hp)
 }
 
 static struct hport *
-hport_find_auto(struct hostfwd *hf, uint8_t proto, uint16_t port)
+hport_find_auto(const struct hostfwd *hf, uint8_t proto, uint16_t port)
 {
 	struct hport *hp;
 
@@ -218,7 +254,7 @@ hport_find_auto(struct hostfwd *hf, uint8_t proto, uint16_t port)
 }
 
 static struct hport *
-hport_find_static(struct hostfwd *hf, uint8_t proto, uint16_t port,
+hport_find_static(const struct hostfwd *hf, uint8_t proto, uint16_t port,
     const struct vmn_ip *addr)
 {
 	struct hport *hp;
@@ -302,7 +338,7 @@ auto_reconcile(struct hostfwd *hf, uint8_t proto, uint16_t port)
 		return w.verdict;
 	if (!hp) {
 		if (!(hp = hport_new(hf, HP_AUTO, proto, port, port, NULL,
-		    w.held))) {
+		    w.held, false))) {
 			log_warnx("vm %s: too many forwarded ports; %s port %u "
 			    "not forwarded", hf->vm, hostfwd_proto_name(proto),
 			    port);
@@ -492,12 +528,15 @@ hostfwd_configure(struct hostfwd *hf, bool auto_forward,
 				b->held = true;
 			}
 			hp = hport_new(hf, HP_STATIC, st[i].proto,
-			    st[i].host_port, st[i].guest_port, &st[i].addr, 0);
+			    st[i].host_port, st[i].guest_port, &st[i].addr, 0,
+			    st[i].runtime);
 			if (a && hp)
 				log_held(hf, hp);
 		}
-		if (hp)
+		if (hp) {
 			hp->keep = true;
+			hp->runtime = st[i].runtime;
+		}
 	}
 	for (hp = TAILQ_FIRST(&hf->ports); hp; hp = next) {
 		next = TAILQ_NEXT(hp, entry);
@@ -517,14 +556,7 @@ hostfwd_foreach(struct hostfwd *hf, hostfwd_port_fn fn, void *arg)
 	unsigned i;
 
 	TAILQ_FOREACH(hp, &hf->ports, entry) {
-		memset(&pi, 0, sizeof(pi));
-		pi.proto = hp->proto;
-		pi.addr = hp->bind[hp->bind[0].held ? 1 : 0].addr;
-		pi.host_port = hp->host_port;
-		pi.guest_port = hp->guest_port;
-		pi.kind = kind_names[hp->kind];
-		pi.state = hp->error[0] ? hp->error : "active";
-		pi.conns = hp->conns;
+		hport_info(hp, &pi);
 		fn(arg, &pi);
 	}
 	for (i = 0; i < hf->nrfwds; i++) {
@@ -538,6 +570,67 @@ hostfwd_foreach(struct hostfwd *hf, hostfwd_port_fn fn, void *arg)
 		pi.conns = hf->rfwds[i].conns;
 		fn(arg, &pi);
 	}
+}
+
+/* The port of static forward st as netctl shows it; false: none. */
+bool
+hostfwd_port_info(const struct hostfwd *hf, const struct hostfwd_static *st,
+    struct hostfwd_port_info *pi)
+{
+	const struct hport *hp = hport_find_static(hf, st->proto,
+	    st->host_port, &st->addr);
+
+	if (hp)
+		hport_info(hp, pi);
+	return hp != NULL;
+}
+
+/*
+ * Whether static forward st could be bound now (0), or why not: its
+ * socket is tried and closed again. A port of this VM's automatic
+ * forwards that st covers does not count: st would take it over.
+ */
+int
+hostfwd_probe(const struct hostfwd *hf, const struct hostfwd_static *st,
+    char *err, size_t errlen)
+{
+	const struct hport *a = static_covers_loopback(&st->addr) ?
+	    hport_find_auto(hf, st->proto, st->host_port) : NULL;
+	char ip[VMN_IP_STRLEN];
+	int fd;
+
+	if (a && a->bind[st->addr.family == AF_INET6].fd >= 0)
+		return 0;
+	fd = fwd_bind_local(&st->addr, st->proto, st->host_port, 1,
+	    hf->policy.mirrored);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s port %u on %s: %s",
+		    hostfwd_proto_name(st->proto), st->host_port,
+		    vmn_ip_ntop(&st->addr, ip, sizeof(ip)), fd == -EADDRINUSE ?
+		    "in use on the host" : strerror(-fd));
+		return fd;
+	}
+	close(fd);
+	return 0;
+}
+
+void
+hostfwd_vm_stats(const struct hostfwd *hf, struct hostfwd_vm_stats *st)
+{
+	struct fwdconn_bytes b;
+
+	*st = hf->stats;
+	/* Here local is the host's program or service; the peer, the guest. */
+	fwdconn_set_bytes(&hf->conns, &b);
+	st->bytes_to_guest += b.from_local;
+	st->bytes_from_guest += b.to_local;
+}
+
+void
+hostfwd_set_notify(struct hostfwd *hf, hostfwd_note_fn fn, void *arg)
+{
+	hf->note = fn;
+	hf->note_arg = arg;
 }
 
 unsigned

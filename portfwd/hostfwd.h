@@ -8,6 +8,7 @@
 #define VMN_HOSTFWD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "addr.h"
@@ -38,12 +39,21 @@ struct hostfwd_stats {
 	uint64_t	resets;		/* resets passed either way */
 };
 
-/* A forward from the configuration. */
+/* One VM's forwarding so far, for netctl vms NAME. */
+struct hostfwd_vm_stats {
+	uint64_t	connections;	/* to its forwarded ports: TCP, UDP flows */
+	uint64_t	reverse;	/* through its reverse forwards */
+	uint64_t	bytes_to_guest;	/* either kind, either protocol */
+	uint64_t	bytes_from_guest;
+};
+
+/* A forward from the configuration, or from netctl (runtime). */
 struct hostfwd_static {
 	uint8_t		proto;
 	uint16_t	host_port;
 	uint16_t	guest_port;
 	struct vmn_ip	addr;		/* where the host listens */
+	bool		runtime;	/* netctl forward add's: "runtime" */
 };
 
 /*
@@ -68,13 +78,23 @@ struct hostfwd_port_info {
 	struct vmn_ip	 addr;
 	uint16_t	 host_port;
 	uint16_t	 guest_port;
-	const char	*kind;		/* "auto", "static", "reverse" */
+	const char	*kind;		/* "auto", "static", "runtime", "reverse" */
 	const char	*state;		/* "active", or why not */
 	uint64_t	 conns;
 };
 
+/* What happened to a forwarded port, for netctl monitor. */
+enum hostfwd_note {
+	HOSTFWD_ADDED,
+	HOSTFWD_REMOVED,
+	HOSTFWD_CONFLICT,	/* it cannot be bound: p->state says why */
+	HOSTFWD_RESOLVED,	/* bound at last */
+};
+
 typedef void	(*hostfwd_reset_fn)(void *arg, uint32_t conn_id);
 typedef void	(*hostfwd_port_fn)(void *arg, const struct hostfwd_port_info *p);
+typedef void	(*hostfwd_note_fn)(void *arg, enum hostfwd_note note,
+		    const struct hostfwd_port_info *p);
 
 /* hostfwd.c */
 struct hostfwd	*hostfwd_new(struct event_base *base, const char *vm_name,
@@ -87,6 +107,15 @@ void		 hostfwd_configure(struct hostfwd *hf, bool auto_forward,
 void		 hostfwd_set_policy(struct hostfwd *hf,
 		    const struct hostfwd_policy *p);
 void		 hostfwd_set_guest_port(struct hostfwd *hf, uint32_t port);
+void		 hostfwd_set_notify(struct hostfwd *hf, hostfwd_note_fn fn,
+		    void *arg);
+int		 hostfwd_probe(const struct hostfwd *hf,
+		    const struct hostfwd_static *st, char *err, size_t errlen);
+bool		 hostfwd_port_info(const struct hostfwd *hf,
+		    const struct hostfwd_static *st,
+		    struct hostfwd_port_info *pi);
+void		 hostfwd_vm_stats(const struct hostfwd *hf,
+		    struct hostfwd_vm_stats *st);
 void		 hostfwd_session_up(struct hostfwd *hf);
 void		 hostfwd_listener(struct hostfwd *hf, bool added, uint8_t proto,
 		    uint8_t family, uint16_t port);

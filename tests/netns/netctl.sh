@@ -44,7 +44,7 @@ expect() { # expect STATUS STDOUT-PATTERN STDERR-PATTERN CMD...: fixed grep
 }
 for h in help --help -h; do
 	expect 0 "usage: netctl" "" "$NETCTL" $h
-	for c in status vms forwards reload register unregister help; do
+	for c in status vms forwards monitor reload register unregister help; do
 		grep -q "^  $c" "$TMP/out" || fail "netctl $h does not list $c"
 	done
 done
@@ -139,7 +139,7 @@ STATES = {"down", "waiting", "configuring", "online", "failed"}
 VM_KEYS = {"name", "mode", "state", "reason", "address", "prefixlen",
            "gateway", "address6", "gateway6", "link", "mac", "mtu",
            "channel", "gen", "gen_applied", "since", "fwd_conflicts",
-           "registered", "owner_pid"}
+           "registered", "owner_pid", "counters"}
 
 def walk(v, path="$"):
     if isinstance(v, dict):
@@ -164,6 +164,10 @@ def check_vm(vm):
         assert isinstance(vm["gen"], int) and vm["gen"] >= 1, vm
     assert vm["registered"] is False and vm["owner_pid"] is None, vm
     assert vm["reason"] is None or isinstance(vm["reason"], str), vm
+    c = vm["counters"]
+    assert all(isinstance(c[g][k], int) for g, k in (("dns", "queries"),
+               ("dns", "failures"), ("fwd", "connections"),
+               ("fwd", "bytes_to_guest"), ("fw", "drops"))), c
 
 walk(doc)
 assert doc["schema"] == 1, doc
@@ -247,7 +251,7 @@ echo "$out" | grep -q "tcp port 9400 on 127.0.0.1: in use on the host$" ||
 pass "tables as wide as their content"
 
 # --dump keeps its columns.
-[ "$(netctl --dump vms | head -1)" = "$(printf 'name\tmode\tstate\taddress\tgateway\taddress6\tgateway6\tlink\tmac\tmtu\tgen\tapplied\tsince\tchannel\terror\tfwd_conflicts\towner')" ] ||
+[ "$(netctl --dump vms | head -1)" = "$(printf 'name\tmode\tstate\taddress\tgateway\taddress6\tgateway6\tlink\tmac\tmtu\tgen\tapplied\tsince\tchannel\terror\tfwd_conflicts\towner\tdns_queries\tdns_failures\tfwd_connections\tfwd_reverse\tfwd_bytes_to_guest\tfwd_bytes_from_guest\tfw_drops')" ] ||
 	fail "vms --dump columns changed: $(netctl --dump vms | head -1)"
 [ "$(netctl --dump forwards | head -1)" = "$(printf 'vm\tproto\thost\tguest_port\tkind\tstate\tconnections')" ] ||
 	fail "forwards --dump columns changed"

@@ -60,6 +60,8 @@ bed_guest_netd g1
 bed_guest_netd g2
 bed_guest_netd g3
 wait_online g1 g2 g3
+"$NETCTL" -s "$TMP/control.sock" --json monitor >"$TMP/monitor.json" 2>&1 &
+BED_PIDS+=($!)
 grep -q "policy: 1 file in $TMP/policy.d: 11 firewall rules, 2 sets" \
     "$TMP/host-netd.log" || fail "the policy loaded is not logged"
 
@@ -191,7 +193,11 @@ dropped=$(printf '%s\n' "$counters" | awk '/counter d_/ { getline; print $2 }' |
 [ "$dropped" -gt 0 ] || fail "no drop counted: $counters"
 ruled=$(printf '%s\n' "$counters" | awk '/counter c_/ { getline; if ($2 > 0) n++ } END { print n + 0 }')
 [ "$ruled" -ge 6 ] || fail "only $ruled rules counted anything: $counters"
-pass "rules and drops counted ($ruled rules, $dropped drops)"
+for g in g1 g2 g3; do
+	netctl vms $g | grep -q "firewall *[1-9][0-9]* packets dropped" ||
+		fail "netctl vms $g shows no firewall drops: $(netctl vms $g | grep firewall)"
+done
+pass "rules and drops counted ($ruled rules, $dropped drops), drops per VM in netctl vms"
 
 # --- a reload under traffic --------------------------------------------------------------
 # g1 keeps one connection to the lan's echo server, a line every 0.1 s.
@@ -247,7 +253,11 @@ expect "g1 -> $LAN4:8080 after a refused reload" "$(try_tcp "$(guest_ns g1)" $LA
 expect "g2 -> host after a refused reload" "$(try_tcp "$(guest_ns g2)" "$gw_4" 9200)" timeout
 grows || fail "the connection stalled on a refused reload"
 rm "$TMP/policy.d/30-bad.conf"
-pass "a policy with an error is refused with file:line; the running one stays"
+grep -q '"event":"policy-refused".*30-bad.conf:3' "$TMP/monitor.json" ||
+	fail "netctl monitor did not see the refused policy: $(tail -3 "$TMP/monitor.json")"
+grep -q '"event":"policy-reloaded".*05-cut.conf 10-lan.conf 20-more.conf' "$TMP/monitor.json" ||
+	fail "netctl monitor did not see the policy reloads: $(grep policy "$TMP/monitor.json")"
+pass "a policy with an error is refused with file:line; the running one stays; netctl monitor saw both"
 
 # --- no policy: NAT's defaults -------------------------------------------------------------
 rm "$TMP/policy.d"/*.conf
