@@ -579,6 +579,57 @@ fwd_note(void *arg, enum hostfwd_note note, const struct hostfwd_port_info *pi)
 	events_forward(vm->conf.name, note, pi);
 }
 
+/* One range of a forwarding rule; false when the VM has too many. */
+static bool
+add_rule(const struct vm *vm, struct hostfwd_policy *p,
+    const struct policy_fwd *f, const struct policy_range *r)
+{
+	struct hostfwd_rule *h;
+
+	if (p->nrules == HOSTFWD_MAX_RULES) {
+		log_warnx("vm %s: more than %d forwarding rules' port ranges; "
+		    "%s:%d and the rest are not used", vm->conf.name,
+		    HOSTFWD_MAX_RULES, f->at.file, f->at.line);
+		return false;
+	}
+	h = &p->rules[p->nrules++];
+	h->ignore = f->ignore;
+	h->protos = (uint8_t)((f->protos & POLICY_TCP ? HOSTFWD_TCP : 0) |
+	    (f->protos & POLICY_UDP ? HOSTFWD_UDP : 0));
+	h->lo = r->lo;
+	h->hi = r->hi;
+	/* A mirrored guest is on the host's addresses already. */
+	if (vm->conf.mode != VM_MODE_MIRRORED)
+		h->addr = f->addr;
+	snprintf(h->where, sizeof(h->where), "%s:%d", f->at.file, f->at.line);
+	return true;
+}
+
+/* policy(5)'s forwarding rules for vm, a port range each, in order. */
+static void
+forwarding_rules(const struct vm *vm, struct hostfwd_policy *p)
+{
+	const struct policy *pol = hostd->policy;
+	const struct policy_set *set;
+	unsigned i, j;
+
+	for (i = 0; pol && i < pol->nfwds; i++) {
+		const struct policy_fwd *f = &pol->fwds[i];
+
+		if (!policy_scope_has(pol, f->scope, vm->conf.name))
+			continue;
+		for (j = 0; j < f->nports; j++)
+			if (!add_rule(vm, p, f, &f->ports[j]))
+				return;
+		if (!f->port_set[0] || !(set = policy_find_set(pol,
+		    f->port_set)))
+			continue;
+		for (j = 0; j < set->n; j++)
+			if (!add_rule(vm, p, f, &set->ports[j]))
+				return;
+	}
+}
+
 /*
  * Static forwards (the block's, then netctl's), reverse forwards and
  * auto-forward.
@@ -586,10 +637,7 @@ fwd_note(void *arg, enum hostfwd_note note, const struct hostfwd_port_info *pi)
 void
 vm_configure_forwards(struct vm *vm)
 {
-	struct hostfwd_policy policy = {
-		.auto_privileged = vm->conf.auto_privileged,
-		.mirrored = vm->conf.mode == VM_MODE_MIRRORED,
-	};
+	static struct hostfwd_policy policy;
 	struct hostfwd_rfwd rv[VM_MAX_RFORWARDS];
 	struct hostfwd_static all[MAX_FORWARDS * 2];
 	unsigned n = vm->conf.nforwards, nrv;
@@ -597,6 +645,10 @@ vm_configure_forwards(struct vm *vm)
 	memcpy(all, vm->conf.forwards, n * sizeof(all[0]));
 	memcpy(all + n, vm->rtforwards, vm->nrtforwards * sizeof(all[0]));
 	n += vm->nrtforwards;
+	memset(&policy, 0, sizeof(policy));
+	policy.auto_privileged = vm->conf.auto_privileged;
+	policy.mirrored = vm->conf.mode == VM_MODE_MIRRORED;
+	forwarding_rules(vm, &policy);
 	hostfwd_set_policy(vm->fwd, &policy);
 	nrv = vm_rforwards(vm, rv);
 	hostfwd_configure(vm->fwd, vm->conf.auto_forward, all, n, rv, nrv);

@@ -314,6 +314,18 @@ auto_rules(const struct hostfwd *hf, struct auto_rules *r)
 	r->unpriv_start = hf->unpriv_start;
 	r->st = hf->statics;
 	r->nst = hf->nstatics;
+	r->rules = hf->policy.rules;
+	r->nrules = hf->policy.nrules;
+}
+
+/* Is hp bound where rule (NULL: none) says: its address, or the loopback? */
+static bool
+bound_as_ruled(const struct hport *hp, const struct hostfwd_rule *rule)
+{
+	if (rule && rule->addr.family)
+		return hp->nbind == 1 && vmn_ip_equal(&hp->bind[0].addr,
+		    &rule->addr);
+	return hp->nbind == 2;
 }
 
 /* Makes the auto port for proto/port what reconcile.c says it should be. */
@@ -321,13 +333,16 @@ static enum auto_verdict
 auto_reconcile(struct hostfwd *hf, uint8_t proto, uint16_t port)
 {
 	struct hport *hp = hport_find_auto(hf, proto, port);
+	const struct vmn_ip *exposed;
+	char ip[VMN_IP_STRLEN];
 	struct auto_rules r;
 	struct auto_want w;
 
 	auto_rules(hf, &r);
 	auto_decide(&r, glisteners_find(&hf->listeners, proto, port), proto,
 	    port, &w);
-	if (hp && (w.verdict != AUTO_FORWARD || hport_held(hp) != w.held)) {
+	if (hp && (w.verdict != AUTO_FORWARD || hport_held(hp) != w.held ||
+	    !bound_as_ruled(hp, w.rule))) {
 		if (w.verdict != AUTO_FORWARD)
 			log_info("vm %s: %s port %u no longer forwarded",
 			    hf->vm, hostfwd_proto_name(proto), port);
@@ -337,14 +352,22 @@ auto_reconcile(struct hostfwd *hf, uint8_t proto, uint16_t port)
 	if (w.verdict != AUTO_FORWARD)
 		return w.verdict;
 	if (!hp) {
-		if (!(hp = hport_new(hf, HP_AUTO, proto, port, port, NULL,
-		    w.held, false))) {
+		exposed = w.rule && w.rule->addr.family ? &w.rule->addr : NULL;
+		if (!(hp = hport_new(hf, HP_AUTO, proto, port, port, exposed,
+		    exposed ? 0 : w.held, false))) {
 			log_warnx("vm %s: too many forwarded ports; %s port %u "
 			    "not forwarded", hf->vm, hostfwd_proto_name(proto),
 			    port);
 			return w.verdict;
 		}
-		if (!hp->error[0])	/* else hport_bind said why not */
+		if (hp->error[0])
+			;	/* hport_bind said why not */
+		else if (exposed)
+			log_info("vm %s: forwarding %s port %u on %s (%s)",
+			    hf->vm, hostfwd_proto_name(proto), port,
+			    vmn_ip_ntop(exposed, ip, sizeof(ip)),
+			    w.rule->where);
+		else
 			log_info("vm %s: forwarding localhost %s port %u",
 			    hf->vm, hostfwd_proto_name(proto), port);
 	}
@@ -357,7 +380,16 @@ static void
 log_not_forwarded(struct hostfwd *hf, enum auto_verdict v, uint8_t proto,
     uint16_t port)
 {
-	if (v == AUTO_IGNORED)
+	struct auto_rules r;
+	const struct hostfwd_rule *rule;
+
+	if (v == AUTO_RULE_IGNORED) {
+		auto_rules(hf, &r);
+		rule = auto_rule(&r, proto, port);
+		log_info("vm %s: %s port %u is not forwarded automatically: "
+		    "%s ignores it", hf->vm, hostfwd_proto_name(proto), port,
+		    rule ? rule->where : "a rule");
+	} else if (v == AUTO_IGNORED)
 		log_info("vm %s: %s port %u (%s) is not forwarded "
 		    "automatically; a static forward can", hf->vm,
 		    hostfwd_proto_name(proto), port, auto_ignored(proto, port));
@@ -434,7 +466,8 @@ hostfwd_listener(struct hostfwd *hf, bool added, uint8_t proto,
 	v = auto_reconcile(hf, proto, port);
 	if (rc != 1)
 		return;		/* said when the port was new */
-	if (v == AUTO_IGNORED || v == AUTO_PRIVILEGED)
+	if (v == AUTO_IGNORED || v == AUTO_PRIVILEGED ||
+	    v == AUTO_RULE_IGNORED)
 		log_not_forwarded(hf, v, proto, port);
 	else if (hf->auto_forward)
 		log_holders(hf, proto, port);

@@ -60,9 +60,27 @@ struct hostfwd_static {
  * What automatic forwards may take. Zeroed, the default: no port below the
  * host's net.ipv4.ip_unprivileged_port_start (its own services' ports).
  */
+#define HOSTFWD_MAX_RULES	64	/* forwarding rules per VM, ranges apart */
+#define HOSTFWD_TCP		1u	/* a rule's protocols, as bits */
+#define HOSTFWD_UDP		2u
+
+/*
+ * One of policy(5)'s forwarding rules, for one port range: the first rule
+ * that matches a port decides for it, before the defaults.
+ */
+struct hostfwd_rule {
+	bool		ignore;
+	uint8_t		protos;		/* HOSTFWD_TCP...; 0: both */
+	uint16_t	lo, hi;
+	struct vmn_ip	addr;		/* where the host listens; 0: loopback */
+	char		where[64];	/* "file:line", for the log */
+};
+
 struct hostfwd_policy {
 	bool		auto_privileged;	/* those ports too */
 	bool		mirrored;	/* share ports with mirrored mode's holders */
+	unsigned	nrules;
+	struct hostfwd_rule rules[HOSTFWD_MAX_RULES];
 };
 
 /* A reverse forward the configuration allows. */

@@ -175,20 +175,42 @@ statics_holding(const struct hostfwd_static *st, unsigned nst, uint8_t proto,
  * automatic forward, and on which loopback families: it does while the
  * guest listens, auto-forward is on, the port is not on the ignore list
  * nor one only privileged programs may bind on the host (unless the rules
- * allow those), and static forwards leave it a loopback address. A guest
+ * allow those), and static forwards leave it a loopback address. A
+ * forwarding rule that matches decides before the ignore list and the
+ * privileged ports: ignore, or forward (on its address if it has one). A guest
  * that announces port 22 must not get the host's 127.0.0.1:22 the moment
  * the host's own server is down.
  */
+/* The first forwarding rule that matches proto/port, or NULL. */
+const struct hostfwd_rule *
+auto_rule(const struct auto_rules *r, uint8_t proto, uint16_t port)
+{
+	unsigned i, bit = proto == IPPROTO_TCP ? HOSTFWD_TCP : HOSTFWD_UDP;
+
+	for (i = 0; i < r->nrules; i++)
+		if ((!r->rules[i].protos || (r->rules[i].protos & bit)) &&
+		    port >= r->rules[i].lo && port <= r->rules[i].hi)
+			return &r->rules[i];
+	return NULL;
+}
+
 void
 auto_decide(const struct auto_rules *r, const struct glistener *l,
     uint8_t proto, uint16_t port, struct auto_want *w)
 {
 	w->families = l ? l->families : 0;
 	w->held = statics_holding(r->st, r->nst, proto, port);
+	w->rule = auto_rule(r, proto, port);
 	if (!w->families)
 		w->verdict = AUTO_NOT_LISTENING;
 	else if (!r->enabled)
 		w->verdict = AUTO_DISABLED;
+	else if (w->rule && w->rule->ignore)
+		w->verdict = AUTO_RULE_IGNORED;
+	else if (w->rule && w->rule->addr.family)
+		w->verdict = AUTO_FORWARD;	/* on its address: no loopback */
+	else if (w->rule)
+		w->verdict = w->held == FAM_BOTH ? AUTO_HELD : AUTO_FORWARD;
 	else if (auto_ignored(proto, port))
 		w->verdict = AUTO_IGNORED;
 	else if (!r->privileged && port < r->unpriv_start)

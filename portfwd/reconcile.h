@@ -47,6 +47,8 @@ struct auto_rules {
 	uint16_t			 unpriv_start;	/* the host's sysctl */
 	const struct hostfwd_static	*st;		/* static forwards */
 	unsigned			 nst;
+	const struct hostfwd_rule	*rules;		/* policy(5)'s, in order */
+	unsigned			 nrules;
 };
 
 /* Why an automatic forward is there or not. */
@@ -57,15 +59,19 @@ enum auto_verdict {
 	AUTO_IGNORED,		/* on the default ignore list */
 	AUTO_PRIVILEGED,	/* below ip_unprivileged_port_start */
 	AUTO_HELD,		/* static forwards hold both loopback ports */
+	AUTO_RULE_IGNORED,	/* a forwarding rule says ignore */
 };
 
 struct auto_want {
 	enum auto_verdict	verdict;
 	uint8_t			families;	/* the guest listens on */
 	uint8_t			held;		/* static forwards hold */
+	const struct hostfwd_rule *rule;	/* the rule that decided, or NULL */
 };
 
 const char *auto_ignored(uint8_t proto, uint16_t port);
+const struct hostfwd_rule *auto_rule(const struct auto_rules *r,
+	    uint8_t proto, uint16_t port);
 bool	static_covers_loopback(const struct vmn_ip *addr);
 uint8_t	statics_holding(const struct hostfwd_static *st, unsigned nst,
 	    uint8_t proto, uint16_t port);

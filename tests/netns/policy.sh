@@ -49,6 +49,11 @@ firewall "g1" {
 firewall "g2" {
 	deny out to host
 }
+forwarding "g1" {
+	ignore tcp port 9500
+	forward tcp port 80 9600-9601
+	forward tcp port 9602 address 0.0.0.0
+}
 firewall "g3" {
 	allow in tcp from $LAN4 $LAN6 port 9300
 	reject in tcp port 9301
@@ -62,7 +67,7 @@ bed_guest_netd g3
 wait_online g1 g2 g3
 "$NETCTL" -s "$TMP/control.sock" --json monitor >"$TMP/monitor.json" 2>&1 &
 BED_PIDS+=($!)
-grep -q "policy: 1 file in $TMP/policy.d: 11 firewall rules, 2 sets" \
+grep -q "policy: 1 file in $TMP/policy.d: 11 firewall rules, 2 sets, 0 proxies, 3 forwarding rules" \
     "$TMP/host-netd.log" || fail "the policy loaded is not logged"
 
 addr6() { ip -n "$(guest_ns "$1")" -6 -o addr show scope global |
@@ -185,6 +190,25 @@ done
 in_host nft list counters table netdev vmnetd_mirror | grep -A1 "counter d_" |
 	grep -q "packets [1-9]" || fail "the mirrored guest's drops are not counted"
 pass "a mirrored guest: out rules (allow, deny, reject) and in rules for its listeners, both families"
+
+# --- forwarding rules ------------------------------------------------------------------
+for p in 80 9500 9600 9602 9700; do
+	bed_spawn "$(guest_ns g1)" "fwd-g1-$p" socat \
+	    TCP6-LISTEN:$p,fork,reuseaddr,ipv6only=0 SYSTEM:"echo g1-$p"
+done
+wait_for 5 "g1's 9700 forwarded (no rule: the default)" sh -c \
+	"[ \"\$(ip netns exec $NS_HOST socat -t3 -T3 - TCP:127.0.0.1:9700 </dev/null)\" = g1-9700 ]"
+wait_for 5 "g1's 80 forwarded (a rule beats the privileged default)" sh -c \
+	"[ \"\$(ip netns exec $NS_HOST socat -t3 -T3 - TCP:127.0.0.1:80 </dev/null)\" = g1-80 ]"
+wait_for 5 "g1's 9602 on the host's every address" sh -c \
+	"[ \"\$(ip netns exec $NS_LAN socat -t3 -T3 - TCP:$HOST4:9602 </dev/null)\" = g1-9602 ]"
+expect "host localhost:9600 (forward rule)" "$(try_tcp "$NS_HOST" 127.0.0.1 9600)" ok
+expect "host localhost:9500 (ignore rule)" "$(try_tcp "$NS_HOST" 127.0.0.1 9500)" refused
+expect "lan -> host:9700 (loopback only)" "$(try_tcp "$NS_LAN" $HOST4 9700)" refused
+expect "lan -> host:9600 (loopback only)" "$(try_tcp "$NS_LAN" $HOST4 9600)" refused
+grep -q "vm g1: tcp port 9500 is not forwarded automatically: .*10-lan.conf:[0-9]* ignores it" \
+    "$TMP/host-netd.log" || fail "the ignored port is not logged with its rule"
+pass "forwarding rules: ignore, forward (a privileged port too), an address beyond loopback; the defaults after them"
 
 # --- counters -------------------------------------------------------------------------
 counters=$(in_host nft list counters table inet vmnetd)

@@ -288,6 +288,67 @@ test_rfwds_reload(void **state)
 	    4000 + HOSTFWD_MAX_RFWDS - 1);
 }
 
+/*
+ * policy(5)'s forwarding rules: the first that matches decides, before the
+ * ignore list and the privileged ports; an address goes with the verdict.
+ */
+static void
+test_auto_rules(void **state)
+{
+	struct hostfwd_rule rules[4];
+	struct auto_rules r = { .enabled = true, .unpriv_start = 1024,
+	    .rules = rules, .nrules = 4 };
+	struct glistener l = { .proto = IPPROTO_TCP, .port = 8080,
+	    .families = FAM_V4 };
+	struct hostfwd_static st[2] = {
+		{ .proto = IPPROTO_TCP, .host_port = 3000, .guest_port = 3000 },
+		{ .proto = IPPROTO_TCP, .host_port = 3000, .guest_port = 3000 },
+	};
+	struct auto_want w;
+
+	memset(rules, 0, sizeof(rules));
+	rules[0] = (struct hostfwd_rule){ .ignore = true,
+	    .protos = HOSTFWD_TCP, .lo = 3000, .hi = 3999, .where = "a:1" };
+	rules[1] = (struct hostfwd_rule){ .lo = 22, .hi = 22 };
+	rules[2] = (struct hostfwd_rule){ .protos = HOSTFWD_UDP, .lo = 5353,
+	    .hi = 5353 };
+	rules[3] = (struct hostfwd_rule){ .protos = HOSTFWD_TCP, .lo = 8080,
+	    .hi = 8080 };
+	assert_int_equal(vmn_ip_parse("0.0.0.0", &rules[3].addr), 0);
+
+	assert_int_equal(decide(&r, FAM_V4, IPPROTO_TCP, 3500, NULL),
+	    AUTO_RULE_IGNORED);
+	assert_string_equal(auto_rule(&r, IPPROTO_TCP, 3500)->where, "a:1");
+	/* TCP only: UDP 3500 falls to the defaults. */
+	assert_int_equal(decide(&r, FAM_V4, IPPROTO_UDP, 3500, NULL),
+	    AUTO_FORWARD);
+	/* Forwarded by rule, privileged or on the ignore list or not. */
+	assert_int_equal(decide(&r, FAM_V4, IPPROTO_TCP, 22, NULL),
+	    AUTO_FORWARD);
+	assert_int_equal(decide(&r, FAM_V4, IPPROTO_UDP, 5353, NULL),
+	    AUTO_FORWARD);
+	assert_int_equal(decide(&r, FAM_V4, IPPROTO_TCP, 23, NULL),
+	    AUTO_PRIVILEGED);
+	/* The address comes with the verdict; the loopback is not its. */
+	auto_decide(&r, &l, IPPROTO_TCP, 8080, &w);
+	assert_int_equal(w.verdict, AUTO_FORWARD);
+	assert_ptr_equal(w.rule, &rules[3]);
+	/* Static forwards on the loopback hold a loopback rule's port. */
+	assert_int_equal(vmn_ip_parse("127.0.0.1", &st[0].addr), 0);
+	assert_int_equal(vmn_ip_parse("::1", &st[1].addr), 0);
+	r.st = st;
+	r.nst = 2;
+	rules[0].ignore = false;
+	assert_int_equal(decide(&r, FAM_BOTH, IPPROTO_TCP, 3000, NULL),
+	    AUTO_HELD);
+	/* Not listening, or auto-forward off: rules change nothing. */
+	assert_int_equal(decide(&r, 0, IPPROTO_TCP, 22, NULL),
+	    AUTO_NOT_LISTENING);
+	r.enabled = false;
+	assert_int_equal(decide(&r, FAM_V4, IPPROTO_TCP, 22, NULL),
+	    AUTO_DISABLED);
+}
+
 int
 main(void)
 {
@@ -297,6 +358,7 @@ main(void)
 		cmocka_unit_test(test_auto_basics),
 		cmocka_unit_test(test_auto_privileged),
 		cmocka_unit_test(test_auto_ignored),
+		cmocka_unit_test(test_auto_rules),
 		cmocka_unit_test(test_auto_statics),
 		cmocka_unit_test(test_covers_loopback),
 		cmocka_unit_test(test_rfwds_reload),
