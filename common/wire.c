@@ -47,6 +47,8 @@ static const char *const msg_names[] = {
 	[VMN_MSG_CTL_MONITOR]	= "ctl-monitor",
 	[VMN_MSG_CTL_FWD_ADD]	= "ctl-fwd-add",
 	[VMN_MSG_CTL_FWD_REMOVE] = "ctl-fwd-remove",
+	[VMN_MSG_CTL_POLICY]	= "ctl-policy",
+	[VMN_MSG_CTL_POLICY_CHECK] = "ctl-policy-check",
 };
 static_assert(ARRAY_SIZE(msg_names) == VMN_MSG__MAX, "msg_names");
 
@@ -387,6 +389,33 @@ static const policy_t ctl_monitor_policy = {
 	[VMN_A_FIELDS]		= P_(NEST),
 };
 
+/*
+ * Request: VM_ID, or every VM. Replies, in order for each VM: KIND "vm"
+ * (MODE, COUNT its drops, VALUE where its proxy comes from, the proxy as
+ * the guest gets it), then one per rule, KIND "firewall" or "forwarding"
+ * (NAME where it is written, VALUE the rule, COUNT its packets); END.
+ */
+static const policy_t ctl_policy_policy = {
+	[VMN_A_VM_ID]		= P_STR(1, 64),
+	[VMN_A_KIND]		= P_STR(1, 32),
+	[VMN_A_MODE]		= P_STR(0, 32),
+	[VMN_A_NAME]		= P_STR(0, 1023),
+	[VMN_A_VALUE]		= P_STR(0, VMN_MAX_STRING),
+	[VMN_A_COUNT]		= P_(U64),
+	[VMN_A_HTTP_PROXY]	= P_STR(0, 255),
+	[VMN_A_HTTPS_PROXY]	= P_STR(0, 255),
+	[VMN_A_PAC_URL]		= P_STR(0, 255),
+	[VMN_A_NO_PROXY]	= P_STR(0, VMN_MAX_STRING),
+};
+
+/* Request: the file's text and NAME; reply: VALUE, what it holds. */
+static const policy_t ctl_policy_check_policy = {
+	[VMN_A_PAYLOAD]		= { .kind = VMN_AK_BINARY, .min_len = 0,
+				    .max_len = VMN_POLICY_CHECK_MAX },
+	[VMN_A_NAME]		= P_STR(1, 1023),
+	[VMN_A_VALUE]		= P_STR(0, VMN_MAX_STRING),
+};
+
 static const struct vmn_attr_policy *const msg_policies[] = {
 	[VMN_MSG_NONE]		= NULL,
 	[VMN_MSG_HELLO]		= hello_policy,
@@ -415,6 +444,8 @@ static const struct vmn_attr_policy *const msg_policies[] = {
 	/* Request and reply: one forward, as ctl-forwards says it. */
 	[VMN_MSG_CTL_FWD_ADD]	= ctl_forwards_policy,
 	[VMN_MSG_CTL_FWD_REMOVE] = ctl_forwards_policy,
+	[VMN_MSG_CTL_POLICY]	= ctl_policy_policy,
+	[VMN_MSG_CTL_POLICY_CHECK] = ctl_policy_check_policy,
 };
 static_assert(ARRAY_SIZE(msg_policies) == VMN_MSG__MAX, "msg_policies");
 

@@ -48,6 +48,7 @@
 #define VMN_MAX_NEST		4	/* nests inside nests, at most */
 #define VMN_MAX_STRING		1024	/* longest string attribute */
 #define VMN_REGISTER_MAX	16384	/* a registered vm block, at most */
+#define VMN_POLICY_CHECK_MAX	61440	/* a policy file to check, at most */
 
 /* Default ports (vsock ports; suffixes of unix and hvsock paths). */
 #define VMN_PORT_HOST		7700u	/* guest -> host: control, dns, rfwd */
@@ -88,6 +89,8 @@ enum vmn_msg_type {
 	VMN_MSG_CTL_MONITOR,	/* netctl: a reply per event, until it hangs up */
 	VMN_MSG_CTL_FWD_ADD,	/* netctl: a VM's forward, until its reload */
 	VMN_MSG_CTL_FWD_REMOVE,	/* netctl: such a forward goes */
+	VMN_MSG_CTL_POLICY,	/* netctl: the policy per VM, replies, END */
+	VMN_MSG_CTL_POLICY_CHECK, /* netctl: a policy file, checked only */
 	VMN_MSG__MAX
 };
 

@@ -485,6 +485,60 @@ do_monitor(struct ctl_client *c, const struct vmn_msg *m)
 	return 0;
 }
 
+/* netctl policy [VM]: the policy as the VMs have it (policyctl.c). */
+static int
+do_policy(struct ctl_client *c, const struct vmn_msg *m)
+{
+	char name[VM_NAME_MAX + 2] = "", err[VM_NAME_MAX + 32];
+
+	if (vmn_attr_present(&m->tb[VMN_A_VM_ID]) &&
+	    (vmn_attr_str(&m->tb[VMN_A_VM_ID], name, sizeof(name)) < 0 ||
+	    !vm_find(name))) {
+		vmn_str_printable(name);
+		snprintf(err, sizeof(err), "no vm \"%s\"", name);
+		return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq,
+		    ENOENT, err);
+	}
+	return policyctl_show(c->conn, m->hdr.seq, name, c->txbuf,
+	    sizeof(c->txbuf));
+}
+
+/*
+ * netctl policy check FILE: the policy it would make in the place of the
+ * policy dir's file of its name, checked against the configuration, not
+ * applied. Anyone may ask: it changes nothing.
+ */
+static int
+do_policy_check(struct ctl_client *c, const struct vmn_msg *m)
+{
+	static char err[16384];
+	const struct vmn_attr *text = &m->tb[VMN_A_PAYLOAD];
+	char name[1024] = "", summary[256];
+	struct policy *pol;
+	struct vmn_buf b;
+
+	if (vmn_attr_str(&m->tb[VMN_A_NAME], name, sizeof(name)) < 0 ||
+	    !name[0])
+		snprintf(name, sizeof(name), "policy.conf");
+	vmn_str_printable(name);
+	pol = parse_policy_dir_with(hostd->conf->policy_dir, hostd->conf,
+	    name, text->len ? (const char *)text->data : "", text->len, err,
+	    sizeof(err));
+	if (!pol)
+		return send_errors(c, m, EINVAL, "the policy has errors", err);
+	snprintf(summary, sizeof(summary), "%u firewall rule%s, %u set%s, "
+	    "%u prox%s, %u forwarding rule%s, with %s's other files",
+	    pol->nrules, pol->nrules == 1 ? "" : "s", pol->nsets,
+	    pol->nsets == 1 ? "" : "s", pol->nproxies,
+	    pol->nproxies == 1 ? "y" : "ies", pol->nfwds,
+	    pol->nfwds == 1 ? "" : "s", hostd->conf->policy_dir);
+	policy_free(pol);
+	vmn_buf_init(&b, c->txbuf, sizeof(c->txbuf));
+	vmn_msg_begin(&b, m->hdr.type, VMN_F_REPLY, m->hdr.seq);
+	vmn_put_str(&b, VMN_A_VALUE, summary);
+	return vmn_conn_send_buf(c->conn, &b);
+}
+
 static int
 ctl_msg_cb(struct vmn_conn *conn, const struct vmn_msg *m, void *arg)
 {
@@ -510,6 +564,10 @@ ctl_msg_cb(struct vmn_conn *conn, const struct vmn_msg *m, void *arg)
 		return do_forward(c, m);
 	case VMN_MSG_CTL_MONITOR:
 		return do_monitor(c, m);
+	case VMN_MSG_CTL_POLICY:
+		return do_policy(c, m);
+	case VMN_MSG_CTL_POLICY_CHECK:
+		return do_policy_check(c, m);
 	default:
 		return vmn_conn_send_error(c->conn, m->hdr.type, m->hdr.seq, EOPNOTSUPP,
 		    "not a control request");

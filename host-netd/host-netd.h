@@ -227,6 +227,10 @@ void			 conf_free(struct hostd_conf *conf);
 struct policy		*parse_policy_dir(const char *dir,
 			    const struct hostd_conf *conf, char *err,
 			    size_t errlen);
+struct policy		*parse_policy_dir_with(const char *dir,
+			    const struct hostd_conf *conf, const char *name,
+			    const char *text, size_t textlen, char *err,
+			    size_t errlen);
 struct policy		*parse_policy_text(const char *name, const char *text,
 			    size_t len, const struct hostd_conf *conf,
 			    char *err, size_t errlen);
@@ -318,6 +322,10 @@ int	hostlink_routes(struct vmn_nl *nl, struct vmn_prefix *out,
 	    int *oifs, size_t max);
 int	hostlink_uplinks(struct vmn_nl *nl, const struct hostd_conf *conf,
 	    struct uplinks *up);
+
+/* policyctl.c */
+int	policyctl_show(struct vmn_conn *conn, uint32_t seq, const char *name,
+	    uint8_t *buf, size_t len);
 
 /* proxy.c: a VM's proxy, and the reverse forwards a loopback proxy needs */
 struct vm_proxy {

@@ -803,7 +803,30 @@ struct policy *
 parse_policy_dir(const char *dir, const struct hostd_conf *conf, char *err,
     size_t errlen)
 {
+	return parse_policy_dir_with(dir, conf, NULL, NULL, 0, err, errlen);
+}
+
+/* The file in dir that name would replace: the one of the same name. */
+static bool
+same_file(const char *dir_entry, const char *name)
+{
+	const char *base = strrchr(name, '/');
+
+	return strcmp(dir_entry, base ? base + 1 : name) == 0;
+}
+
+/*
+ * The same, with the file name (text, len) in the place of dir's file of
+ * that name, or after dir's files: what the policy would be with it
+ * (netctl policy check).
+ */
+struct policy *
+parse_policy_dir_with(const char *dir, const struct hostd_conf *conf,
+    const char *name, const char *text, size_t textlen, char *err,
+    size_t errlen)
+{
 	struct parser p = { .errbuf = err, .errlen = errlen };
+	bool placed = name == NULL;
 	char path[PATH_MAX], **names = NULL, **grown, *buf;
 	struct dirent *de;
 	unsigned n = 0, i;
@@ -815,12 +838,15 @@ parse_policy_dir(const char *dir, const struct hostd_conf *conf, char *err,
 	if (!(p.pol = policy_new()))
 		fatalx("out of memory");
 	if (!(d = opendir(dir))) {
-		if (errno == ENOENT)
-			return p.pol;
-		p.file = dir;
-		perr(&p, 0, "%s", strerror(errno));
-		policy_free(p.pol);
-		return NULL;
+		if (errno != ENOENT) {
+			p.file = dir;
+			perr(&p, 0, "%s", strerror(errno));
+			policy_free(p.pol);
+			return NULL;
+		}
+		if (name)
+			goto alone;
+		return p.pol;
 	}
 	while ((de = readdir(d))) {
 		len = strlen(de->d_name);
@@ -838,7 +864,10 @@ parse_policy_dir(const char *dir, const struct hostd_conf *conf, char *err,
 		qsort(names, n, sizeof(*names), name_cmp);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		if ((buf = read_conf_file(path, &len))) {
+		if (!placed && same_file(names[i], name)) {
+			parse_policy_buffer(&p, name, text, textlen);
+			placed = true;
+		} else if ((buf = read_conf_file(path, &len))) {
 			parse_policy_buffer(&p, path, buf, len);
 			free(buf);
 		} else {
@@ -848,6 +877,9 @@ parse_policy_dir(const char *dir, const struct hostd_conf *conf, char *err,
 		free(names[i]);
 	}
 	free(names);
+alone:
+	if (!placed)
+		parse_policy_buffer(&p, name, text, textlen);
 	check_policy(&p, conf);
 	if (p.errors) {
 		policy_free(p.pol);

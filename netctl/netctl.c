@@ -49,6 +49,10 @@ static const struct command commands[] = {
 	{ "unregister", "[--force] NAME",
 	  "remove a registered VM; --force: even one whose\n"
 	  "owner runs, which is told to stop (SIGTERM)", cmd_unregister },
+	{ "policy", "[VM] | check FILE|-",
+	  "the policy each VM has: its firewall rules with\n"
+	  "their counters, its proxy, its forwarding rules;\n"
+	  "check: FILE in policy.d's place, not applied", cmd_policy },
 	{ "help", "[COMMAND]",
 	  "this help, or a command's", cmd_help },
 };

@@ -51,6 +51,7 @@ int	cmd_register(int argc, char **argv);
 int	cmd_unregister(int argc, char **argv);
 int	cmd_forwards(int argc, char **argv);
 int	cmd_monitor(int argc, char **argv);
+int	cmd_policy(int argc, char **argv);
 
 /* ctl.c */
 void	ctl_set_socket(const char *path, const char *origin);

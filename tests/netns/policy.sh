@@ -100,7 +100,7 @@ try_udp() {
 	local out a=$2 i
 	case $a in *:*) a="[$a]" ;; esac
 	for i in 1 2 3; do
-		out=$(echo ping | timeout 4 ip netns exec "$1" socat -T1.5 - "UDP:$a:$3" 2>&1)
+		out=$(echo ping | timeout 4 ip netns exec "$1" socat -T3 - "UDP:$a:$3" 2>&1)
 		case $out in
 		pong) echo ok; return ;;
 		*"No route to host"* | *"Permission denied"*) echo prohibited; return ;;
@@ -222,6 +222,34 @@ for g in g1 g2 g3; do
 		fail "netctl vms $g shows no firewall drops: $(netctl vms $g | grep firewall)"
 done
 pass "rules and drops counted ($ruled rules, $dropped drops), drops per VM in netctl vms"
+
+# --- netctl policy, netctl policy check ---------------------------------------------------
+netctl policy g1 >"$TMP/policy.out" || fail "netctl policy g1 failed"
+grep -Eq "^ +[1-9][0-9]*  reject out tcp to $LAN4 $LAN6 port 8080  \(.*10-lan.conf:[0-9]+\)$" \
+    "$TMP/policy.out" || fail "netctl policy: no counted reject rule: $(cat "$TMP/policy.out")"
+grep -q "ignore tcp port 9500" "$TMP/policy.out" || fail "netctl policy: no forwarding rules"
+netctl -j policy g1 | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+vm = d["vms"][0]
+assert d["schema"] == 1 and vm["name"] == "g1" and vm["mode"] == "nat", d
+assert len(vm["firewall"]) == 7 and len(vm["forwarding"]) == 3, vm
+assert vm["drops"] > 0 and vm["proxy"] is None, vm
+assert sum(r["packets"] for r in vm["firewall"]) > 0, vm
+' || fail "netctl -j policy g1: $(netctl -j policy g1)"
+[ "$(netctl -j policy | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["vms"]))')" = 3 ] ||
+	fail "netctl policy does not list every VM"
+echo "firewall { deny out tcp to @lan port 22 }" >"$TMP/20-new.conf"
+netctl policy check "$TMP/20-new.conf" | grep -q "OK: 12 firewall rules, 2 sets" ||
+	fail "policy check of a good file (using another file's set): $(netctl policy check "$TMP/20-new.conf" 2>&1)"
+echo "firewall { deny out tcp to @nowhere port 22 }" >"$TMP/21-bad.conf"
+if netctl policy check "$TMP/21-bad.conf" 2>"$TMP/check.err"; then
+	fail "policy check accepted an unknown set"
+fi
+grep -q "21-bad.conf:1:.*nowhere" "$TMP/check.err" || fail "policy check: no file:line: $(cat "$TMP/check.err")"
+[ "$(netctl -j policy g1 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["vms"][0]["firewall"]))')" = 7 ] ||
+	fail "policy check applied something"
+pass "netctl policy shows each VM's rules with counters and its forwarding rules; policy check checks, applies nothing"
 
 # --- a reload under traffic --------------------------------------------------------------
 # g1 keeps one connection to the lan's echo server, a line every 0.1 s.
