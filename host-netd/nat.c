@@ -92,9 +92,9 @@ nat_render(const struct vm_list *vms, const struct port_range *masq,
 	TAILQ_FOREACH(vm, vms, entry)
 		if (nat_has_link(vm))
 			anti_spoof(&o, vm);
-	vmn_text_printf(&o, "\t\toifname @vm_links ct state related accept\n"
-	    "\t\toifname @vm_links ct state established ct direction reply "
-	    "accept\n");
+	/* Replies either way: the rules are about who may start. */
+	vmn_text_printf(&o, "\t\tct state related accept\n"
+	    "\t\tct state established ct direction reply accept\n");
 	natfw_vmap(&o, &f, "iifname", "out_", NATFW_OUT);
 	natfw_vmap(&o, &f, "oifname", "in_", NATFW_IN);
 	vmn_text_printf(&o, "\t}\n");

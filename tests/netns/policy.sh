@@ -42,6 +42,8 @@ firewall {
 }
 firewall "g1" {
 	deny out icmp to $LAN4 $LAN6
+	# Not the replies of connections the lan opens (allowed in below).
+	deny out tcp to $LAN4 $LAN6 port 30000-65535
 	allow in tcp from vm "g2" port 9000
 	allow in tcp from 203.0.113.0/24 $LAN6 port 9000
 	reject in tcp from host port 9001
@@ -67,7 +69,7 @@ bed_guest_netd g3
 wait_online g1 g2 g3
 "$NETCTL" -s "$TMP/control.sock" --json monitor >"$TMP/monitor.json" 2>&1 &
 BED_PIDS+=($!)
-grep -q "policy: 1 file in $TMP/policy.d: 11 firewall rules, 2 sets, 0 proxies, 3 forwarding rules" \
+grep -q "policy: 1 file in $TMP/policy.d: 12 firewall rules, 2 sets, 0 proxies, 3 forwarding rules" \
     "$TMP/host-netd.log" || fail "the policy loaded is not logged"
 
 addr6() { ip -n "$(guest_ns "$1")" -6 -o addr show scope global |
@@ -233,21 +235,21 @@ import json, sys
 d = json.load(sys.stdin)
 vm = d["vms"][0]
 assert d["schema"] == 1 and vm["name"] == "g1" and vm["mode"] == "nat", d
-assert len(vm["firewall"]) == 7 and len(vm["forwarding"]) == 3, vm
+assert len(vm["firewall"]) == 8 and len(vm["forwarding"]) == 3, vm
 assert vm["drops"] > 0 and vm["proxy"] is None, vm
 assert sum(r["packets"] for r in vm["firewall"]) > 0, vm
 ' || fail "netctl -j policy g1: $(netctl -j policy g1)"
 [ "$(netctl -j policy | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["vms"]))')" = 3 ] ||
 	fail "netctl policy does not list every VM"
 echo "firewall { deny out tcp to @lan port 22 }" >"$TMP/20-new.conf"
-netctl policy check "$TMP/20-new.conf" | grep -q "OK: 12 firewall rules, 2 sets" ||
+netctl policy check "$TMP/20-new.conf" | grep -q "OK: 13 firewall rules, 2 sets" ||
 	fail "policy check of a good file (using another file's set): $(netctl policy check "$TMP/20-new.conf" 2>&1)"
 echo "firewall { deny out tcp to @nowhere port 22 }" >"$TMP/21-bad.conf"
 if netctl policy check "$TMP/21-bad.conf" 2>"$TMP/check.err"; then
 	fail "policy check accepted an unknown set"
 fi
 grep -q "21-bad.conf:1:.*nowhere" "$TMP/check.err" || fail "policy check: no file:line: $(cat "$TMP/check.err")"
-[ "$(netctl -j policy g1 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["vms"][0]["firewall"]))')" = 7 ] ||
+[ "$(netctl -j policy g1 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["vms"][0]["firewall"]))')" = 8 ] ||
 	fail "policy check applied something"
 pass "netctl policy shows each VM's rules with counters and its forwarding rules; policy check checks, applies nothing"
 
