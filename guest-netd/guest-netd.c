@@ -63,6 +63,7 @@ struct guest {
 	const char		*resolv_conf;
 	const char		*proxy_env;
 	const char		*apt_proxy;
+	const char		*systemctl;	/* NULL: no systemd to tell */
 	struct vmn_connector	*connector;
 	struct vmn_conn		*conn;
 	uint32_t		 hello_seq;
@@ -89,7 +90,7 @@ usage_text(void)
 	    "usage: guest-netd [-dv] [--host URI] [--host-port N] [--guest-port N]\n"
 	    "                  [--vm-id NAME] [--pidfile PATH]\n"
 	    "                  [--resolv-conf PATH] [--proxy-env PATH]\n"
-	    "                  [--apt-proxy PATH]\n"
+	    "                  [--apt-proxy PATH] [--systemctl PATH]\n"
 	    "  --host URI          host-netd's channel (default %s)\n"
 	    "  --host-port N       host-netd's port on it (default %u)\n"
 	    "  --guest-port N      where forwarded connections arrive (default %u)\n"
@@ -97,6 +98,8 @@ usage_text(void)
 	    "  --resolv-conf PATH  where DNS settings go (default %s)\n"
 	    "  --proxy-env PATH    where proxy settings go (default %s)\n"
 	    "  --apt-proxy PATH    where apt's proxy settings go (default %s)\n"
+	    "  --systemctl PATH    tells systemd the proxy (default: systemctl,\n"
+	    "                      under systemd and not on a unix: channel)\n"
 	    "  --pidfile PATH      lock held while running (default %s)\n"
 	    "  -d                  stay in the foreground, log to stderr\n"
 	    "                      (otherwise: detach, log to syslog)\n"
@@ -213,7 +216,7 @@ handle_commit(struct guest *g, const struct vmn_msg *m)
 	uint32_t gen = vmn_attr_u32(&m->tb[VMN_A_GEN]);
 	const char *why = NULL;
 	char err[512];
-	int rc;
+	int rc, rc2;
 
 	if (!g->in_txn || gen != nc->gen)
 		return vmn_conn_send_error(g->conn, VMN_MSG_CONFIG_COMMIT, m->hdr.seq,
@@ -259,6 +262,11 @@ handle_commit(struct guest *g, const struct vmn_msg *m)
 	    (rc = proxyenv_apt_write(g->apt_proxy, &nc->proxy)) < 0)
 		snprintf(err, sizeof(err), "writing %s: %s", g->apt_proxy,
 		    strerror(-rc));
+	/* The files are what counts; services started later are a bonus. */
+	if (rc == 0 && nc->proxy.present && g->systemctl &&
+	    (rc2 = proxyenv_systemd(g->systemctl, &nc->proxy)) < 0)
+		log_warnx("%s set-environment: %s; services started from now "
+		    "on do not get the proxy", g->systemctl, strerror(-rc2));
 	if (rc < 0) {
 		log_warnx("configuration %u failed: %s", gen, err);
 		return vmn_conn_send_error(g->conn, VMN_MSG_CONFIG_COMMIT, m->hdr.seq, rc,
@@ -485,6 +493,7 @@ main(int argc, char *argv[])
 		{ "resolv-conf", required_argument, NULL, 'r' },
 		{ "proxy-env", required_argument, NULL, 'p' },
 		{ "apt-proxy", required_argument, NULL, 'a' },
+		{ "systemctl", required_argument, NULL, 's' },
 		{ "pidfile", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -535,6 +544,9 @@ main(int argc, char *argv[])
 		case 'a':
 			g->apt_proxy = optarg;
 			break;
+		case 's':
+			g->systemctl = optarg;
+			break;
 		case 'P':
 			pidfile = optarg;
 			break;
@@ -556,6 +568,13 @@ main(int argc, char *argv[])
 		g->host_port = g->host.port ? g->host.port : VMN_PORT_HOST;
 	if (!g->guest_port)
 		g->guest_port = VMN_PORT_GUEST;
+	/*
+	 * Under systemd, its manager learns the proxy too; a namespace guest
+	 * (unix: channel) would be telling the host's.
+	 */
+	if (!g->systemctl && g->host.kind != VMN_TR_UNIX &&
+	    access("/run/systemd/system", F_OK) == 0)
+		g->systemctl = "systemctl";
 	/* On unix and hvsock channels both are paths beside each other. */
 	if (g->host_port == g->guest_port)
 		fatalx("--guest-port and --host-port must differ (both %u)",

@@ -1,17 +1,24 @@
 /*
- * proxyenv.c - guest-netd: proxy settings where shells and apt read them
+ * proxyenv.c - guest-netd: proxy settings where shells, services and apt
+ *              read them
  *
  * A profile.d fragment exports http_proxy, https_proxy and no_proxy in
- * both spellings, and auto_proxy with the PAC file's URL; an apt.conf.d
- * fragment sets apt's proxies. Values arrive validated (printable, no
+ * both spellings, and auto_proxy with the PAC file's URL; systemd's
+ * manager gets the same variables for the services it starts from then
+ * on (systemctl set-environment); an apt.conf.d fragment sets apt's
+ * proxies. Values arrive validated (printable, no
  * spaces); they are single-quoted anyway so the file stays inert shell,
  * and apt's are refused if they hold a quote. No proxy: no files.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "apply.h"
@@ -123,4 +130,75 @@ proxyenv_apt_write(const char *path, const struct vmn_nc_proxy *p)
 	if (rc == 0)
 		return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
 	return file_replace(path, buf, 0644);
+}
+
+/* ---- systemd ----------------------------------------------------------------- */
+
+#define SYSTEMCTL_WAIT_MS	5000
+
+/* Runs argv and waits for it, SYSTEMCTL_WAIT_MS at most. */
+static int
+run(char *const argv[])
+{
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	int status, waited;
+	pid_t pid, r;
+
+	if ((pid = fork()) < 0)
+		return -errno;
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	for (waited = 0; (r = waitpid(pid, &status, WNOHANG)) == 0 &&
+	    waited < SYSTEMCTL_WAIT_MS; waited += 10)
+		nanosleep(&tick, NULL);
+	if (r == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		return -ETIMEDOUT;
+	}
+	if (r < 0)
+		return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+/*
+ * The variables the profile fragment exports, set in systemd's manager
+ * (systemctl set-environment) or taken out of it when empty: services
+ * started from now on get them, as login shells do.
+ */
+int
+proxyenv_systemd(const char *systemctl, const struct vmn_nc_proxy *p)
+{
+	static char names[][16] = { "http_proxy", "HTTP_PROXY", "https_proxy",
+	    "HTTPS_PROXY", "no_proxy", "NO_PROXY", "auto_proxy" };
+	static char set_cmd[] = "set-environment";
+	static char unset_cmd[] = "unset-environment";
+	enum { NVARS = sizeof(names) / sizeof(names[0]) };
+	const char *values[NVARS] = { p->http, p->http, p->https, p->https,
+	    p->no_proxy, p->no_proxy, p->pac };
+	char assign[NVARS][VMN_MAX_STRING + 32], prog[PATH_MAX];
+	char *set[NVARS + 3], *unset[NVARS + 3];
+	unsigned i, ns = 2, nu = 2;
+	int rc = 0, rc2;
+
+	snprintf(prog, sizeof(prog), "%s", systemctl);
+	set[0] = unset[0] = prog;
+	set[1] = set_cmd;
+	unset[1] = unset_cmd;
+	for (i = 0; i < NVARS; i++) {
+		if (values[i][0]) {
+			snprintf(assign[i], sizeof(assign[i]), "%s=%s",
+			    names[i], values[i]);
+			set[ns++] = assign[i];
+		} else
+			unset[nu++] = names[i];
+	}
+	set[ns] = unset[nu] = NULL;
+	if (ns > 2)
+		rc = run(set);
+	if (nu > 2 && (rc2 = run(unset)) < 0 && rc == 0)
+		rc = rc2;
+	return rc;
 }

@@ -4,11 +4,12 @@
 # A real proxy (tinyproxy) on the host's loopback, 127.0.0.1:3128, and two
 # guests kept from the lan's port 8080 by the firewall: g1 in NAT mode, g2
 # mirrored. Checks: each guest gets the proxy settings (shell profile,
-# apt) pointing at its own loopback, and curl through them reaches the lan
-# server (the automatic reverse forward); a change of the policy reaches
-# the guests without a restart; "none" takes the settings away; follow-host
-# takes the host's from a file, and a change of the file is followed
-# without a reload; a proxy block for one VM beats the one for all.
+# apt, systemd's manager) pointing at its own loopback, and curl through
+# them reaches the lan server (the automatic reverse forward); a change of
+# the policy reaches the guests without a restart; "none" takes the
+# settings away; follow-host takes the host's from a file, and a change of
+# the file is followed without a reload; a proxy block for one VM beats
+# the one for all.
 TEST_NAME=proxy
 . "$(dirname "$0")/lib.sh"
 bed_init
@@ -37,8 +38,11 @@ proxy {
 	no-proxy "localhost,.internal"
 }
 EOF
+# g1's systemd: a systemctl that writes down what it is told.
+printf '#!/bin/sh\necho "$*" >>"%s/systemctl.log"\n' "$TMP" >"$TMP/systemctl"
+chmod +x "$TMP/systemctl"
 bed_host_netd
-bed_guest_netd g1
+GUEST_NETD_ARGS="--systemctl $TMP/systemctl" bed_guest_netd g1
 bed_guest_netd g2
 wait_online g1 g2
 wait_for 5 "tinyproxy listens" in_host sh -c "ss -ltn | grep -q '127.0.0.1:3128 '"
@@ -70,6 +74,10 @@ for g in g1 g2; do
 done
 grep -q "GET http://$LAN4:8080/" "$TMP/tinyproxy.log" ||
 	fail "the requests did not go through the proxy"
+grep -qx "set-environment http_proxy=http://127.0.0.1:3128 HTTP_PROXY=http://127.0.0.1:3128 https_proxy=http://127.0.0.1:3128/ HTTPS_PROXY=http://127.0.0.1:3128/ no_proxy=localhost,.internal NO_PROXY=localhost,.internal" \
+    "$TMP/systemctl.log" || fail "g1's systemd was not told: $(cat "$TMP/systemctl.log" 2>&1)"
+grep -qx "unset-environment auto_proxy" "$TMP/systemctl.log" ||
+	fail "g1's systemd: auto_proxy not unset: $(cat "$TMP/systemctl.log")"
 pass "a proxy on the host's loopback: the guests' settings name their own loopback, curl gets through (NAT and mirrored)"
 
 # --- changed live --------------------------------------------------------------
@@ -77,6 +85,7 @@ sed -i 's/"localhost,.internal"/"localhost,.corp"/' "$TMP/policy.d/10-proxy.conf
 netctl reload >/dev/null || fail "reload refused"
 wait_for 5 "no_proxy changed in g1" grep -qx "export no_proxy='localhost,.corp'" "$TMP/g1-proxy.sh"
 wait_for 5 "no_proxy changed in g2" grep -qx "export no_proxy='localhost,.corp'" "$TMP/g2-proxy.sh"
+wait_for 5 "g1's systemd told" grep -q "set-environment .* no_proxy=localhost,.corp " "$TMP/systemctl.log"
 # One VM of its own: no proxy.
 cat >>"$TMP/policy.d/10-proxy.conf" <<'EOF'
 proxy "g2" { none }
