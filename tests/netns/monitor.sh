@@ -4,7 +4,8 @@
 #
 # Checks: `netctl monitor --json` (one JSON object a line, schema 1) sees
 # each kind of event as it happens: the VM's states up to online and down
-# again, configuration generations applied, forwards added and removed
+# again, configuration generations applied and one failed (the guest's
+# reason), forwards added and removed
 # (automatic from a guest listener, and by `netctl forward`), a port the
 # host has (and freed), the host's resolv.conf changed, reloads done and
 # refused, VMs changed by a reload, a registration and an unregistration;
@@ -72,6 +73,30 @@ wait_event "$TMP/mon.json" config-applied vm=g1 gen=1
 event "$TMP/mon.json" vm-state vm=g1 from=waiting to=configuring ||
 	fail "no waiting -> configuring: $(cat "$TMP/mon.json")"
 pass "vm-state up to online, config-applied"
+
+# --- a configuration the guest refuses --------------------------------------------
+# g2's namespace shares the host's /etc (no /etc/netns/NAME/resolv.conf):
+# its guest-netd refuses to write the host's resolv.conf, so generation 1
+# fails. (The host's file is restored on exit should that ever change.)
+cp /etc/resolv.conf "$TMP/host-resolv.conf"
+BED_CLEANUP_HOOK='cmp -s /etc/resolv.conf "$TMP/host-resolv.conf" || cat "$TMP/host-resolv.conf" >/etc/resolv.conf'
+NS_SHARED=vmn-g2-$SFX
+bed_netns_add "$NS_SHARED" lo-down
+rm -f "/etc/netns/$NS_SHARED/resolv.conf"
+printf 'vm "g2" {\n\tlink veth netns "%s"\n\thost-ifname "vmn-g2"\n\tchannel "unix:%s/g2"\n}\n' \
+    "$NS_SHARED" "$TMP" | netctl register - >/dev/null || fail "register g2"
+bed_spawn "$NS_SHARED" guest-g2 "$GUEST_NETD" -d -v --host "unix:$TMP/g2" \
+    --proxy-env "$TMP/g2-proxy.sh" --pidfile "$TMP/g2.pid"
+wait_event "$TMP/mon.json" config-failed vm=g2 gen=1
+python3 - "$TMP/mon.json" <<'EOF' || fail "config-failed does not say why: $(grep config-failed "$TMP/mon.json")"
+import json, sys
+e = [json.loads(l) for l in open(sys.argv[1])]
+f = [x for x in e if x["event"] == "config-failed" and x["vm"] == "g2"][0]
+assert "not writing /etc/resolv.conf" in f["text"], f
+EOF
+cmp -s /etc/resolv.conf "$TMP/host-resolv.conf" || fail "a namespace guest rewrote the host's /etc/resolv.conf"
+netctl unregister --force g2 >/dev/null || fail "unregister g2"
+pass "config-failed, with the guest's reason"
 
 # --- automatic forwards, and a port the host has ---------------------------
 bed_spawn "$G" echo socat TCP4-LISTEN:8000,fork,reuseaddr EXEC:cat
