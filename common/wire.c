@@ -70,6 +70,7 @@ static const char *const event_names[] = {
 	[VMN_EV_LISTENER_DEL]	= "listener-del",
 	[VMN_EV_LISTENERS_SYNCED] = "listeners-synced",
 	[VMN_EV_FWD_RESET]	= "fwd-reset",
+	[VMN_EV_FWD_BYTES]	= "fwd-bytes",
 };
 static_assert(ARRAY_SIZE(event_names) == VMN_EV__MAX, "event_names");
 
@@ -122,6 +123,8 @@ static const char *const attr_names[] = {
 	[VMN_A_PORT_HI]		= "port-hi",
 	[VMN_A_NOARP]		= "noarp",
 	[VMN_A_PAC_URL]		= "pac-url",
+	[VMN_A_BYTES_IN]	= "bytes-in",
+	[VMN_A_BYTES_OUT]	= "bytes-out",
 	[VMN_A_GUEST_PORT]	= "guest-port",
 	[VMN_A_HOST_ADDR]	= "host-addr",
 	[VMN_A_FWD_CONFLICTS]	= "fwd-conflicts",
@@ -261,6 +264,8 @@ static const policy_t event_policy = {
 	[VMN_A_ADDR]		= P_(INADDR),
 	[VMN_A_CONN_ID]		= P_(U32),
 	[VMN_A_LISTEN_FLAGS]	= P_(U8),
+	[VMN_A_BYTES_IN]	= P_(U64),
+	[VMN_A_BYTES_OUT]	= P_(U64),
 };
 
 static const policy_t empty_policy = { 0 };

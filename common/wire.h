@@ -110,6 +110,12 @@ enum vmn_caps {
 	VMN_CAP_DNS_TUNNEL	= 1u << 1,
 	VMN_CAP_PORTFWD		= 1u << 2,
 	VMN_CAP_RFWD		= 1u << 3,
+	/*
+	 * A fwd channel over a unix socket may carry the host's client
+	 * socket itself (SCM_RIGHTS): the guest relays it to its server
+	 * alone, and the host's relay and the channel drop out.
+	 */
+	VMN_CAP_FWD_HANDOFF	= 1u << 4,
 };
 
 /*
@@ -128,6 +134,8 @@ enum vmn_event {
 	VMN_EV_LISTENER_DEL,	/* when only its flags changed */
 	VMN_EV_LISTENERS_SYNCED, /* every listener since HELLO has been sent */
 	VMN_EV_FWD_RESET,	/* CONN_ID: the forwarded connection was reset */
+	VMN_EV_FWD_BYTES,	/* CONN_ID, BYTES_IN, BYTES_OUT: a handed-over
+				 * connection ended (in: to the guest) */
 	VMN_EV__MAX
 };
 
@@ -191,6 +199,8 @@ enum vmn_attr_type {
 	VMN_A_KIND,		/* string: what kind of event (netctl monitor) */
 	VMN_A_FIELDS,		/* nest of VMN_A_FIELD */
 	VMN_A_FIELD,		/* nest: NAME, then VALUE or COUNT */
+	VMN_A_BYTES_IN,		/* u64: bytes into the guest */
+	VMN_A_BYTES_OUT,	/* u64: bytes out of it */
 	VMN_A__MAX
 };
 

@@ -52,7 +52,8 @@
 	"create /etc/netns/NAME/profile.d, which ip netns exec mounts over " \
 	"/etc/profile.d, or pass --proxy-env"
 #define GUEST_CAPS		(VMN_CAP_CONFIG | VMN_CAP_DNS_TUNNEL | \
-				 VMN_CAP_PORTFWD | VMN_CAP_RFWD)
+				 VMN_CAP_PORTFWD | VMN_CAP_RFWD | \
+				 VMN_CAP_FWD_HANDOFF)
 
 struct guest {
 	struct event_base	*base;
@@ -382,10 +383,13 @@ guest_close(struct vmn_conn *c, int err, const char *why, void *arg)
 	vmn_connector_again(g->connector);
 }
 
-/* Listener changes and resets, for the host, on the control channel. */
+/*
+ * Listener changes, resets and the bytes of handed-over connections, for
+ * the host, on the control channel.
+ */
 static void
 send_fwd_event(void *arg, int event, const struct listener *l,
-    uint32_t conn_id)
+    uint32_t conn_id, const uint64_t *bytes)
 {
 	struct guest *g = arg;
 	struct vmn_buf b;
@@ -403,7 +407,26 @@ send_fwd_event(void *arg, int event, const struct listener *l,
 	}
 	if (conn_id)
 		vmn_put_u32(&b, VMN_A_CONN_ID, conn_id);
+	if (bytes) {
+		vmn_put_u64(&b, VMN_A_BYTES_IN, bytes[0]);
+		vmn_put_u64(&b, VMN_A_BYTES_OUT, bytes[1]);
+	}
 	vmn_conn_send_buf(g->conn, &b);
+}
+
+/*
+ * What we take: everything, but handed-over connections when
+ * VMN_FWD_HANDOFF=0 (as a guest-netd before them: for tests and
+ * comparisons).
+ */
+static uint32_t
+guest_caps(void)
+{
+	const char *env = getenv("VMN_FWD_HANDOFF");
+
+	if (env && strcmp(env, "0") == 0)
+		return GUEST_CAPS & ~(uint32_t)VMN_CAP_FWD_HANDOFF;
+	return GUEST_CAPS;
 }
 
 static void
@@ -425,7 +448,7 @@ connected(int fd, void *arg)
 	g->hello_seq = vmn_conn_next_seq(g->conn);
 	vmn_buf_init(&b, g->txbuf, sizeof(g->txbuf));
 	vmn_build_hello(&b, VMN_F_REQUEST, g->hello_seq, VMN_ROLE_CONTROL,
-	    GUEST_CAPS, g->vm_id);
+	    guest_caps(), g->vm_id);
 	/* Where the host is to connect for forwards: no second setting. */
 	vmn_put_u16(&b, VMN_A_GUEST_PORT, (uint16_t)g->guest_port);
 	len = vmn_msg_end(&b);

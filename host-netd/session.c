@@ -162,6 +162,12 @@ handle_event(struct session *s, const struct vmn_msg *m)
 		if (vmn_attr_present(&m->tb[VMN_A_CONN_ID]))
 			hostfwd_reset(vm->fwd, vmn_attr_u32(&m->tb[VMN_A_CONN_ID]));
 		break;
+	case VMN_EV_FWD_BYTES:
+		/* The guest's word for its own counters: nothing more. */
+		hostfwd_handed_bytes(vm->fwd,
+		    vmn_attr_u64(&m->tb[VMN_A_BYTES_IN]),
+		    vmn_attr_u64(&m->tb[VMN_A_BYTES_OUT]));
+		break;
 	default:
 		log_debug("vm %s: event %s", vm->conf.name, vmn_event_name(ev));
 	}
@@ -273,6 +279,7 @@ handle_hello(struct session *s, const struct vmn_msg *m)
 	    vmn_attr_present(&m->tb[VMN_A_GUEST_PORT]) &&
 	    vmn_attr_u16(&m->tb[VMN_A_GUEST_PORT]) ?
 	    vmn_attr_u16(&m->tb[VMN_A_GUEST_PORT]) : hostd->conf->guest_port);
+	hostfwd_set_handoff(vm->fwd, (s->caps & VMN_CAP_FWD_HANDOFF) != 0);
 	hostfwd_session_up(vm->fwd);
 	if (vm->control) {
 		/* A rebooted or restarted guest: the new session wins. */

@@ -7,6 +7,10 @@
  * channel carries the connection's bytes. Frames here are few and small,
  * and always read exactly, so that the first bytes of the connection,
  * which may follow the answer at once, stay in the socket.
+ *
+ * Over a unix socket the request may carry the opener's local socket
+ * (SCM_RIGHTS, VMN_CAP_FWD_HANDOFF): the answering end then relays that
+ * socket to its own local one, and the channel ends with the answer.
  */
 #include "config.h"
 
@@ -26,18 +30,61 @@ chan_reader_init(struct chan_reader *cr)
 }
 
 /*
+ * Reads into the reader; a descriptor passed with the bytes goes to
+ * *passed (NULL: none taken; one is kept, any more are closed).
+ */
+static ssize_t
+read_some(struct chan_reader *cr, int fd, int *passed)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(2 * sizeof(int))];
+	} cm;
+	struct iovec iov = { cr->buf + cr->have, cr->need - cr->have };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+	int fds[2];
+	size_t i, nfds;
+	ssize_t n;
+
+	if (!passed)
+		return read(fd, iov.iov_base, iov.iov_len);
+	mh.msg_control = cm.buf;
+	mh.msg_controllen = sizeof(cm.buf);
+	if ((n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC)) < 0)
+		return n;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		if (nfds > 2)
+			nfds = 2;
+		memcpy(fds, CMSG_DATA(c), nfds * sizeof(int));
+		for (i = 0; i < nfds; i++) {
+			if (*passed < 0)
+				*passed = fds[i];
+			else
+				close(fds[i]);
+		}
+	}
+	return n;
+}
+
+/*
  * 1: a whole frame is parsed into m (valid until the next call); 0: wait
- * for more; -errno: the channel is unusable (EOF is -ECONNRESET).
+ * for more; -errno: the channel is unusable (EOF is -ECONNRESET). passed:
+ * where a descriptor sent with the frames goes (NULL: none accepted).
  */
 int
-chan_read(struct chan_reader *cr, int fd, struct vmn_msg *m, const char **why)
+chan_read(struct chan_reader *cr, int fd, struct vmn_msg *m, const char **why,
+    int *passed)
 {
 	struct vmn_hdr h;
 	ssize_t n;
 	int rc;
 
 	for (;;) {
-		n = read(fd, cr->buf + cr->have, cr->need - cr->have);
+		n = read_some(cr, fd, passed);
 		if (n == 0) {
 			*why = "closed during the handshake";
 			return -ECONNRESET;
@@ -79,9 +126,35 @@ send_frames(int fd, const uint8_t *buf, size_t len)
 	    0 : -EIO;
 }
 
+/* The same, with descriptor pass riding on the frames (SCM_RIGHTS). */
+static int
+send_frames_fd(int fd, const uint8_t *buf, size_t len, int pass)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	uint8_t copy[2 * (VMN_HDR_LEN + CHAN_FRAME_MAX)];
+	struct iovec iov = { copy, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+	if (len > sizeof(copy))
+		return -EMSGSIZE;
+	memcpy(copy, buf, len);		/* iov_base is not const */
+	memset(cm.buf, 0, sizeof(cm.buf));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &pass, sizeof(int));
+	return sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)len ?
+	    0 : -EIO;
+}
+
 int
 chan_send_request(int fd, enum vmn_role role, const char *vm_id,
-    const struct fwd_target *t)
+    const struct fwd_target *t, int pass)
 {
 	uint8_t buf[2 * (VMN_HDR_LEN + CHAN_FRAME_MAX)];
 	struct vmn_buf b;
@@ -100,6 +173,9 @@ chan_send_request(int fd, enum vmn_role role, const char *vm_id,
 	vmn_put_u32(&b, VMN_A_CONN_ID, t->conn_id);
 	if ((fwd = vmn_msg_end(&b)) < 0)
 		return fwd;
+	if (pass >= 0)
+		return send_frames_fd(fd, buf, (size_t)hello + (size_t)fwd,
+		    pass);
 	return send_frames(fd, buf, (size_t)hello + (size_t)fwd);
 }
 
@@ -167,7 +243,7 @@ chan_read_reply(struct chan_reader *cr, int fd, int *err, char *msg,
 	int rc;
 
 	msg[0] = '\0';
-	if ((rc = chan_read(cr, fd, &m, why)) <= 0)
+	if ((rc = chan_read(cr, fd, &m, why, NULL)) <= 0)
 		return rc;
 	if (!(m.hdr.flags & VMN_F_ERROR) && m.hdr.type == VMN_MSG_HELLO)
 		return CHAN_HELLO_ANSWERED;

@@ -38,7 +38,7 @@ struct fwd_target {
 
 void	chan_reader_init(struct chan_reader *cr);
 int	chan_read(struct chan_reader *cr, int fd, struct vmn_msg *m,
-	    const char **why);
+	    const char **why, int *passed);
 /* What the answer to a channel's HELLO says. */
 struct chan_hello {
 	uint32_t	 seq;
@@ -48,7 +48,7 @@ struct chan_hello {
 };
 
 int	chan_send_request(int fd, enum vmn_role role, const char *vm_id,
-	    const struct fwd_target *t);
+	    const struct fwd_target *t, int pass);
 int	chan_send_hello_reply(int fd, const struct chan_hello *hello);
 int	chan_send_reply(int fd, const struct chan_hello *hello, uint32_t seq,
 	    int err, const char *msg);

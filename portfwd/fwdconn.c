@@ -47,6 +47,14 @@
  * FWDCONN_CONNECT_MS, as long as connect() itself would, and so does
  * the answering end.
  *
+ * Handing off. Over a unix channel to a peer that takes it
+ * (set->handoff), the opener sends its local TCP socket along with the
+ * request. The answering end connects as usual, answers, closes the
+ * channel, and relays the opener's socket to its own: one relay in one
+ * process, the other end's relay and the channel gone from the path. The
+ * opener closes its copy once answered (a refusal is reset, as ever). In
+ * that relay a reset on either socket resets the other.
+ *
  * Who owns the descriptors: the connection owns its local socket and its
  * channel from the moment it is created (on failure too: it closes them).
  * In RELAY the relay owns both (relay_free() closes them), or for UDP the
@@ -107,6 +115,9 @@ struct fwdconn {
 	enum fc_state		 state;
 	struct fwd_target	 t;
 	bool			 hello_answered; /* open: the peer is at work */
+	bool			 handing;	/* open: local went with FWD */
+	bool			 handed;	/* answer: relaying passed */
+	int			 passed;	/* answer: the opener's socket */
 	/* answer */
 	struct chan_hello	 hello;		/* our answer to the HELLO */
 	bool			 got_hello;	/* the opener's HELLO came */
@@ -180,6 +191,8 @@ fc_free(struct fwdconn *fc, unsigned reset)
 		close(fc->local);
 	if (fc->chan >= 0)
 		close(fc->chan);
+	if (fc->passed >= 0)
+		close(fc->passed);	/* refused: the opener resets it */
 	free(fc);
 }
 
@@ -240,6 +253,7 @@ fc_new(struct fwdconn_set *set, int local, int chan, void *owner)
 	fc->owner = owner;
 	fc->local = local;
 	fc->chan = chan;
+	fc->passed = -1;
 	chan_reader_init(&fc->cr);
 	if (!(fc->deadline = evtimer_new(set->base, deadline_cb, fc))) {
 		free(fc);
@@ -273,6 +287,15 @@ relay_done(struct relay *r, int err, enum relay_end end, void *arg)
 	struct fwdconn *fc = arg;
 	struct fwdconn_set *set = fc->set;
 
+	if (fc->handed) {
+		if (set->ops->handed_end)
+			set->ops->handed_end(set->arg, fc->t.conn_id,
+			    relay_bytes(r, RELAY_B), relay_bytes(r, RELAY_A));
+		/* Both ends are sockets of ours: a reset passes on. */
+		fc_free(fc, err == 0 ? 0 : end == RELAY_A ? RELAY_RESET_B :
+		    RELAY_RESET_A);
+		return;
+	}
 	if (err == 0 || end == RELAY_B) {
 		/* A clean end, or the channel broke: nothing to tell. */
 		fc_free(fc, 0);
@@ -394,7 +417,13 @@ reply_cb(evutil_socket_t fd, short what, void *arg)
 			arm_deadline(fc, FWDCONN_CONNECT_MS);
 		fc->hello_answered = true;
 	}
-	if (rc == CHAN_FWD_ANSWERED)
+	if (rc == CHAN_FWD_ANSWERED && fc->handing) {
+		/* The peer relays it now; our copy goes. */
+		if (fc->set->ops->setup_done)
+			fc->set->ops->setup_done(fc->set->arg, fc,
+			    FWDCONN_HANDED, 0, NULL);
+		fc_free(fc, 0);
+	} else if (rc == CHAN_FWD_ANSWERED)
 		start_relay(fc);
 	else if (rc == CHAN_FWD_REFUSED)
 		fail(fc, FWDCONN_REFUSED, err,
@@ -414,8 +443,9 @@ chan_connected(int fd, void *arg)
 	fc->connector = NULL;
 	fc->chan = fd;
 	fc->state = FC_REPLY;
+	fc->handing = set->handoff && fc->t.proto == IPPROTO_TCP;
 	if ((rc = chan_send_request(fd, set->open_role, set->vm_id,
-	    &fc->t)) < 0 ||
+	    &fc->t, fc->handing ? fc->local : -1)) < 0 ||
 	    (rc = watch(fc, fd, EV_READ | EV_PERSIST, reply_cb, NULL)) < 0)
 		fail(fc, FWDCONN_FAILED, -rc, "cannot send the request");
 }
@@ -580,10 +610,18 @@ connected(struct fwdconn *fc)
 	int rc;
 
 	pace_leave(fc);
-	if ((rc = send_answer(fc, 0)) < 0)
+	if ((rc = send_answer(fc, 0)) < 0) {
 		fail(fc, FWDCONN_FAILED, -rc, "cannot answer");
-	else
-		start_relay(fc);
+		return;
+	}
+	if (fc->passed >= 0 && fc->t.proto == IPPROTO_TCP) {
+		/* The opener's socket is the other end: the channel is done. */
+		close(fc->chan);
+		fc->chan = fc->passed;
+		fc->passed = -1;
+		fc->handed = true;
+	}
+	start_relay(fc);
 }
 
 static void
@@ -682,7 +720,7 @@ request_cb(evutil_socket_t fd, short what, void *arg)
 	struct vmn_msg m;
 	int rc;
 
-	while ((rc = chan_read(&fc->cr, fd, &m, &why)) == 1) {
+	while ((rc = chan_read(&fc->cr, fd, &m, &why, &fc->passed)) == 1) {
 		if (m.hdr.type == VMN_MSG_HELLO && (m.hdr.flags & VMN_F_REQUEST) &&
 		    vmn_attr_u8(&m.tb[VMN_A_ROLE]) == set->answer_role &&
 		    !fc->got_hello) {

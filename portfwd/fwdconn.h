@@ -32,6 +32,7 @@ struct fwd_pace;
 /* How a connection's setup ended: for the owner's counters and logs. */
 enum fwdconn_result {
 	FWDCONN_RELAYING,	/* set up: relaying from now on */
+	FWDCONN_HANDED,		/* set up: handed to the peer, who relays */
 	FWDCONN_NO_CHANNEL,	/* open: no channel to the peer */
 	FWDCONN_REFUSED,	/* the local port refused, here or at the peer */
 	FWDCONN_FAILED,		/* the channel broke or lied, or no memory */
@@ -43,13 +44,20 @@ struct fwdconn_ops {
 	 * Setup ended, once per connection (unless the set is cleared
 	 * first): err is an errno or 0, msg the peer's reason or what went
 	 * wrong (may be NULL). On anything but FWDCONN_RELAYING the
-	 * connection is freed right after. The owner given at its start
+	 * connection is freed right after (FWDCONN_HANDED: a success). The owner given at its start
 	 * (what it counts against while it is set up) is let go of then.
 	 */
 	void	(*setup_done)(void *arg, struct fwdconn *fc,
 		    enum fwdconn_result res, int err, const char *msg);
 	/* Our end was reset: the peer must hear of it (FWD_RESET). */
 	void	(*send_reset)(void *arg, uint32_t conn_id);
+	/*
+	 * A connection the opener handed over ended: what went to our
+	 * local socket and what came from it, for the opener's counters
+	 * (may be NULL).
+	 */
+	void	(*handed_end)(void *arg, uint32_t conn_id, uint64_t to_local,
+		    uint64_t from_local);
 };
 
 /* Bytes relayed: read from the local socket, and written to it. */
@@ -72,6 +80,7 @@ struct fwdconn_set {
 	struct event			*kick;		/* turns came free */
 	bool				 kicking;
 	struct fwdconn_bytes		 done;		/* of those ended */
+	bool				 handoff;	/* open: hand TCP over */
 };
 
 int	fwdconn_set_init(struct fwdconn_set *set, struct event_base *base,

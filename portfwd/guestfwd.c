@@ -93,7 +93,7 @@ watch_cb(const struct listener *l, bool added, void *arg)
 	    added ? "listening" : "closed");
 	if (gf->session_up)
 		gf->send_event(gf->arg, added ? VMN_EV_LISTENER_ADD :
-		    VMN_EV_LISTENER_DEL, l, 0);
+		    VMN_EV_LISTENER_DEL, l, 0, NULL);
 }
 
 /* The host connected (again): it gets every listener, then SYNCED. */
@@ -109,8 +109,8 @@ guestfwd_session_up(struct guestfwd *gf)
 	portwatch_scan(gf->watch);	/* fresh, not up to 100 ms old */
 	n = portwatch_list(gf->watch, &l);
 	for (i = 0; i < n; i++)
-		gf->send_event(gf->arg, VMN_EV_LISTENER_ADD, &l[i], 0);
-	gf->send_event(gf->arg, VMN_EV_LISTENERS_SYNCED, NULL, 0);
+		gf->send_event(gf->arg, VMN_EV_LISTENER_ADD, &l[i], 0, NULL);
+	gf->send_event(gf->arg, VMN_EV_LISTENERS_SYNCED, NULL, 0, NULL);
 }
 
 void
@@ -138,6 +138,7 @@ conn_setup_done(void *arg, struct fwdconn *fc, enum fwdconn_result res,
 	}
 	switch (res) {
 	case FWDCONN_RELAYING:
+	case FWDCONN_HANDED:	/* the guest never hands over */
 		break;
 	case FWDCONN_REFUSED:
 		if (reverse)
@@ -168,12 +169,24 @@ conn_send_reset(void *arg, uint32_t conn_id)
 	struct guestfwd *gf = arg;
 
 	log_debug("forward %u: reset", conn_id);
-	gf->send_event(gf->arg, VMN_EV_FWD_RESET, NULL, conn_id);
+	gf->send_event(gf->arg, VMN_EV_FWD_RESET, NULL, conn_id, NULL);
+}
+
+/* A connection the host handed us ended: its bytes, for its counters. */
+static void
+conn_handed_end(void *arg, uint32_t conn_id, uint64_t to_local,
+    uint64_t from_local)
+{
+	struct guestfwd *gf = arg;
+	const uint64_t bytes[2] = { to_local, from_local };
+
+	gf->send_event(gf->arg, VMN_EV_FWD_BYTES, NULL, conn_id, bytes);
 }
 
 static const struct fwdconn_ops conn_ops = {
 	.setup_done = conn_setup_done,
 	.send_reset = conn_send_reset,
+	.handed_end = conn_handed_end,
 };
 
 /* Called by the host: our end of connection conn_id must be reset. */

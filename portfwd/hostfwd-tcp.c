@@ -34,7 +34,9 @@ conn_setup_done(void *arg, struct fwdconn *fc, enum fwdconn_result res,
 
 	if (!(t->conn_id & FWD_ID_GUEST)) {
 		/* A host program's connection to a forwarded port. */
-		if (res == FWDCONN_RELAYING)
+		if (res == FWDCONN_HANDED)
+			hostfwd_counters.handed++;
+		if (res == FWDCONN_RELAYING || res == FWDCONN_HANDED)
 			return;
 		hostfwd_counters.refused++;
 		if (res == FWDCONN_NO_CHANNEL)

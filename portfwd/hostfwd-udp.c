@@ -146,7 +146,7 @@ hudp_connected(int fd, void *arg)
 	vmn_connector_free(u->connector);
 	u->connector = NULL;
 	u->chan = fd;
-	if (chan_send_request(fd, VMN_ROLE_FWD, u->hp->hf->vm, &u->t) < 0 ||
+	if (chan_send_request(fd, VMN_ROLE_FWD, u->hp->hf->vm, &u->t, -1) < 0 ||
 	    !(u->ev = event_new(u->hp->hf->base, fd, EV_READ | EV_PERSIST,
 	    hudp_reply_cb, u))) {
 		hudp_free(u);

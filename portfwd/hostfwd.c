@@ -498,6 +498,29 @@ hostfwd_set_policy(struct hostfwd *hf, const struct hostfwd_policy *p)
 	auto_reconcile_all(hf);
 }
 
+/*
+ * Whether TCP connections go to the guest whole (VMN_CAP_FWD_HANDOFF):
+ * when it takes them and the channel is a unix socket, unless
+ * VMN_FWD_HANDOFF=0 (the relay, for tests and comparisons).
+ */
+void
+hostfwd_set_handoff(struct hostfwd *hf, bool guest_takes)
+{
+	const char *env = getenv("VMN_FWD_HANDOFF");
+
+	hf->conns.handoff = guest_takes && hf->chan.kind == VMN_TR_UNIX &&
+	    !(env && strcmp(env, "0") == 0);
+}
+
+/* A connection handed to the guest ended: the bytes it says it carried. */
+void
+hostfwd_handed_bytes(struct hostfwd *hf, uint64_t to_guest,
+    uint64_t from_guest)
+{
+	hf->stats.bytes_to_guest += to_guest;
+	hf->stats.bytes_from_guest += from_guest;
+}
+
 void
 hostfwd_set_guest_port(struct hostfwd *hf, uint32_t port)
 {

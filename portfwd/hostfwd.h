@@ -37,6 +37,7 @@ struct hostfwd_stats {
 	uint64_t	reverse;	/* reverse connections relayed */
 	uint64_t	reverse_failed;	/* refused or failed on the host */
 	uint64_t	resets;		/* resets passed either way */
+	uint64_t	handed;		/* TCP handed to guest-netd (unix:) */
 };
 
 /* One VM's forwarding so far, for netctl vms NAME. */
@@ -125,6 +126,9 @@ void		 hostfwd_configure(struct hostfwd *hf, bool auto_forward,
 void		 hostfwd_set_policy(struct hostfwd *hf,
 		    const struct hostfwd_policy *p);
 void		 hostfwd_set_guest_port(struct hostfwd *hf, uint32_t port);
+void		 hostfwd_set_handoff(struct hostfwd *hf, bool guest_takes);
+void		 hostfwd_handed_bytes(struct hostfwd *hf, uint64_t to_guest,
+		    uint64_t from_guest);
 void		 hostfwd_set_notify(struct hostfwd *hf, hostfwd_note_fn fn,
 		    void *arg);
 int		 hostfwd_probe(const struct hostfwd *hf,

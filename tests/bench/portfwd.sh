@@ -4,7 +4,11 @@
 # Servers (iperf3, an echo server) run in a namespace guest; clients on the
 # host reach them, in the same run, through:
 #   direct   no forwarding at all: client and server on the guest's loopback
-#   vmnetd   host 127.0.0.1:P -> host-netd -> unix channel -> guest-netd
+#   vmnetd   host 127.0.0.1:P -> guest-netd, which host-netd handed the
+#            client's socket to over the unix channel
+#   relay    host 127.0.0.1:P -> host-netd -> unix channel -> guest-netd
+#            (a second guest whose guest-netd takes no handed sockets,
+#            VMN_FWD_HANDOFF=0: the path VMs take)
 #   pasta    pasta -t (run as an ordinary user; it refuses root here)
 #   socat    two socat processes joined by a unix socket (two-hop)
 # Measured: iperf3 throughput both ways (one stream), connections per
@@ -36,21 +40,27 @@ pkill -KILL -u "$USER_NAME" 2>/dev/null
 BED_CLEANUP_HOOK="pkill -KILL -u $USER_NAME"
 bed_up
 bed_guest g1
-bed_write_conf g1 >/dev/null
+bed_guest g2
+bed_write_conf g1 g2 >/dev/null
 bed_host_netd
 bed_guest_netd g1
-wait_online g1
+VMN_FWD_HANDOFF=0 bed_guest_netd g2
+wait_online g1 g2
 G=$(guest_ns g1)
 
-# Servers in the guest: forwarded automatically.
+# Servers in the guests: forwarded automatically.
 bed_spawn "$G" iperf3 iperf3 -s -p 5201
 bed_spawn "$G" echo "$BULK" echo-server 7000
+bed_spawn "$(guest_ns g2)" iperf3-g2 iperf3 -s -p 5202
+bed_spawn "$(guest_ns g2)" echo-g2 "$BULK" echo-server 7002
 forwarded() {
 	netctl --dump forwards | awk -F'\t' -v n="127.0.0.1:$1" \
 	    '$3 == n && $6 == "active" { f = 1 } END { exit !f }'
 }
 wait_for 5 "5201 forwarded" forwarded 5201
 wait_for 5 "7000 forwarded" forwarded 7000
+wait_for 5 "5202 forwarded" forwarded 5202
+wait_for 5 "7002 forwarded" forwarded 7002
 
 # socat: host 15201/17000 -> unix socket -> guest 5201/7000.
 for p in 5201 7000; do
@@ -79,10 +89,12 @@ else
 	log "pasta did not come up: $(tail -3 "$TMP/pasta.log")"
 fi
 
-declare -A HOSTPORT=([direct]=5201 [vmnetd]=5201 [pasta]=25201 [socat]=15201)
-declare -A ECHOPORT=([direct]=7000 [vmnetd]=7000 [pasta]=27000 [socat]=17000)
-paths=(direct vmnetd pasta socat)
-[ "$HAVE_PASTA" = 1 ] || paths=(direct vmnetd socat)
+declare -A HOSTPORT=([direct]=5201 [vmnetd]=5201 [relay]=5202 [pasta]=25201
+    [socat]=15201)
+declare -A ECHOPORT=([direct]=7000 [vmnetd]=7000 [relay]=7002 [pasta]=27000
+    [socat]=17000)
+paths=(direct vmnetd relay pasta socat)
+[ "$HAVE_PASTA" = 1 ] || paths=(direct vmnetd relay socat)
 
 client() { # client PATH CMD...: direct runs in the guest, the rest on the host
 	local p=$1
@@ -161,6 +173,7 @@ echo
 if [ "$HAVE_PASTA" = 1 ]; then
 	echo "targets: vmnetd >= pasta: $(ratio "${UP[vmnetd]}" "${UP[pasta]}") /" \
 	    "$(ratio "${DOWN[vmnetd]}" "${DOWN[pasta]}") x pasta;" \
+	    "conns/s >= 1.5x pasta: $(ratio "${RATE[vmnetd]}" "${RATE[pasta]}") x;" \
 	    ">= 5x socat: $(ratio "${UP[vmnetd]}" "${UP[socat]}") /" \
 	    "$(ratio "${DOWN[vmnetd]}" "${DOWN[socat]}") x socat; detection p99 <= 250 ms: ${DET99} ms"
 fi

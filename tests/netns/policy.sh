@@ -25,8 +25,10 @@ mkdir "$TMP/policy.d"
 
 # The lan: UDP answering on 7000 and 7001, TCP echo on 9100 (both families).
 for p in 7000 7001; do
+	# The answer comes after the datagram is read: a shell that answered and
+	# exited first would leave socat nowhere to write it (EPIPE), and no answer.
 	bed_spawn "$NS_LAN" "udp$p" socat UDP6-RECVFROM:$p,fork,ipv6only=0 \
-	    SYSTEM:"echo pong"
+	    SYSTEM:"read -r _; echo pong"
 done
 bed_spawn "$NS_LAN" echo9100 socat TCP6-LISTEN:9100,fork,reuseaddr,ipv6only=0 \
     EXEC:cat

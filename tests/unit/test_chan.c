@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <netinet/in.h>
@@ -87,7 +88,7 @@ frames_in_one_write(int (*send_fn)(int fd), uint16_t types[2])
 static int
 send_request(int fd)
 {
-	return chan_send_request(fd, VMN_ROLE_FWD, "dev", &target);
+	return chan_send_request(fd, VMN_ROLE_FWD, "dev", &target, -1);
 }
 
 static int
@@ -135,15 +136,15 @@ test_request_then_data(void **state)
 	(void)state;
 	pair(sv);
 	assert_int_equal(chan_send_request(sv[0], VMN_ROLE_FWD, "dev",
-	    &target), 0);
+	    &target, -1), 0);
 	assert_int_equal(send(sv[0], "DATA", 4, 0), 4);
 
 	chan_reader_init(&cr);
-	assert_int_equal(chan_read(&cr, sv[1], &m, &why), 1);
+	assert_int_equal(chan_read(&cr, sv[1], &m, &why, NULL), 1);
 	assert_int_equal(m.hdr.type, VMN_MSG_HELLO);
 	assert_true(m.hdr.flags & VMN_F_REQUEST);
 	assert_int_equal(vmn_attr_u8(&m.tb[VMN_A_ROLE]), VMN_ROLE_FWD);
-	assert_int_equal(chan_read(&cr, sv[1], &m, &why), 1);
+	assert_int_equal(chan_read(&cr, sv[1], &m, &why, NULL), 1);
 	assert_int_equal(m.hdr.type, VMN_MSG_FWD);
 	assert_int_equal(fwd_target_parse(&m, &t), 0);
 	assert_int_equal(t.proto, IPPROTO_TCP);
@@ -156,6 +157,50 @@ test_request_then_data(void **state)
 	assert_memory_equal(buf, "DATA", 4);
 	close(sv[0]);
 	close(sv[1]);
+}
+
+/*
+ * A handed-over socket rides with the request and comes out of the
+ * reader that takes one; a reader that takes none (NULL) still reads.
+ */
+static void
+test_request_passes_socket(void **state)
+{
+	struct chan_reader cr;
+	struct vmn_msg m;
+	struct stat a, b;
+	const char *why = NULL;
+	int sv[2], client[2], passed = -1;
+
+	(void)state;
+	pair(sv);
+	pair(client);
+	assert_int_equal(chan_send_request(sv[0], VMN_ROLE_FWD, "dev",
+	    &target, client[0]), 0);
+	chan_reader_init(&cr);
+	assert_int_equal(chan_read(&cr, sv[1], &m, &why, &passed), 1);
+	assert_int_equal(m.hdr.type, VMN_MSG_HELLO);
+	assert_true(passed >= 0);
+	assert_int_equal(fstat(passed, &a), 0);
+	assert_int_equal(fstat(client[0], &b), 0);
+	assert_int_equal(a.st_ino, b.st_ino);	/* the same socket */
+	assert_true(fcntl(passed, F_GETFD) & FD_CLOEXEC);
+	assert_int_equal(chan_read(&cr, sv[1], &m, &why, &passed), 1);
+	assert_int_equal(m.hdr.type, VMN_MSG_FWD);
+	/* It works as the client's: what it writes, the other end reads. */
+	assert_int_equal(write(passed, "hi", 2), 2);
+	assert_int_equal(pending(client[1]), 2);
+	close(passed);
+	/* Not taken: the frames alone, the descriptor dropped. */
+	assert_int_equal(chan_send_request(sv[0], VMN_ROLE_FWD, "dev",
+	    &target, client[0]), 0);
+	assert_int_equal(chan_read(&cr, sv[1], &m, &why, NULL), 1);
+	assert_int_equal(chan_read(&cr, sv[1], &m, &why, NULL), 1);
+	assert_int_equal(m.hdr.type, VMN_MSG_FWD);
+	close(sv[0]);
+	close(sv[1]);
+	close(client[0]);
+	close(client[1]);
 }
 
 static void
@@ -177,25 +222,25 @@ test_reply_with_hello(void **state)
 	assert_int_equal(chan_send_reply(sv[0], NULL, 3, ECONNREFUSED,
 	    "Connection refused"), 0);
 	chan_reader_init(&cr);
-	assert_int_equal(chan_read(&cr, sv[1], &m, &why), 1);
+	assert_int_equal(chan_read(&cr, sv[1], &m, &why, NULL), 1);
 	assert_int_equal(m.hdr.type, VMN_MSG_HELLO);
 	assert_true(m.hdr.flags & VMN_F_REPLY);
 	assert_int_equal(m.hdr.seq, 1);
 	assert_int_equal(vmn_attr_u8(&m.tb[VMN_A_ROLE]), VMN_ROLE_FWD);
-	assert_int_equal(chan_read(&cr, sv[1], &m, &why), 1);
+	assert_int_equal(chan_read(&cr, sv[1], &m, &why, NULL), 1);
 	assert_int_equal(m.hdr.type, VMN_MSG_FWD);
 	assert_true(m.hdr.flags & VMN_F_REPLY);
 	assert_false(m.hdr.flags & VMN_F_ERROR);
 	assert_int_equal(m.hdr.seq, 2);
 	/* Without a HELLO: the error alone. */
-	assert_int_equal(chan_read(&cr, sv[1], &m, &why), 1);
+	assert_int_equal(chan_read(&cr, sv[1], &m, &why, NULL), 1);
 	assert_int_equal(m.hdr.type, VMN_MSG_FWD);
 	assert_true(m.hdr.flags & VMN_F_ERROR);
 	assert_int_equal(m.hdr.seq, 3);
 	assert_int_equal(vmn_attr_u32(&m.tb[VMN_A_ERRNO]), ECONNREFUSED);
 	vmn_attr_str(&m.tb[VMN_A_ERRMSG], text, sizeof(text));
 	assert_string_equal(text, "Connection refused");
-	assert_int_equal(chan_read(&cr, sv[1], &m, &why), 0);	/* no more */
+	assert_int_equal(chan_read(&cr, sv[1], &m, &why, NULL), 0);	/* no more */
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -250,7 +295,7 @@ test_read_byte_by_byte(void **state)
 	pair(sv);
 	pair(tx);
 	assert_int_equal(chan_send_request(sv[0], VMN_ROLE_RFWD, NULL,
-	    &target), 0);
+	    &target, -1), 0);
 	len = read(sv[1], buf, sizeof(buf));
 	assert_true(len > 0);
 	buf[len] = 'X';		/* the connection's first byte */
@@ -259,7 +304,7 @@ test_read_byte_by_byte(void **state)
 	for (i = 0; i <= len; i++) {
 		assert_int_equal(write(tx[0], &buf[i], 1), 1);
 		while (frames < 2 &&
-		    (rc = chan_read(&cr, tx[1], &m, &why)) != 0) {
+		    (rc = chan_read(&cr, tx[1], &m, &why, NULL)) != 0) {
 			assert_int_equal(rc, 1);
 			frames++;
 		}
@@ -288,7 +333,7 @@ test_read_bad_frames(void **state)
 	assert_int_equal(write(sv[0], "GET / HTTP/1.1\r\n", 16), 16);
 	chan_reader_init(&cr);
 	why = NULL;
-	assert_true(chan_read(&cr, sv[1], &m, &why) < 0);
+	assert_true(chan_read(&cr, sv[1], &m, &why, NULL) < 0);
 	assert_non_null(why);
 	close(sv[0]);
 	close(sv[1]);
@@ -306,7 +351,7 @@ test_read_bad_frames(void **state)
 	assert_int_equal(write(sv[0], buf, (size_t)len), len);
 	chan_reader_init(&cr);
 	why = NULL;
-	assert_rc(chan_read(&cr, sv[1], &m, &why), -EMSGSIZE);
+	assert_rc(chan_read(&cr, sv[1], &m, &why, NULL), -EMSGSIZE);
 	close(sv[0]);
 	close(sv[1]);
 
@@ -316,7 +361,7 @@ test_read_bad_frames(void **state)
 	close(sv[0]);
 	chan_reader_init(&cr);
 	why = NULL;
-	assert_rc(chan_read(&cr, sv[1], &m, &why), -ECONNRESET);
+	assert_rc(chan_read(&cr, sv[1], &m, &why, NULL), -ECONNRESET);
 	close(sv[1]);
 }
 
@@ -365,6 +410,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_one_write),
 		cmocka_unit_test(test_request_then_data),
+		cmocka_unit_test(test_request_passes_socket),
 		cmocka_unit_test(test_reply_with_hello),
 		cmocka_unit_test(test_read_reply),
 		cmocka_unit_test(test_read_byte_by_byte),
