@@ -90,6 +90,9 @@ vmn_accept(struct event *ev, struct sockaddr *sa, socklen_t *salen)
 		switch (errno) {
 		case EAGAIN:
 			return -EAGAIN;
+		case EINVAL:
+			/* Not listening (any more): nothing to wait for. */
+			return -EINVAL;
 		/* That connection's trouble (accept(2) lists these): the next. */
 		case EINTR:
 		case ECONNABORTED:

@@ -49,6 +49,8 @@ static const char *const msg_names[] = {
 	[VMN_MSG_CTL_FWD_REMOVE] = "ctl-fwd-remove",
 	[VMN_MSG_CTL_POLICY]	= "ctl-policy",
 	[VMN_MSG_CTL_POLICY_CHECK] = "ctl-policy-check",
+	[VMN_MSG_LISTEN]	= "listen",
+	[VMN_MSG_UNLISTEN]	= "unlisten",
 };
 static_assert(ARRAY_SIZE(msg_names) == VMN_MSG__MAX, "msg_names");
 
@@ -59,6 +61,7 @@ static const char *const role_names[] = {
 	[VMN_ROLE_FWD]		= "fwd",
 	[VMN_ROLE_RFWD]		= "rfwd",
 	[VMN_ROLE_CTL]		= "ctl",
+	[VMN_ROLE_HANDOFF]	= "handoff",
 };
 static_assert(ARRAY_SIZE(role_names) == VMN_ROLE__MAX, "role_names");
 
@@ -285,6 +288,13 @@ static const policy_t fwd_policy = {
 	[VMN_A_CONN_ID]		= P_(U32),
 };
 
+/* Handoff: CONN_ID names the listening socket; LISTEN says where to. */
+static const policy_t listen_policy = {
+	[VMN_A_CONN_ID]		= R_(U32),
+	[VMN_A_FAMILY]		= P_(U8),
+	[VMN_A_GUEST_PORT]	= P_(U16),
+};
+
 static const policy_t rfwd_policy = {
 	[VMN_A_PROTO]		= R_(U8),
 	[VMN_A_PORT]		= R_(U16),
@@ -451,6 +461,8 @@ static const struct vmn_attr_policy *const msg_policies[] = {
 	[VMN_MSG_CTL_FWD_REMOVE] = ctl_forwards_policy,
 	[VMN_MSG_CTL_POLICY]	= ctl_policy_policy,
 	[VMN_MSG_CTL_POLICY_CHECK] = ctl_policy_check_policy,
+	[VMN_MSG_LISTEN]	= listen_policy,
+	[VMN_MSG_UNLISTEN]	= listen_policy,
 };
 static_assert(ARRAY_SIZE(msg_policies) == VMN_MSG__MAX, "msg_policies");
 

@@ -91,6 +91,8 @@ enum vmn_msg_type {
 	VMN_MSG_CTL_FWD_REMOVE,	/* netctl: such a forward goes */
 	VMN_MSG_CTL_POLICY,	/* netctl: the policy per VM, replies, END */
 	VMN_MSG_CTL_POLICY_CHECK, /* netctl: a policy file, checked only */
+	VMN_MSG_LISTEN,		/* handoff: accept on this socket (SCM_RIGHTS) */
+	VMN_MSG_UNLISTEN,	/* handoff: that socket is no longer yours */
 	VMN_MSG__MAX
 };
 
@@ -101,6 +103,7 @@ enum vmn_role {
 	VMN_ROLE_FWD,		/* host -> guest, one forwarded connection */
 	VMN_ROLE_RFWD,		/* guest -> host, one reverse connection */
 	VMN_ROLE_CTL,		/* netctl -> host-netd */
+	VMN_ROLE_HANDOFF,	/* host -> guest, one per VM: LISTEN, UNLISTEN */
 	VMN_ROLE__MAX
 };
 
@@ -111,9 +114,11 @@ enum vmn_caps {
 	VMN_CAP_PORTFWD		= 1u << 2,
 	VMN_CAP_RFWD		= 1u << 3,
 	/*
-	 * A fwd channel over a unix socket may carry the host's client
-	 * socket itself (SCM_RIGHTS): the guest relays it to its server
-	 * alone, and the host's relay and the channel drop out.
+	 * Over a unix socket, the guest takes the host's sockets
+	 * (SCM_RIGHTS): a fwd channel may carry the client's, and a
+	 * handoff channel the host's listening sockets of forwarded TCP
+	 * ports, on which the guest then accepts itself: the host's relay
+	 * and the channels drop out of the path.
 	 */
 	VMN_CAP_FWD_HANDOFF	= 1u << 4,
 };

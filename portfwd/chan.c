@@ -127,8 +127,8 @@ send_frames(int fd, const uint8_t *buf, size_t len)
 }
 
 /* The same, with descriptor pass riding on the frames (SCM_RIGHTS). */
-static int
-send_frames_fd(int fd, const uint8_t *buf, size_t len, int pass)
+int
+chan_send_fd(int fd, const uint8_t *buf, size_t len, int pass)
 {
 	union {
 		struct cmsghdr	hdr;
@@ -174,7 +174,7 @@ chan_send_request(int fd, enum vmn_role role, const char *vm_id,
 	if ((fwd = vmn_msg_end(&b)) < 0)
 		return fwd;
 	if (pass >= 0)
-		return send_frames_fd(fd, buf, (size_t)hello + (size_t)fwd,
+		return chan_send_fd(fd, buf, (size_t)hello + (size_t)fwd,
 		    pass);
 	return send_frames(fd, buf, (size_t)hello + (size_t)fwd);
 }

@@ -18,6 +18,8 @@
  * the top bit says who, so a reset event names exactly one connection.
  */
 #define FWD_ID_GUEST		0x80000000u
+/* A connection the guest accepted on a handed listener: its id's. */
+#define FWD_ID_ACCEPTED		0x40000000u
 
 /*
  * After the handshake the channel carries the connection's raw bytes, so
@@ -52,6 +54,7 @@ int	chan_send_request(int fd, enum vmn_role role, const char *vm_id,
 int	chan_send_hello_reply(int fd, const struct chan_hello *hello);
 int	chan_send_reply(int fd, const struct chan_hello *hello, uint32_t seq,
 	    int err, const char *msg);
+int	chan_send_fd(int fd, const uint8_t *buf, size_t len, int pass);
 #define CHAN_HELLO_ANSWERED	1	/* the peer is at work on the FWD */
 #define CHAN_FWD_ANSWERED	2	/* connected: raw bytes from here on */
 #define CHAN_FWD_REFUSED	3	/* the peer could not connect */

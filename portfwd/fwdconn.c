@@ -53,7 +53,9 @@
  * channel, and relays the opener's socket to its own: one relay in one
  * process, the other end's relay and the channel gone from the path. The
  * opener closes its copy once answered (a refusal is reset, as ever). In
- * that relay a reset on either socket resets the other.
+ * that relay a reset on either socket resets the other. A connection the
+ * guest accepted itself, on a listening socket the host handed over
+ * (handoff.c), starts here too, with no channel at all (fwdconn_take).
  *
  * Who owns the descriptors: the connection owns its local socket and its
  * channel from the moment it is created (on failure too: it closes them).
@@ -118,6 +120,7 @@ struct fwdconn {
 	bool			 handing;	/* open: local went with FWD */
 	bool			 handed;	/* answer: relaying passed */
 	int			 passed;	/* answer: the opener's socket */
+	bool			 taken;		/* passed is ours alone */
 	/* answer */
 	struct chan_hello	 hello;		/* our answer to the HELLO */
 	bool			 got_hello;	/* the opener's HELLO came */
@@ -191,8 +194,16 @@ fc_free(struct fwdconn *fc, unsigned reset)
 		close(fc->local);
 	if (fc->chan >= 0)
 		close(fc->chan);
-	if (fc->passed >= 0)
-		close(fc->passed);	/* refused: the opener resets it */
+	if (fc->passed >= 0) {
+		/* Refused: reset it, or let the opener, who has it too. */
+		if (fc->taken) {
+			struct linger lg = { 1, 0 };
+
+			setsockopt(fc->passed, SOL_SOCKET, SO_LINGER, &lg,
+			    sizeof(lg));
+		}
+		close(fc->passed);
+	}
 	free(fc);
 }
 
@@ -570,7 +581,9 @@ answer_later(struct fwdconn *fc)
 
 	if (fc->hello_sent)
 		return 0;
-	if ((rc = chan_send_hello_reply(fc->chan, &fc->hello)) < 0) {
+	/* Taken (no channel): nobody to tell. */
+	if (fc->chan >= 0 &&
+	    (rc = chan_send_hello_reply(fc->chan, &fc->hello)) < 0) {
 		fail(fc, FWDCONN_FAILED, -rc, "cannot answer");
 		return rc;
 	}
@@ -600,7 +613,8 @@ connect_failed(struct fwdconn *fc, int err)
 	if (fc->first_err && (err == EADDRNOTAVAIL || err == EAFNOSUPPORT))
 		err = fc->first_err;
 	pace_leave(fc);
-	send_answer(fc, err);
+	if (fc->chan >= 0)
+		send_answer(fc, err);
 	fail(fc, FWDCONN_REFUSED, err, NULL);
 }
 
@@ -610,13 +624,14 @@ connected(struct fwdconn *fc)
 	int rc;
 
 	pace_leave(fc);
-	if ((rc = send_answer(fc, 0)) < 0) {
+	if (fc->chan >= 0 && (rc = send_answer(fc, 0)) < 0) {
 		fail(fc, FWDCONN_FAILED, -rc, "cannot answer");
 		return;
 	}
 	if (fc->passed >= 0 && fc->t.proto == IPPROTO_TCP) {
 		/* The opener's socket is the other end: the channel is done. */
-		close(fc->chan);
+		if (fc->chan >= 0)
+			close(fc->chan);
 		fc->chan = fc->passed;
 		fc->passed = -1;
 		fc->handed = true;
@@ -722,6 +737,15 @@ request_cb(evutil_socket_t fd, short what, void *arg)
 
 	while ((rc = chan_read(&fc->cr, fd, &m, &why, &fc->passed)) == 1) {
 		if (m.hdr.type == VMN_MSG_HELLO && (m.hdr.flags & VMN_F_REQUEST) &&
+		    vmn_attr_u8(&m.tb[VMN_A_ROLE]) == VMN_ROLE_HANDOFF &&
+		    !fc->got_hello && set->ops->take_channel) {
+			/* Not a connection: the host's listening sockets. */
+			set->ops->take_channel(set->arg, fc->chan);
+			fc->chan = -1;
+			fc_free(fc, 0);
+			return;
+		}
+		if (m.hdr.type == VMN_MSG_HELLO && (m.hdr.flags & VMN_F_REQUEST) &&
 		    vmn_attr_u8(&m.tb[VMN_A_ROLE]) == set->answer_role &&
 		    !fc->got_hello) {
 			fc->got_hello = true;
@@ -761,6 +785,30 @@ fwdconn_answer(struct fwdconn_set *set, int chan)
 		fc_free(fc, 0);
 		return -ENOMEM;
 	}
+	return 0;
+}
+
+/*
+ * A connection accepted here on a listening socket the opener handed
+ * over (client is ours from now on, on failure too): connect to t and
+ * relay, resetting client if that fails.
+ */
+int
+fwdconn_take(struct fwdconn_set *set, int client, const struct fwd_target *t)
+{
+	struct linger lg = { 1, 0 };
+	struct fwdconn *fc;
+
+	if (!(fc = fc_new(set, -1, -1, NULL))) {
+		setsockopt(client, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(client);
+		return -ENOBUFS;
+	}
+	fc->passed = client;
+	fc->taken = true;
+	fc->t = *t;
+	fwd_nodelay(client);
+	start_connect(fc);
 	return 0;
 }
 

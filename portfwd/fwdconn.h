@@ -58,6 +58,11 @@ struct fwdconn_ops {
 	 */
 	void	(*handed_end)(void *arg, uint32_t conn_id, uint64_t to_local,
 		    uint64_t from_local);
+	/*
+	 * A channel whose HELLO asks for VMN_ROLE_HANDOFF: the owner
+	 * takes it (chan is its from then on). NULL: refused.
+	 */
+	void	(*take_channel)(void *arg, int chan);
 };
 
 /* Bytes relayed: read from the local socket, and written to it. */
@@ -90,6 +95,8 @@ int	fwdconn_open(struct fwdconn_set *set, int local,
 	    const struct fwd_target *t, const struct vmn_endpoint *ep,
 	    uint32_t port, unsigned attempts, void *owner);
 int	fwdconn_answer(struct fwdconn_set *set, int chan);
+int	fwdconn_take(struct fwdconn_set *set, int client,
+	    const struct fwd_target *t);
 int	fwdconn_answer_target(struct fwdconn_set *set, int chan,
 	    const struct chan_hello *hello, uint32_t fwd_seq,
 	    const struct fwd_target *t, void *owner);

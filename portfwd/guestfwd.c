@@ -41,6 +41,7 @@
 #include "chan.h"
 #include "fwdconn.h"
 #include "guestfwd.h"
+#include "handoff.h"
 #include "log.h"
 #include "netconf.h"
 #include "ratelimit.h"
@@ -73,6 +74,7 @@ struct guestfwd {
 	struct event			*listen_ev;
 	struct portwatch		*watch;
 	struct fwdconn_set		 conns;
+	struct handoff			*handoff;	/* the host's sockets */
 	uint32_t			 next_id;	/* rfwd ids */
 	LIST_HEAD(, rfwd_listener)	 rfwds;
 	unsigned			 rfwd_pending;	/* awaiting the host */
@@ -183,10 +185,23 @@ conn_handed_end(void *arg, uint32_t conn_id, uint64_t to_local,
 	gf->send_event(gf->arg, VMN_EV_FWD_BYTES, NULL, conn_id, bytes);
 }
 
+/* The host's handoff channel: its listening sockets. */
+static void
+conn_take_channel(void *arg, int chan)
+{
+	struct guestfwd *gf = arg;
+
+	if (gf->handoff)
+		handoff_channel(gf->handoff, chan);
+	else
+		close(chan);
+}
+
 static const struct fwdconn_ops conn_ops = {
 	.setup_done = conn_setup_done,
 	.send_reset = conn_send_reset,
 	.handed_end = conn_handed_end,
+	.take_channel = conn_take_channel,
 };
 
 /* Called by the host: our end of connection conn_id must be reset. */
@@ -414,6 +429,7 @@ guestfwd_new(struct event_base *base, const struct vmn_endpoint *host,
 	gf->conns.open_role = VMN_ROLE_RFWD;
 	gf->conns.answer_role = VMN_ROLE_FWD;
 	gf->conn_log = (struct vmn_ratelimit)VMN_RATELIMIT_INIT(10, 10000);
+	gf->handoff = handoff_new(base, &gf->conns);	/* NULL: none taken */
 	LIST_INIT(&gf->rfwds);
 	relay_raise_nofile();
 	gf->watch = portwatch_new(base, watch_cb, gf);
@@ -453,6 +469,7 @@ guestfwd_free(struct guestfwd *gf)
 	gf->watch = NULL;
 	while ((rl = LIST_FIRST(&gf->rfwds)))
 		rfwd_close(gf, rl);
+	handoff_free(gf->handoff);
 	fwdconn_set_free(&gf->conns);
 	free(gf);
 }

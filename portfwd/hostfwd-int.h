@@ -38,6 +38,7 @@ struct hbind {
 	bool			 held;		/* auto: a static forward's */
 	int			 fd;
 	struct event		*ev;
+	uint32_t		 lid;		/* the guest accepts on it: its id */
 };
 
 struct hport {
@@ -84,6 +85,11 @@ struct hostfwd {
 	struct rfwd_state	 rfwds[HOSTFWD_MAX_RFWDS];
 	unsigned		 nrfwds;
 	struct event		*retry_ev;
+	/* hostfwd-handoff.c: the guest accepts on our TCP sockets */
+	int			 hch;		/* the channel; -1: none */
+	struct event		*hch_ev;
+	struct vmn_connector	*hconn;
+	uint32_t		 next_lid;
 };
 
 extern struct hostfwd_stats hostfwd_counters;
@@ -92,6 +98,12 @@ extern struct hostfwd_stats hostfwd_counters;
 const char	*hostfwd_proto_name(uint8_t proto);
 uint32_t	 hostfwd_next_id(struct hostfwd *hf);
 uint8_t		 hostfwd_target_family(const struct hport *hp);
+
+/* hostfwd-handoff.c */
+void	hostfwd_handoff(struct hostfwd *hf, bool on);
+void	hostfwd_handoff_bind(struct hbind *b);
+void	hostfwd_handoff_unbind(struct hbind *b);
+struct hport *hostfwd_handoff_port(struct hostfwd *hf, uint32_t lid);
 
 /* hostfwd-tcp.c */
 int	hostfwd_tcp_init(struct hostfwd *hf);

@@ -126,6 +126,7 @@ hbind_open(struct hport *hp, struct hbind *b)
 	}
 	b->fd = fd;
 	event_add(b->ev, NULL);
+	hostfwd_handoff_bind(b);	/* a guest that takes it accepts */
 	return 0;
 }
 
@@ -216,6 +217,7 @@ hbind_close(struct hbind *b)
 {
 	/* UDP flows answer through this socket: they end with it. */
 	hostfwd_udp_close(b->hp, b);
+	hostfwd_handoff_unbind(b);
 	if (b->ev) {
 		vmn_accept_stop(b->ev);
 		event_free(b->ev);
@@ -510,15 +512,28 @@ hostfwd_set_handoff(struct hostfwd *hf, bool guest_takes)
 
 	hf->conns.handoff = guest_takes && hf->chan.kind == VMN_TR_UNIX &&
 	    !(env && strcmp(env, "0") == 0);
+	hostfwd_handoff(hf, hf->conns.handoff);
 }
 
-/* A connection handed to the guest ended: the bytes it says it carried. */
+/*
+ * A connection the guest relayed alone ended: the bytes it says it
+ * carried; one it accepted itself on a socket of ours is counted now.
+ */
 void
-hostfwd_handed_bytes(struct hostfwd *hf, uint64_t to_guest,
-    uint64_t from_guest)
+hostfwd_handed_bytes(struct hostfwd *hf, uint32_t conn_id,
+    uint64_t to_guest, uint64_t from_guest)
 {
+	struct hport *hp;
+
 	hf->stats.bytes_to_guest += to_guest;
 	hf->stats.bytes_from_guest += from_guest;
+	if (!(conn_id & FWD_ID_ACCEPTED) || (conn_id & FWD_ID_GUEST))
+		return;
+	if ((hp = hostfwd_handoff_port(hf, conn_id & ~FWD_ID_ACCEPTED)))
+		hp->conns++;
+	hf->stats.connections++;
+	hostfwd_counters.connections++;
+	hostfwd_counters.handed++;
 }
 
 void
@@ -724,6 +739,7 @@ hostfwd_new(struct event_base *base, const char *vm_name,
 	hf->send_reset = send_reset;
 	hf->arg = arg;
 	hf->auto_forward = true;
+	hf->hch = -1;
 	hf->unpriv_start = unprivileged_port_start();
 	TAILQ_INIT(&hf->ports);
 	if (hostfwd_tcp_init(hf) < 0) {
@@ -747,6 +763,7 @@ hostfwd_free(struct hostfwd *hf)
 
 	if (!hf)
 		return;
+	hostfwd_handoff(hf, false);
 	fwdconn_set_free(&hf->conns);
 	while ((hp = TAILQ_FIRST(&hf->ports)))
 		hport_free(hp);

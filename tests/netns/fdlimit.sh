@@ -16,6 +16,10 @@ bed_init
 bed_up
 bed_guest g1
 bed_write_conf g1 >/dev/null
+# host-netd accepting and relaying, as it does for VMs: a namespace guest
+# would otherwise accept on the host's socket itself (and host-netd's
+# descriptors would never run out).
+export VMN_FWD_HANDOFF=0
 FDS=96
 bed_spawn "$NS_HOST" host-netd prlimit --nofile=$FDS:$FDS "$HOST_NETD" -d -v \
     -f "$TMP/host-netd.conf"

@@ -19,9 +19,10 @@
 # loopback services (::1-only included), a burst of 100 at once, a host
 # port nobody serves reset for the guest's client, and one the
 # configuration does not allow refused; the bulk transfer again with both
-# daemons' relays copying instead of splicing (VMN_RELAY_COPY). TCP
-# connections are handed to guest-netd whole over the unix channel, or,
-# run as portfwd-relay.sh (VMN_FWD_HANDOFF=0), relayed by both daemons.
+# daemons' relays copying instead of splicing (VMN_RELAY_COPY). guest-netd
+# accepts on the host's listening sockets of TCP ports itself (handed over
+# the unix channel), or, run as portfwd-relay.sh (VMN_FWD_HANDOFF=0),
+# both daemons relay.
 TEST_NAME=portfwd
 . "$(dirname "$0")/lib.sh"
 bed_init
@@ -107,7 +108,14 @@ if [ "${VMN_FWD_HANDOFF:-1}" = 0 ]; then
 	pass "the host relays every connection (VMN_FWD_HANDOFF=0)"
 else
 	[ "$handed" -gt 0 ] || fail "no connection was handed to the guest"
-	pass "connections handed to guest-netd whole ($handed so far)"
+	# guest-netd accepts on the host's listening socket itself.
+	bed_spawn "$G" held socat TCP4-LISTEN:9150,fork,reuseaddr EXEC:cat
+	wait_for 5 "9150 forwarded" forwarded tcp 9150
+	wait_for 5 "guest-netd holds the host's socket of 9150" sh -c \
+	    "ip netns exec $NS_HOST ss -tlnp 'sport = :9150' | grep -q '\"guest-netd\"'"
+	[ "$(echo hi | in_host socat -t3 -T3 - TCP:127.0.0.1:9150)" = hi ] ||
+		fail "9150, accepted by the guest"
+	pass "the guest accepts on the host's sockets and relays alone ($handed connections so far)"
 fi
 
 # --- half-close, many connections, resets ------------------------------------
