@@ -213,6 +213,22 @@ session_drop_role(struct vm *vm, enum vmn_role role)
 			vmn_conn_fail(s->conn, 0, "no longer offered");
 }
 
+/*
+ * Whether the guest-netd at the other end of a unix socket is root of the
+ * host's user namespace: the only one our own sockets may go to (a socket
+ * of the host's namespace can connect anywhere from it). A guest-netd that
+ * is root of a user namespace of its own shows here as its mapped uid.
+ */
+static bool
+peer_is_host_root(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+	    cred.uid == 0;
+}
+
 static int
 handle_hello(struct session *s, const struct vmn_msg *m)
 {
@@ -280,7 +296,8 @@ handle_hello(struct session *s, const struct vmn_msg *m)
 	    vmn_attr_present(&m->tb[VMN_A_GUEST_PORT]) &&
 	    vmn_attr_u16(&m->tb[VMN_A_GUEST_PORT]) ?
 	    vmn_attr_u16(&m->tb[VMN_A_GUEST_PORT]) : hostd->conf->guest_port);
-	hostfwd_set_handoff(vm->fwd, (s->caps & VMN_CAP_FWD_HANDOFF) != 0);
+	hostfwd_set_handoff(vm->fwd, (s->caps & VMN_CAP_FWD_HANDOFF) &&
+	    peer_is_host_root(vmn_conn_fd(s->conn)));
 	hostfwd_session_up(vm->fwd);
 	if (vm->control) {
 		/* A rebooted or restarted guest: the new session wins. */

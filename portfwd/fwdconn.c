@@ -629,9 +629,13 @@ connected(struct fwdconn *fc)
 		return;
 	}
 	if (fc->passed >= 0 && fc->t.proto == IPPROTO_TCP) {
+		struct linger lg = { 0, 0 };
+
 		/* The opener's socket is the other end: the channel is done. */
 		if (fc->chan >= 0)
 			close(fc->chan);
+		/* Its timeout may have meant a reset: ours to decide now. */
+		setsockopt(fc->passed, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		fc->chan = fc->passed;
 		fc->passed = -1;
 		fc->handed = true;

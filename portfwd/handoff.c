@@ -155,9 +155,17 @@ chan_cb(evutil_socket_t fd, short what, void *arg)
 	while ((rc = chan_read(&h->cr, fd, &m, &why, &passed)) == 1) {
 		if (m.hdr.type == VMN_MSG_LISTEN && passed >= 0) {
 			if ((rc = listen_on(h, &m, passed)) < 0) {
-				log_warnx("handoff: a listening socket refused: "
-				    "%s", strerror(-rc));
+				/*
+				 * The host accepts on it no more: ending the
+				 * channel gives it all back, else its clients
+				 * would wait for nobody.
+				 */
+				log_warnx("handoff: a listening socket refused "
+				    "(%s): giving them all back", strerror(-rc));
 				close(passed);
+				passed = -1;
+				why = "a socket it could not take";
+				break;
 			}
 			passed = -1;
 		} else if (m.hdr.type == VMN_MSG_UNLISTEN &&

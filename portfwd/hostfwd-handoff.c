@@ -2,14 +2,19 @@
  * hostfwd-handoff.c - host-netd: a namespace guest accepts on our ports
  *
  * A guest on a unix: channel shares our kernel, and a guest-netd that
- * offers VMN_CAP_FWD_HANDOFF takes sockets. Over one channel of its own
+ * offers VMN_CAP_FWD_HANDOFF takes sockets. A socket of the host's
+ * namespace lets its holder connect from there, so they go only to a
+ * guest-netd that is root of the host's user namespace anyway
+ * (host-netd/session.c); a container's is not. Over one channel of its own
  * (HELLO role handoff) it gets each listening socket of the VM's forwarded
  * TCP ports (LISTEN, the socket riding on it), and from then on accepts
  * the clients and splices them to its servers itself (portfwd/handoff.c):
  * host-netd is off the path of every connection, as pasta's one process
  * is. We keep our copy of each socket, only no longer accept on it; a
  * socket we close is shut down first, which ends its listening in every
- * process that holds it, so a guest cannot keep a port of ours. When the channel ends
+ * process that holds it. We never accept again on a socket the guest has
+ * had (it may have changed it: its flags, its state): when the channel
+ * ends, each is shut down and closed, and the port bound anew. When the channel ends
  * (guest-netd exits, or misbehaves) we accept on all of them again, and
  * connections go the way they go to VMs: through both relays.
  *
@@ -30,12 +35,13 @@
 #include "hostfwd-int.h"
 #include "log.h"
 
-/* Its sockets go back to accepting here. */
+/* Its ports come back here, on sockets the guest never had. */
 static void
 handoff_down(struct hostfwd *hf, const char *why)
 {
 	struct hport *hp;
 	unsigned i;
+	bool given;
 
 	if (hf->hch < 0)
 		return;
@@ -45,12 +51,16 @@ handoff_down(struct hostfwd *hf, const char *why)
 	hf->hch_ev = NULL;
 	close(hf->hch);
 	hf->hch = -1;
-	TAILQ_FOREACH(hp, &hf->ports, entry)
+	TAILQ_FOREACH(hp, &hf->ports, entry) {
+		given = false;
 		for (i = 0; i < hp->nbind; i++)
 			if (hp->bind[i].lid) {
-				hp->bind[i].lid = 0;
-				event_add(hp->bind[i].ev, NULL);
+				hbind_close(&hp->bind[i]);	/* shut down */
+				given = true;
 			}
+		if (given)
+			hport_bind(hp);
+	}
 }
 
 /* One frame of the handoff channel: LISTEN (with fd) or UNLISTEN. */
@@ -125,6 +135,8 @@ hostfwd_handoff_port(struct hostfwd *hf, uint32_t lid)
 	struct hport *hp;
 	unsigned i;
 
+	if (lid == 0)
+		return NULL;	/* no socket of ours has it */
 	TAILQ_FOREACH(hp, &hf->ports, entry)
 		for (i = 0; i < hp->nbind; i++)
 			if (hp->bind[i].lid == lid)

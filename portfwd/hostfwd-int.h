@@ -99,6 +99,10 @@ const char	*hostfwd_proto_name(uint8_t proto);
 uint32_t	 hostfwd_next_id(struct hostfwd *hf);
 uint8_t		 hostfwd_target_family(const struct hport *hp);
 
+/* hostfwd.c */
+void	hport_bind(struct hport *hp);
+void	hbind_close(struct hbind *b);
+
 /* hostfwd-handoff.c */
 void	hostfwd_handoff(struct hostfwd *hf, bool on);
 void	hostfwd_handoff_bind(struct hbind *b);

@@ -55,7 +55,7 @@ hostfwd_proto_name(uint8_t proto)
 uint32_t
 hostfwd_next_id(struct hostfwd *hf)
 {
-	hf->next_id = (hf->next_id + 1) & ~FWD_ID_GUEST;
+	hf->next_id = (hf->next_id + 1) & ~(FWD_ID_GUEST | FWD_ID_ACCEPTED);
 	if (hf->next_id == 0)
 		hf->next_id = 1;
 	return hf->next_id;
@@ -131,7 +131,7 @@ hbind_open(struct hport *hp, struct hbind *b)
 }
 
 /* Binds what is not bound yet; a port in use is reported and retried. */
-static void
+void
 hport_bind(struct hport *hp)
 {
 	char ip[VMN_IP_STRLEN];
@@ -212,7 +212,7 @@ hport_new(struct hostfwd *hf, enum hport_kind kind, uint8_t proto,
 	return hp;
 }
 
-static void
+void
 hbind_close(struct hbind *b)
 {
 	/* UDP flows answer through this socket: they end with it. */
@@ -763,10 +763,11 @@ hostfwd_free(struct hostfwd *hf)
 
 	if (!hf)
 		return;
-	hostfwd_handoff(hf, false);
 	fwdconn_set_free(&hf->conns);
+	/* Each socket the guest has is shut down, and so taken back, first. */
 	while ((hp = TAILQ_FIRST(&hf->ports)))
 		hport_free(hp);
+	hostfwd_handoff(hf, false);
 	event_free(hf->retry_ev);
 	glisteners_free(&hf->listeners);
 	free(hf->statics);
