@@ -269,6 +269,7 @@ static const policy_t event_policy = {
 	[VMN_A_LISTEN_FLAGS]	= P_(U8),
 	[VMN_A_BYTES_IN]	= P_(U64),
 	[VMN_A_BYTES_OUT]	= P_(U64),
+	[VMN_A_COUNT]		= P_(U64),	/* FWD_BYTES: connections */
 };
 
 static const policy_t empty_policy = { 0 };

@@ -139,8 +139,8 @@ enum vmn_event {
 	VMN_EV_LISTENER_DEL,	/* when only its flags changed */
 	VMN_EV_LISTENERS_SYNCED, /* every listener since HELLO has been sent */
 	VMN_EV_FWD_RESET,	/* CONN_ID: the forwarded connection was reset */
-	VMN_EV_FWD_BYTES,	/* CONN_ID, BYTES_IN, BYTES_OUT: a handed-over
-				 * connection ended (in: to the guest) */
+	VMN_EV_FWD_BYTES,	/* CONN_ID, BYTES_IN, BYTES_OUT, COUNT: handed
+				 * connections ended (in: to the guest) */
 	VMN_EV__MAX
 };
 

@@ -389,7 +389,7 @@ guest_close(struct vmn_conn *c, int err, const char *why, void *arg)
  */
 static void
 send_fwd_event(void *arg, int event, const struct listener *l,
-    uint32_t conn_id, const uint64_t *bytes)
+    uint32_t conn_id, const uint64_t *counts)
 {
 	struct guest *g = arg;
 	struct vmn_buf b;
@@ -407,9 +407,10 @@ send_fwd_event(void *arg, int event, const struct listener *l,
 	}
 	if (conn_id)
 		vmn_put_u32(&b, VMN_A_CONN_ID, conn_id);
-	if (bytes) {
-		vmn_put_u64(&b, VMN_A_BYTES_IN, bytes[0]);
-		vmn_put_u64(&b, VMN_A_BYTES_OUT, bytes[1]);
+	if (counts) {
+		vmn_put_u64(&b, VMN_A_BYTES_IN, counts[0]);
+		vmn_put_u64(&b, VMN_A_BYTES_OUT, counts[1]);
+		vmn_put_u64(&b, VMN_A_COUNT, counts[2]);
 	}
 	vmn_conn_send_buf(g->conn, &b);
 }

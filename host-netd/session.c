@@ -166,6 +166,8 @@ handle_event(struct session *s, const struct vmn_msg *m)
 		/* The guest's word for its own counters: nothing more. */
 		hostfwd_handed_bytes(vm->fwd,
 		    vmn_attr_u32(&m->tb[VMN_A_CONN_ID]),
+		    vmn_attr_present(&m->tb[VMN_A_COUNT]) ?
+		    vmn_attr_u64(&m->tb[VMN_A_COUNT]) : 1,
 		    vmn_attr_u64(&m->tb[VMN_A_BYTES_IN]),
 		    vmn_attr_u64(&m->tb[VMN_A_BYTES_OUT]));
 		break;

@@ -61,6 +61,14 @@ struct rfwd_listener {
 	bool			 keep;		/* mark and sweep */
 };
 
+/* What connections accepted on one of the host's sockets carried. */
+#define GUESTFWD_TALLY		16
+#define GUESTFWD_TALLY_MS	500
+struct fwd_tally {
+	uint32_t	id;		/* FWD_ID_ACCEPTED | the socket's */
+	uint64_t	counts[3];	/* bytes in, out; connections */
+};
+
 struct guestfwd {
 	struct event_base		*base;
 	struct vmn_endpoint		 host;
@@ -75,6 +83,9 @@ struct guestfwd {
 	struct portwatch		*watch;
 	struct fwdconn_set		 conns;
 	struct handoff			*handoff;	/* the host's sockets */
+	struct fwd_tally		 tally[GUESTFWD_TALLY];
+	unsigned			 ntally;
+	struct event			*tally_ev;
 	uint32_t			 next_id;	/* rfwd ids */
 	LIST_HEAD(, rfwd_listener)	 rfwds;
 	unsigned			 rfwd_pending;	/* awaiting the host */
@@ -82,6 +93,24 @@ struct guestfwd {
 };
 
 static void rfwd_refresh(struct guestfwd *gf);
+
+/* Sends what the tally holds: one event per listening socket. */
+static void
+tally_flush(struct guestfwd *gf)
+{
+	unsigned i;
+
+	for (i = 0; i < gf->ntally; i++)
+		gf->send_event(gf->arg, VMN_EV_FWD_BYTES, NULL,
+		    gf->tally[i].id, gf->tally[i].counts);
+	gf->ntally = 0;
+}
+
+static void
+tally_cb(evutil_socket_t fd, short what, void *arg)
+{
+	tally_flush(arg);
+}
 
 /* ---- listeners --------------------------------------------------------- */
 
@@ -180,9 +209,35 @@ conn_handed_end(void *arg, uint32_t conn_id, uint64_t to_local,
     uint64_t from_local)
 {
 	struct guestfwd *gf = arg;
-	const uint64_t bytes[2] = { to_local, from_local };
+	struct timeval tv = { 0, GUESTFWD_TALLY_MS * 1000 };
+	const uint64_t counts[3] = { to_local, from_local, 1 };
+	struct fwd_tally *t;
+	unsigned i;
 
-	gf->send_event(gf->arg, VMN_EV_FWD_BYTES, NULL, conn_id, bytes);
+	/*
+	 * Handed over one by one: at once. Accepted on the host's sockets:
+	 * added up for a while, so that the host does not wake for each.
+	 */
+	if (!(conn_id & FWD_ID_ACCEPTED) || !gf->tally_ev) {
+		gf->send_event(gf->arg, VMN_EV_FWD_BYTES, NULL, conn_id, counts);
+		return;
+	}
+	for (i = 0; i < gf->ntally && gf->tally[i].id != conn_id; i++)
+		;
+	if (i == GUESTFWD_TALLY) {
+		tally_flush(gf);
+		i = 0;
+	}
+	t = &gf->tally[i];
+	if (i == gf->ntally) {
+		memset(t, 0, sizeof(*t));
+		t->id = conn_id;
+		gf->ntally++;
+	}
+	for (i = 0; i < 3; i++)
+		t->counts[i] += counts[i];
+	if (!evtimer_pending(gf->tally_ev, NULL))
+		evtimer_add(gf->tally_ev, &tv);
 }
 
 /* The host's handoff channel: its listening sockets. */
@@ -430,6 +485,7 @@ guestfwd_new(struct event_base *base, const struct vmn_endpoint *host,
 	gf->conns.answer_role = VMN_ROLE_FWD;
 	gf->conn_log = (struct vmn_ratelimit)VMN_RATELIMIT_INIT(10, 10000);
 	gf->handoff = handoff_new(base, &gf->conns);	/* NULL: none taken */
+	gf->tally_ev = evtimer_new(base, tally_cb, gf);	/* NULL: at once */
 	LIST_INIT(&gf->rfwds);
 	relay_raise_nofile();
 	gf->watch = portwatch_new(base, watch_cb, gf);
@@ -471,5 +527,7 @@ guestfwd_free(struct guestfwd *gf)
 		rfwd_close(gf, rl);
 	handoff_free(gf->handoff);
 	fwdconn_set_free(&gf->conns);
+	if (gf->tally_ev)
+		event_free(gf->tally_ev);
 	free(gf);
 }

@@ -26,10 +26,13 @@ struct guestfwd;
 #define GUESTFWD_RFWD_PENDING_ALL	24
 
 /* Hands an event (listener added/removed/synced, reset) to the host. */
-/* l: a listener's events; bytes (in, out): VMN_EV_FWD_BYTES's. */
+/*
+ * l: a listener's events; counts, VMN_EV_FWD_BYTES's: bytes in, bytes
+ * out, and how many connections they are.
+ */
 typedef void	(*guestfwd_event_fn)(void *arg, int event,
 		    const struct listener *l, uint32_t conn_id,
-		    const uint64_t *bytes);
+		    const uint64_t *counts);
 
 struct guestfwd	*guestfwd_new(struct event_base *base,
 		    const struct vmn_endpoint *host, uint32_t host_port,

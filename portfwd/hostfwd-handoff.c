@@ -18,9 +18,9 @@
  * (guest-netd exits, or misbehaves) we accept on all of them again, and
  * connections go the way they go to VMs: through both relays.
  *
- * What the guest accepted it reports when each connection ends
- * (VMN_EV_FWD_BYTES, with FWD_ID_ACCEPTED and the socket's id), for the
- * counters: its word, about its own traffic only.
+ * What the guest accepted it reports as connections end, added up over
+ * half a second (VMN_EV_FWD_BYTES, with FWD_ID_ACCEPTED and the socket's
+ * id), for the counters: its word, about its own traffic only.
  */
 #include "config.h"
 

@@ -520,7 +520,7 @@ hostfwd_set_handoff(struct hostfwd *hf, bool guest_takes)
  * carried; one it accepted itself on a socket of ours is counted now.
  */
 void
-hostfwd_handed_bytes(struct hostfwd *hf, uint32_t conn_id,
+hostfwd_handed_bytes(struct hostfwd *hf, uint32_t conn_id, uint64_t conns,
     uint64_t to_guest, uint64_t from_guest)
 {
 	struct hport *hp;
@@ -530,10 +530,10 @@ hostfwd_handed_bytes(struct hostfwd *hf, uint32_t conn_id,
 	if (!(conn_id & FWD_ID_ACCEPTED) || (conn_id & FWD_ID_GUEST))
 		return;
 	if ((hp = hostfwd_handoff_port(hf, conn_id & ~FWD_ID_ACCEPTED)))
-		hp->conns++;
-	hf->stats.connections++;
-	hostfwd_counters.connections++;
-	hostfwd_counters.handed++;
+		hp->conns += conns;
+	hf->stats.connections += conns;
+	hostfwd_counters.connections += conns;
+	hostfwd_counters.handed += conns;
 }
 
 void

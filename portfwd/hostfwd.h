@@ -128,7 +128,7 @@ void		 hostfwd_set_policy(struct hostfwd *hf,
 void		 hostfwd_set_guest_port(struct hostfwd *hf, uint32_t port);
 void		 hostfwd_set_handoff(struct hostfwd *hf, bool guest_takes);
 void		 hostfwd_handed_bytes(struct hostfwd *hf, uint32_t conn_id,
-		    uint64_t to_guest, uint64_t from_guest);
+		    uint64_t conns, uint64_t to_guest, uint64_t from_guest);
 void		 hostfwd_set_notify(struct hostfwd *hf, hostfwd_note_fn fn,
 		    void *arg);
 int		 hostfwd_probe(const struct hostfwd *hf,

@@ -152,6 +152,9 @@ netctl --dump forwards | grep -v 18090 | diff - "$TMP/forwards.before" >/dev/nul
 	fail "a refused forward changed something: $(netctl --dump forwards)"
 pass "unknown VM, forwarded already, in use on the host, bad syntax, nothing to remove: refused, nothing changed"
 
+# The guest reports what it accepted within half a second.
+wait_for 5 "18090's connection counted" sh -c \
+	"$NETCTL -s $TMP/control.sock --dump forwards | awk -F'\t' '\$3 == \"127.0.0.1:18090\" && \$7 == 1 { f = 1 } END { exit !f }'"
 out=$(netctl -j forward remove g1 tcp 18090) || fail "forward remove: $out"
 echo "$out" | python3 -c 'import json, sys
 d = json.load(sys.stdin)["removed"]
