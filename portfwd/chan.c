@@ -139,6 +139,7 @@ chan_send_fd(int fd, const uint8_t *buf, size_t len, int pass)
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 	    .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	ssize_t n;
 
 	if (len > sizeof(copy))
 		return -EMSGSIZE;
@@ -148,8 +149,10 @@ chan_send_fd(int fd, const uint8_t *buf, size_t len, int pass)
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &pass, sizeof(int));
-	return sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)len ?
-	    0 : -EIO;
+	n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0 && errno == EAGAIN)
+		return -EAGAIN;		/* nothing went: the socket is full */
+	return n == (ssize_t)len ? 0 : -EIO;
 }
 
 int

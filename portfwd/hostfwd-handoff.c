@@ -95,13 +95,20 @@ hostfwd_handoff_bind(struct hbind *b)
 {
 	struct hostfwd *hf = b->hp->hf;
 	uint32_t lid;
+	int rc;
 
 	if (hf->hch < 0 || b->hp->proto != IPPROTO_TCP || b->fd < 0 || b->lid)
 		return;
 	lid = ++hf->next_lid & ~FWD_ID_ACCEPTED & ~FWD_ID_GUEST;
 	if (lid == 0)
 		lid = hf->next_lid = 1;
-	if (send_listen(hf, VMN_MSG_LISTEN, b, lid) < 0) {
+	if ((rc = send_listen(hf, VMN_MSG_LISTEN, b, lid)) == -EAGAIN) {
+		/* The guest has many to read: this one stays ours. */
+		log_debug("vm %s: %s port %u stays host-netd's: the handoff "
+		    "channel is full", hf->vm, "tcp", b->hp->host_port);
+		return;
+	}
+	if (rc < 0) {
 		handoff_down(hf, "cannot send it a socket");
 		return;
 	}
