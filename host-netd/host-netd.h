@@ -414,6 +414,7 @@ void	session_send_event(struct session *s, int event, uint32_t conn_id);
 void	session_drop_role(struct vm *vm, enum vmn_role role);
 
 /* monitor.c */
+uint64_t	file_hash(const char *path);
 int	monitor_start(void);
 void	monitor_stop(void);
 

@@ -211,7 +211,8 @@ dns_equal(const struct hostdns *a, const struct hostdns *b)
 	return true;
 }
 
-static uint64_t
+/* A file's bytes, hashed (FNV-1a): to tell a rewrite from a change. 0: none. */
+uint64_t
 file_hash(const char *path)
 {
 	uint64_t h = 0xcbf29ce484222325ull;

@@ -21,13 +21,10 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -213,24 +210,6 @@ static struct {
 } watch;
 
 static uint64_t
-hash_file(uint64_t h, const char *path)
-{
-	uint8_t buf[4096];
-	ssize_t n, i;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return h * 31 + 1;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		for (i = 0; i < n; i++) {
-			h ^= buf[i];
-			h *= 0x100000001b3ull;
-		}
-	close(fd);
-	return h;
-}
-
-static uint64_t
 sources_hash(void)
 {
 	const struct policy *pol = hostd->policy;
@@ -239,7 +218,8 @@ sources_hash(void)
 
 	for (i = 0; pol && i < pol->nproxies; i++)
 		if (pol->proxies[i].follow_host)
-			h = hash_file(h, pol->proxies[i].source);
+			h = (h ^ file_hash(pol->proxies[i].source)) *
+			    0x100000001b3ull;
 	return h;
 }
 
