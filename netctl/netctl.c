@@ -12,10 +12,13 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "netctl.h"
 
@@ -212,6 +215,29 @@ cmd_operands(int argc, char **argv, int min, int max, const char *what)
 		usage_error("missing %s", what ? what : "argument");
 	if (argc > max)
 		usage_error("unexpected argument \"%s\"", argv[max]);
+}
+
+/*
+ * The contents of the operand FILE, or standard input for "-", into buf:
+ * at most size bytes (a caller that gives one more than it takes sees a
+ * file too long). The length; failing to open it fails the command.
+ */
+size_t
+read_operand(const char *file, uint8_t *buf, size_t size)
+{
+	size_t len = 0;
+	ssize_t k;
+	int fd;
+
+	if (strcmp(file, "-") == 0)
+		fd = STDIN_FILENO;
+	else if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+		fail(EXIT_FAILED, errno, "%s: %s", file, strerror(errno));
+	while (len < size && (k = read(fd, buf + len, size - len)) > 0)
+		len += (size_t)k;
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return len;
 }
 
 /* An exact name, or the only command it begins. */

@@ -40,6 +40,7 @@ struct command {
 int	cmd_getopt(int argc, char **argv, const struct option *own);
 void	cmd_operands(int argc, char **argv, int min, int max,
 	    const char *what);
+size_t	read_operand(const char *file, uint8_t *buf, size_t size);
 void	usage_error(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 

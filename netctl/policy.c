@@ -8,11 +8,9 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "netctl.h"
 
@@ -145,21 +143,11 @@ policy_check(int argc, char **argv)
 	const char *file;
 	struct vmn_buf b;
 	struct vmn_msg m;
-	size_t len = 0;
-	ssize_t k;
-	int fd;
+	size_t len;
 
 	cmd_operands(argc, argv, 1, 1, "FILE (or - for standard input)");
 	file = argv[0];
-	if (strcmp(file, "-") == 0)
-		fd = STDIN_FILENO;
-	else if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
-		fail(EXIT_FAILED, errno, "%s: %s", file, strerror(errno));
-	while (len < sizeof(text) &&
-	    (k = read(fd, text + len, sizeof(text) - len)) > 0)
-		len += (size_t)k;
-	if (fd != STDIN_FILENO)
-		close(fd);
+	len = read_operand(file, text, sizeof(text));
 	if (len > VMN_POLICY_CHECK_MAX)
 		fail(EXIT_FAILED, EFBIG, "%s: more than %d bytes", file,
 		    VMN_POLICY_CHECK_MAX);

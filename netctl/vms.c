@@ -11,11 +11,9 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "netctl.h"
 
@@ -329,10 +327,9 @@ cmd_register(int argc, char **argv)
 	struct vmn_buf b;
 	struct vmn_msg m;
 	const char *file;
-	size_t len = 0;
-	ssize_t k;
+	size_t len;
 	char *end;
-	int ch, fd;
+	int ch;
 
 	while ((ch = cmd_getopt(argc, argv, opts)) != -1) {
 		errno = 0;
@@ -344,15 +341,7 @@ cmd_register(int argc, char **argv)
 	cmd_operands(argc - optind, argv + optind, 1, 1, "FILE (or - for "
 	    "standard input)");
 	file = argv[optind];
-	if (strcmp(file, "-") == 0)
-		fd = STDIN_FILENO;
-	else if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
-		fail(EXIT_FAILED, errno, "%s: %s", file, strerror(errno));
-	while (len < sizeof(text) &&
-	    (k = read(fd, text + len, sizeof(text) - len)) > 0)
-		len += (size_t)k;
-	if (fd != STDIN_FILENO)
-		close(fd);
+	len = read_operand(file, text, sizeof(text));
 	if (len == 0)
 		fail(EXIT_FAILED, EINVAL, "%s: empty", file);
 	if (len > VMN_REGISTER_MAX)
