@@ -238,8 +238,10 @@ bed_spawn "$NS_HOST" vpn-host socat -b 65535 \
 	TUN:10.8.0.2/24,tun-name=vpn0,tun-type=tun,iff-no-pi,iff-up UDP4:$LAN4:9999
 VPN_PID=$LAST_PID
 ip -n "$NS_LAN" addr add 10.9.9.9/32 dev lo
+# The answer after the datagram is read: a shell that answered and exited
+# first would leave socat nowhere to write it (EPIPE), and no answer.
 bed_spawn "$NS_LAN" vpn-udp socat UDP4-RECVFROM:5400,bind=10.9.9.9,fork \
-	SYSTEM:'echo \$SOCAT_PEERADDR'
+	SYSTEM:'read -r _; echo \$SOCAT_PEERADDR'
 wait_for 5 "vpn0 on the host" sh -c "ip -n $NS_HOST link show vpn0 >/dev/null 2>&1"
 in_host ip route add 0.0.0.0/1 via 10.8.0.1 dev vpn0
 in_host ip route add 128.0.0.0/1 via 10.8.0.1 dev vpn0
