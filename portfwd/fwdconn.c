@@ -10,7 +10,11 @@
  *
  *   open    a local program connected to us (host: a forwarded port;
  *           guest: a reverse forward). We open the channel, send HELLO
- *           and FWD in one write, and wait for the answers.
+ *           and FWD in one write, and wait for the answers. Where the
+ *           peer allows it (set->early: the guest), the program's bytes
+ *           follow at once, relayed one way while the answers are
+ *           awaited, so that its request costs no extra round trip; a
+ *           refusal still resets it.
  *   answer  a channel came (guest: on its forward port; host: an rfwd
  *           session, whose HELLO and FWD host-netd's session code read).
  *           We connect to the loopback port FWD names, 127.0.0.1 first and
@@ -298,6 +302,15 @@ relay_done(struct relay *r, int err, enum relay_end end, void *arg)
 	struct fwdconn *fc = arg;
 	struct fwdconn_set *set = fc->set;
 
+	if (fc->state == FC_REPLY) {
+		/* Early bytes only: the answer is still to come. */
+		if (end == RELAY_B)
+			return;	/* the channel broke: reply_cb says why */
+		set->ops->send_reset(set->arg, fc->t.conn_id);
+		fail(fc, FWDCONN_FAILED, -err,
+		    "reset before the peer answered");
+		return;
+	}
 	if (fc->handed) {
 		if (set->ops->handed_end)
 			set->ops->handed_end(set->arg, fc->t.conn_id,
@@ -376,7 +389,7 @@ start_relay(struct fwdconn *fc)
 			return;
 		}
 		event_add(fc->udp_ev, NULL);
-	} else {
+	} else if (!fc->relay) {
 		/* A: the local socket; B: the channel. */
 		fc->relay = relay_new(set->base, fc->local, fc->chan, relay_done,
 		    fc);
@@ -428,7 +441,9 @@ reply_cb(evutil_socket_t fd, short what, void *arg)
 			arm_deadline(fc, FWDCONN_CONNECT_MS);
 		fc->hello_answered = true;
 	}
-	if (rc == CHAN_FWD_ANSWERED && fc->handing) {
+	if (rc == CHAN_FWD_ANSWERED && fc->relay && relay_finished(fc->relay))
+		fail(fc, FWDCONN_FAILED, EPIPE, "the channel broke");
+	else if (rc == CHAN_FWD_ANSWERED && fc->handing) {
 		/* The peer relays it now; our copy goes. */
 		if (fc->set->ops->setup_done)
 			fc->set->ops->setup_done(fc->set->arg, fc,
@@ -457,8 +472,14 @@ chan_connected(int fd, void *arg)
 	fc->handing = set->handoff && fc->t.proto == IPPROTO_TCP;
 	if ((rc = chan_send_request(fd, set->open_role, set->vm_id,
 	    &fc->t, fc->handing ? fc->local : -1)) < 0 ||
-	    (rc = watch(fc, fd, EV_READ | EV_PERSIST, reply_cb, NULL)) < 0)
+	    (rc = watch(fc, fd, EV_READ | EV_PERSIST, reply_cb, NULL)) < 0) {
 		fail(fc, FWDCONN_FAILED, -rc, "cannot send the request");
+		return;
+	}
+	/* The client's first bytes follow the request (no memory: later). */
+	if (set->early && !fc->handing && fc->t.proto == IPPROTO_TCP &&
+	    (fc->relay = relay_new(set->base, fc->local, fd, relay_done, fc)))
+		relay_start_from(fc->relay, RELAY_A);
 }
 
 static void

@@ -86,6 +86,13 @@ struct fwdconn_set {
 	bool				 kicking;
 	struct fwdconn_bytes		 done;		/* of those ended */
 	bool				 handoff;	/* open: hand TCP over */
+	/*
+	 * open: the local program's TCP bytes follow the request at once
+	 * rather than after the answer; only to a peer that reads the
+	 * handshake exactly, so that they wait in the channel until it
+	 * has connected.
+	 */
+	bool				 early;
 };
 
 int	fwdconn_set_init(struct fwdconn_set *set, struct event_base *base,

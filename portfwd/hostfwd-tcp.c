@@ -94,6 +94,8 @@ hostfwd_tcp_init(struct hostfwd *hf)
 	hf->conns.vm_id = hf->vm;
 	hf->conns.open_role = VMN_ROLE_FWD;
 	hf->conns.answer_role = VMN_ROLE_RFWD;
+	/* guest-netd reads HELLO and FWD exactly (fwdconn_answer). */
+	hf->conns.early = true;
 	hf->conn_log = (struct vmn_ratelimit)VMN_RATELIMIT_INIT(CONN_LOG_BURST,
 	    CONN_LOG_MS);
 	return 0;

@@ -331,6 +331,17 @@ relay_start(struct relay *r)
 }
 
 /*
+ * Starts the direction from `from` alone: its bytes may go before the
+ * other end's can come back (an opener's first bytes, sent while the
+ * peer still answers on the same socket). relay_start() adds the other.
+ */
+void
+relay_start_from(struct relay *r, enum relay_end from)
+{
+	pump(&r->dir[from]);
+}
+
+/*
  * Closes both sockets. The ends in reset (RELAY_RESET_A, _B) get a reset
  * rather than an orderly close: the other end of the forward was reset.
  */
@@ -364,6 +375,13 @@ relay_free(struct relay *r, unsigned reset)
 		}
 	}
 	free(r);
+}
+
+/* Whether it ended (done() has run or is about to). */
+bool
+relay_finished(const struct relay *r)
+{
+	return r->finished;
 }
 
 uint64_t

@@ -4,6 +4,7 @@
 #ifndef VMN_RELAY_H
 #define VMN_RELAY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,9 +27,11 @@ typedef void	(*relay_done_fn)(struct relay *r, int err, enum relay_end end,
 struct relay	*relay_new(struct event_base *base, int fd_a, int fd_b,
 		    relay_done_fn done, void *arg);
 void		 relay_start(struct relay *r);
+void		 relay_start_from(struct relay *r, enum relay_end from);
 #define RELAY_RESET_A	(1u << RELAY_A)
 #define RELAY_RESET_B	(1u << RELAY_B)
 void		 relay_free(struct relay *r, unsigned reset);
+bool		 relay_finished(const struct relay *r);
 uint64_t	 relay_bytes(const struct relay *r, enum relay_end from);
 int		 relay_fd(const struct relay *r, enum relay_end end);
 void		 relay_raise_nofile(void);
