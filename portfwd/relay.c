@@ -18,6 +18,12 @@
  * either socket (a reset, a broken pipe) ends it at once with that error,
  * and the owner decides how to pass it on (a TCP peer gets a reset).
  *
+ * A direction starts with a small buffer instead, copying through user
+ * space: most forwarded connections carry a request and its answer, and
+ * for those a read and a send cost less than creating, filling, draining
+ * and closing a pipe. The first read that fills the buffer shows bulk:
+ * once the buffer has drained, the direction splices from then on.
+ *
  * Sockets that cannot splice (some transports lack it) fall back to a
  * plain buffer for that direction, and so does a direction that cannot
  * have a pipe (no descriptor left); nothing else changes. VMN_RELAY_COPY
@@ -46,9 +52,11 @@ struct direction {
 	int		 pipe[2];	/* splice mode: -1 until first needed */
 	size_t		 cap;		/* pipe or buffer capacity */
 	size_t		 inflight;	/* bytes read, not yet written */
-	uint8_t		*buf;		/* copy mode: the buffer */
-	size_t		 off;		/* copy mode: first unwritten byte */
+	uint8_t		*buf;		/* copy or small mode: the buffer */
+	size_t		 off;		/* copy or small mode: first unwritten */
 	bool		 copy;		/* splice() unavailable */
+	bool		 small;		/* no bulk seen yet: RELAY_SMALL_SIZE */
+	bool		 bulk;		/* small, and a read filled it */
 	bool		 grown;		/* asked for a RELAY_PIPE_SIZE pipe */
 	bool		 eof;		/* source ended */
 	bool		 shut;		/* destination shut down: done */
@@ -166,13 +174,39 @@ copy_buffer(struct direction *d)
 	return 0;
 }
 
+/* Reads into the buffer's free end; one that fills the small one is bulk. */
+static ssize_t
+fill_buffer(struct direction *d)
+{
+	size_t end = d->off + d->inflight;
+	ssize_t n;
+
+	if (end == d->cap && d->off > 0) {	/* compact */
+		memmove(d->buf, d->buf + d->off, d->inflight);
+		d->off = 0;
+		end = d->inflight;
+	}
+	n = read(d->src, d->buf + end, d->cap - end);
+	if (d->small && n == (ssize_t)(d->cap - end))
+		d->bulk = true;
+	return n;
+}
+
 /* Moves source -> buffer. >0: moved, 0: end of file, -1: errno says. */
 static ssize_t
 fill(struct direction *d)
 {
-	size_t end;
 	ssize_t n;
 
+	if (d->small) {
+		if (!d->buf && !(d->buf = malloc(RELAY_SMALL_SIZE))) {
+			/* No memory for it: splice (no buffer) at once. */
+			d->small = false;
+			d->cap = RELAY_PIPE_SIZE;
+			return fill(d);
+		}
+		return fill_buffer(d);
+	}
 	if (!d->copy && (d->pipe[0] >= 0 || open_pipe(d) == 0)) {
 		n = splice(d->src, NULL, d->pipe[1], NULL, d->cap - d->inflight,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -185,13 +219,18 @@ fill(struct direction *d)
 		d->off = 0;
 	if (copy_buffer(d) < 0)
 		return -1;
-	end = d->off + d->inflight;
-	if (end == d->cap && d->off > 0) {	/* compact */
-		memmove(d->buf, d->buf + d->off, d->inflight);
-		d->off = 0;
-		end = d->inflight;
-	}
-	return read(d->src, d->buf + end, d->cap - end);
+	return fill_buffer(d);
+}
+
+/* Bulk through the small buffer: splice once it has drained. */
+static void
+to_splice(struct direction *d)
+{
+	free(d->buf);
+	d->buf = NULL;
+	d->off = 0;
+	d->small = d->bulk = false;
+	d->cap = RELAY_PIPE_SIZE;	/* until the pipe says what it holds */
 }
 
 /* Moves buffer -> destination. */
@@ -200,7 +239,7 @@ drain(struct direction *d)
 {
 	ssize_t n;
 
-	if (!d->copy) {
+	if (!d->copy && !d->small) {
 		/*
 		 * Never SPLICE_F_MORE: it corks a TCP destination, which then
 		 * holds a short reply for up to 200 ms waiting for more that a
@@ -237,7 +276,7 @@ pump(struct direction *d)
 				d->bytes += (uint64_t)n;
 				progress = true;
 				if (d->inflight >= d->cap && !d->copy &&
-				    !d->grown)
+				    !d->small && !d->grown)
 					grow_pipe(d);
 			} else if (n == 0) {
 				d->eof = true;
@@ -253,6 +292,8 @@ pump(struct direction *d)
 			if (n > 0) {
 				d->inflight -= (size_t)n;
 				progress = true;
+				if (d->bulk && d->inflight == 0)
+					to_splice(d);
 			} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 				write_blocked = true;
 			} else if (n < 0) {
@@ -291,8 +332,9 @@ direction_init(struct relay *r, struct direction *d, int src, int dst,
 	d->src = src;
 	d->dst = dst;
 	d->pipe[0] = d->pipe[1] = -1;
-	d->cap = RELAY_PIPE_SIZE;	/* until the pipe says what it holds */
 	d->copy = copy_forced();	/* the buffer comes with the first bytes */
+	d->small = !d->copy;
+	d->cap = d->small ? RELAY_SMALL_SIZE : RELAY_COPY_SIZE;
 	d->rd = event_new(base, src, EV_READ | EV_PERSIST, rd_cb, d);
 	d->wr = event_new(base, dst, EV_WRITE | EV_PERSIST, wr_cb, d);
 }

@@ -13,6 +13,7 @@ struct relay;
 
 #define RELAY_PIPE_SIZE		(1 << 20)	/* in flight per bulk direction */
 #define RELAY_COPY_SIZE		(256 << 10)	/* when splice() cannot be used */
+#define RELAY_SMALL_SIZE	(16 << 10)	/* until a direction shows bulk */
 
 enum relay_end { RELAY_A = 0, RELAY_B = 1 };
 
