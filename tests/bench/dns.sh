@@ -149,6 +149,6 @@ for t in "${targets[@]}"; do
 	echo
 done
 echo
-echo "targets: tunnel >= 0.80 x direct qps: $(ratio "${QPS[tunnel]}" "${QPS[direct]}");" \
-    "tunnel p99 - direct p99 (ms) at 10/25/50%:" \
+echo "targets: tunnel >= 0.9 x direct qps: $(ratio "${QPS[tunnel]}" "${QPS[direct]}");" \
+    "tunnel p99 - direct p99 (ms) at 10/25/50%, <= +0.5 at 10 and 25%:" \
     "$(for r in "${RATES[@]}"; do printf '%s ' "$(delta "${P99[tunnel,$r]}" "${P99[direct,$r]}")"; done)"
