@@ -17,11 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include <event2/event.h>
 
 #include "cli.h"
 #include "log.h"
+#include "seccomp.h"
 #include "transport.h"
 #include "vhost-user.h"
 #include "vsockdev.h"
@@ -47,6 +49,21 @@ static const char usage_text[] =
     "  -v               more verbose logging (stderr)\n"
     "  -h, --help       this text\n"
     "      --version    vmnet-vsockd's version\n";
+
+/*
+ * What the event loop calls once set up, beside common/seccomp.c's list:
+ * QEMU's vhost-user messages (descriptors with them: guest memory mapped
+ * shared, kick and call eventfds), the guest's connections to host
+ * programs (unix sockets only: hybrid vsock) and theirs to the guest.
+ * No files are opened, nothing is executed, no other socket family.
+ */
+static const struct vmn_syscall syscalls[] = {
+	VMN_SYSCALL(recvmsg), VMN_SYSCALL(sendmsg), VMN_SYSCALL(recvfrom),
+	VMN_SYSCALL(sendto), VMN_SYSCALL(accept4), VMN_SYSCALL(connect),
+	VMN_SYSCALL_ARG(socket, 0, 1, AF_UNIX), VMN_SYSCALL(shutdown),
+	VMN_SYSCALL(setsockopt), VMN_SYSCALL(getsockopt),
+	VMN_SYSCALL(unlink),		/* our socket, at exit */
+};
 
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -143,6 +160,9 @@ main(int argc, char *argv[])
 		evsignal_add(sigint, NULL);
 	log_info("guest CID %" PRIu64 "; vhost-user on %s, hybrid vsock on %s",
 	    cid, d.socket_path, uds);
+	if ((fd = vmn_seccomp_allow("vmnet-vsockd", syscalls,
+	    sizeof(syscalls) / sizeof(syscalls[0]))) < 0)
+		fatalx("system call filter: %s", strerror(-fd));
 
 	event_base_dispatch(d.base);
 

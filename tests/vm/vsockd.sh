@@ -12,6 +12,8 @@
 # vmnet-vsockd must stay up through all of them (it is restarted if it
 # dies, and that is a failure) and exit cleanly on SIGTERM, and its log
 # must have no sanitizer report ("AddressSanitizer", "runtime error:").
+# Last, the system call filter: on, and a call off its list (an AF_INET
+# socket, made by gdb inside it) kills vmnet-vsockd with SIGSYS.
 # Needs neither root nor namespaces.
 #
 #   VMN_BUILDDIR            where vm/vmnet-vsockd and tests/tools/ are
@@ -196,6 +198,37 @@ done
 
 # A clean exit, and nothing from the sanitizers at exit (leaks) either.
 stop_vsockd
+
+# The system call filter: on once set up, and a call off its list (an
+# AF_INET socket, made inside it by gdb) kills the process with SIGSYS.
+start_vsockd
+for _ in $(seq 50); do
+	grep -q '^Seccomp:[[:space:]]*2' "/proc/$VSOCKD_PID/status" && break
+	sleep 0.05
+done
+if ! grep -q '^Seccomp:[[:space:]]*2' "/proc/$VSOCKD_PID/status"; then
+	fail "vmnet-vsockd runs without its system call filter"
+elif ! command -v gdb >/dev/null; then
+	fail "missing tool: gdb (tests/deps.sh installs it)"
+else
+	gdb -p "$VSOCKD_PID" -batch -ex 'call (int)socket(2, 1, 0)' \
+	    >"$TMP/gdb.log" 2>&1 || true
+	for _ in $(seq 100); do
+		running "$VSOCKD_PID" || break
+		sleep 0.05
+	done
+	if running "$VSOCKD_PID"; then
+		fail "vmnet-vsockd survived socket(AF_INET): $(tail -n 3 "$TMP/gdb.log")"
+		stop_vsockd
+	else
+		st=$(reap_vsockd)
+		if [ "$st" = $((128 + 31)) ]; then
+			log "ok: seccomp: on; socket(AF_INET) killed vmnet-vsockd with SIGSYS"
+		else
+			fail "vmnet-vsockd ended with status $st, not SIGSYS's"
+		fi
+	fi
+fi
 for f in "$TMP"/vsockd.*.log; do
 	if grep -Eq "$SANITIZER" "$f"; then
 		fail "$(basename "$f"): sanitizer reports:"
