@@ -185,6 +185,17 @@ for p in 9300 9301 9302; do
 	bed_spawn "$(guest_ns g3)" "srv-g3-$p" socat \
 	    TCP6-LISTEN:$p,fork,reuseaddr,ipv6only=0 SYSTEM:"echo g3"
 done
+# Each port is steered (held for g3, as netctl forwards shows: the table
+# is replaced before that) before the lan tries it: one not yet steered
+# meets the host's closed port, refused whatever the rule says.
+steered() {
+	netctl --dump forwards | awk -F'\t' -v p="0.0.0.0:$1" '
+	    $1 == "g3" { for (i = 2; i <= NF; i++) if ($i == p) a = 1; if (/inbound/ && a) f = 1; a = 0 }
+	    END { exit !f }'
+}
+for p in 9300 9301 9302; do
+	wait_for 5 "g3's $p steered" steered $p
+done
 wait_for 5 "the lan reaches g3's 9300" sh -c "[ \"\$(ip netns exec $NS_LAN socat -t3 -T3 - TCP:$HOST4:9300 </dev/null)\" = g3 ]"
 for a in $HOST4 $HOST6; do
 	expect "lan -> g3 $a:9300 (allow in)" "$(try_tcp "$NS_LAN" $a 9300)" ok
