@@ -25,6 +25,15 @@ print_quoted(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* "\tNAME VALUE\n", the value quoted so that it reads back the same. */
+static void
+print_setting(FILE *f, const char *name, const char *value)
+{
+	fprintf(f, "\t%s ", name);
+	print_quoted(f, value);
+	fputc('\n', f);
+}
+
 static void
 print_vm(FILE *f, const struct vm_conf *vc)
 {
@@ -183,15 +192,15 @@ print_proxy(FILE *f, const struct policy *pol, const struct policy_proxy *px)
 	if (px->none)
 		fprintf(f, "\tnone\n");
 	if (px->follow_host)
-		fprintf(f, "\tfollow-host \"%s\"\n", px->source);
+		print_setting(f, "follow-host", px->source);
 	if (px->http[0])
-		fprintf(f, "\thttp \"%s\"\n", px->http);
+		print_setting(f, "http", px->http);
 	if (px->https[0])
-		fprintf(f, "\thttps \"%s\"\n", px->https);
+		print_setting(f, "https", px->https);
 	if (px->pac[0])
-		fprintf(f, "\tpac \"%s\"\n", px->pac);
+		print_setting(f, "pac", px->pac);
 	if (px->no_proxy[0])
-		fprintf(f, "\tno-proxy \"%s\"\n", px->no_proxy);
+		print_setting(f, "no-proxy", px->no_proxy);
 	fprintf(f, "}\n");
 }
 

@@ -6,7 +6,8 @@
 # (every daemon the namespace tests start is the instrumented one, and a
 # sanitizer report anywhere fails the run). Between the two, the README's
 # first command runs as on a fresh machine (tests/first-run.sh) and an
-# installed tree is run (tests/install.sh).
+# installed tree is run (tests/install.sh). Last, a short fuzzing run of
+# every harness in tests/fuzz.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 . "$src/tests/root.sh"
@@ -30,4 +31,8 @@ run_suite "$src/build" --enable-werror
 "$src/tests/first-run.sh"
 "$src/tests/install.sh"
 run_suite "$src/build-sanitizers" --enable-werror --enable-sanitizers
+# Every parser of untrusted bytes, fuzzed briefly from its corpus (clang,
+# libFuzzer, ASan and UBSan): a smoke run; tests/fuzz/README.md has more.
+echo "=== fuzz smoke run"
+"$src/tests/fuzz/run.sh" 5
 echo "=== all tests passed"

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "guestmem.h"
@@ -45,6 +46,7 @@ guestmem_set(struct guestmem *gm, const struct guestmem_desc *d,
 	}
 	for (i = 0; i < n; i++) {
 		struct guestmem_region *r = &gm->r[i];
+		struct stat st;
 		void *p;
 
 		if (d[i].size == 0 || d[i].gpa + d[i].size < d[i].gpa ||
@@ -62,6 +64,17 @@ guestmem_set(struct guestmem *gm, const struct guestmem_desc *d,
 		if (j < i) {
 			snprintf(err, errlen, "memory regions %u and %u overlap",
 			    j, i);
+			rc = -EINVAL;
+			break;
+		}
+		/*
+		 * A mapping past the file's end maps, and its first access
+		 * is SIGBUS: the region must fit in what the fd holds.
+		 */
+		if (fstat(fds[i], &st) < 0 || (S_ISREG(st.st_mode) &&
+		    (uint64_t)st.st_size < d[i].mmap_offset + d[i].size)) {
+			snprintf(err, errlen, "memory region %u: larger than "
+			    "its file", i);
 			rc = -EINVAL;
 			break;
 		}

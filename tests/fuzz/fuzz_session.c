@@ -1,0 +1,424 @@
+/*
+ * fuzz_session.c - host-netd's guest-facing session logic on the frames a
+ * guest sends (host-netd/session.c, and what it drives)
+ *
+ * Reaches, for one VM as host-netd runs it: the channel's listener and
+ * accept (session_listen()), conn.c's reader on each connection, the
+ * HELLO state machine (roles, versions, a HELLO naming another VM, the
+ * second and third dns channel, a new control session replacing the old
+ * one, frames before HELLO), then per role: control (the
+ * configuration transaction host-netd pushes in vm.c, its COMMIT answered
+ * right, wrong, late, with an error, or twice; PING; events: listeners
+ * added and removed (portfwd/hostfwd.c's bookkeeping), LISTENERS_SYNCED,
+ * FWD_RESET, FWD_BYTES; frames of the wrong kind), dns (the tunnel's
+ * query intake, resolver.c's dnstun_query(): FORMERR, REFUSED, SERVFAIL,
+ * the VM's budget), rfwd (the FWD that follows HELLO, parsed by
+ * fwd_target_parse() and refused: see below), and up to 32 connections.
+ *
+ * It runs without root and without a network: the VM's channel is a unix
+ * socket in the harness's directory; its link is never made (vm_start()
+ * is never called; ifindex is set by hand so that configuration is sent);
+ * no resolver is initialised, so every DNS query is answered by the tunnel
+ * itself; auto-forward is off, so no host port is ever bound, and the
+ * port forwarder is given no reverse forwards, so an rfwd channel's FWD is
+ * refused before any connect() (the VM's block has one, so that HELLO on
+ * an rfwd channel is accepted). host-netd.c (main, reload) is not linked:
+ * the few symbols of it the rest refer to are stubs below, never called.
+ *
+ * Input: operations, a byte each, then their arguments:
+ *   0 a guest connects (at most 6 at once)
+ *   1 u8 which, u16 length, bytes: it writes them
+ *   2 u8 which: it closes its connection
+ *   3 u8 which, u8 how: it answers the last CONFIG_COMMIT it was sent
+ *     (how bit 0: with an error; bit 1: the wrong generation)
+ *   4 the loop runs (frames are read; no time passes)
+ * After each, the loop runs and every connection reads what host-netd
+ * sent it.
+ *
+ * Checks: every frame host-netd sends parses (vmn_msg_parse()); a HELLO
+ * reply carries the role its request (the HELLO of that seq) asked for;
+ * the VM never counts more sessions than connections are open, and none
+ * once they are all closed; nothing leaks.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <event2/event.h>
+
+#include "fuzz.h"
+#include "host-netd.h"
+#include "resolver.h"
+
+#define CHECK(cond) do {						\
+	if (!(cond)) {							\
+		dprintf(2, "fuzz_session: check failed: %s (line %d)\n",	\
+		    #cond, __LINE__);					\
+		abort();						\
+	}								\
+} while (0)
+
+#define MAX_GUESTS	6
+
+/* ---- host-netd.c's symbols: stubs, never reached from session.c ---------- */
+
+struct hostd *hostd;
+
+int
+hostd_unregister(const char *name, uid_t uid, const char *why, char *err,
+    size_t errlen)
+{
+	abort();
+}
+
+int
+hostd_register(const char *src, const char *text, size_t len, pid_t owner,
+    uid_t uid, char *err, size_t errlen, struct vm **out)
+{
+	abort();
+}
+
+int
+hostd_unregister_ctl(const char *name, uid_t uid, pid_t peer, bool force,
+    char *err, size_t errlen, pid_t *told)
+{
+	abort();
+}
+
+int
+hostd_reload(const char *why, char *err, size_t errlen)
+{
+	abort();
+}
+
+int
+hostd_reload_report(const char *why, struct reload_report *r)
+{
+	abort();
+}
+
+const char *
+vm_change_name(enum vm_change c)
+{
+	abort();
+}
+
+/* ---- the harness's host-netd ------------------------------------------------ */
+
+static struct hostd the_hostd;
+static struct vm_conf *vc;
+static char listen_path[128];
+
+#define MAX_HELLOS	8
+
+struct guest {
+	int		fd;
+	uint32_t	commit_seq, commit_gen;
+	bool		commit_seen;
+	bool		out_bad;	/* what it wrote stopped parsing */
+	unsigned	nhellos;	/* HELLOs it sent: seq and role */
+	uint32_t	hello_seq[MAX_HELLOS];
+	uint8_t		hello_role[MAX_HELLOS];
+	size_t		have, sent;
+	uint8_t		in[1 << 17];	/* frames from host-netd */
+	uint8_t		out[1 << 17];	/* what it wrote, not yet parsed */
+};
+
+static struct guest guests[MAX_GUESTS];
+static unsigned nguests;
+static struct vm *vm;
+
+/* A HELLO answered: the role the guest asked for with that seq. */
+static void
+check_hello_reply(const struct guest *g, const struct vmn_msg *m)
+{
+	unsigned i;
+
+	for (i = 0; i < g->nhellos; i++)
+		if (g->hello_seq[i] == m->hdr.seq) {
+			CHECK(vmn_attr_u8(&m->tb[VMN_A_ROLE]) ==
+			    g->hello_role[i]);
+			return;
+		}
+	/* A seq whose HELLO did not parse here either: the host's reader
+	 * would have dropped the connection before answering it. */
+	CHECK(g->out_bad || g->nhellos == MAX_HELLOS);
+}
+
+/* Parses what host-netd sent: every frame must be sound. */
+static void
+guest_read(struct guest *g)
+{
+	const char *why = NULL;
+	struct vmn_hdr h;
+	struct vmn_msg m;
+	size_t off = 0, flen;
+	ssize_t n;
+
+	while ((n = read(g->fd, g->in + g->have, sizeof(g->in) - g->have)) > 0)
+		g->have += (size_t)n;
+	while (g->have - off >= VMN_HDR_LEN) {
+		CHECK(vmn_hdr_decode(g->in + off, g->have - off, &h, &why) == 0);
+		flen = VMN_HDR_LEN + (size_t)h.length;
+		if (flen > g->have - off)
+			break;
+		CHECK(vmn_msg_parse(g->in + off, flen, &m, &why) == 0);
+		if (m.hdr.type == VMN_MSG_CONFIG_COMMIT &&
+		    (m.hdr.flags & VMN_F_REQUEST)) {
+			g->commit_seq = m.hdr.seq;
+			g->commit_gen = vmn_attr_u32(&m.tb[VMN_A_GEN]);
+			g->commit_seen = true;
+		}
+		if (m.hdr.type == VMN_MSG_HELLO && !(m.hdr.flags & VMN_F_ERROR))
+			check_hello_reply(g, &m);
+		off += flen;
+	}
+	memmove(g->in, g->in + off, g->have - off);
+	g->have -= off;
+}
+
+/* Follows the frames the guest writes, to know the HELLOs it sent. */
+static void
+guest_wrote(struct guest *g, const uint8_t *p, size_t len)
+{
+	const char *why = NULL;
+	struct vmn_hdr h;
+	struct vmn_msg m;
+	size_t off = 0, flen;
+	unsigned i;
+
+	if (g->out_bad)
+		return;
+	if (len > sizeof(g->out) - g->sent)
+		len = sizeof(g->out) - g->sent;
+	memcpy(g->out + g->sent, p, len);
+	g->sent += len;
+	while (g->sent - off >= VMN_HDR_LEN) {
+		if (vmn_hdr_decode(g->out + off, g->sent - off, &h, &why) < 0) {
+			g->out_bad = true;
+			return;
+		}
+		flen = VMN_HDR_LEN + (size_t)h.length;
+		if (flen > g->sent - off)
+			break;
+		if (vmn_msg_parse(g->out + off, flen, &m, &why) < 0) {
+			g->out_bad = true;
+			return;
+		}
+		if (m.hdr.type == VMN_MSG_HELLO && g->nhellos < MAX_HELLOS) {
+			for (i = 0; i < g->nhellos; i++)
+				if (g->hello_seq[i] == m.hdr.seq)
+					break;
+			if (i == g->nhellos) {	/* the first of a seq counts */
+				g->hello_seq[i] = m.hdr.seq;
+				g->hello_role[i] = vmn_attr_u8(&m.tb[VMN_A_ROLE]);
+				g->nhellos++;
+			}
+		}
+		off += flen;
+	}
+	memmove(g->out, g->out + off, g->sent - off);
+	g->sent -= off;
+}
+
+static void
+guest_connect(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct guest *g;
+	int fd;
+
+	if (nguests == MAX_GUESTS)
+		return;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", listen_path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) < 0)
+		abort();
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		close(fd);	/* a full backlog: as a guest would see it */
+		return;
+	}
+	g = &guests[nguests++];
+	memset(g, 0, offsetof(struct guest, in));
+	g->fd = fd;
+}
+
+static void
+guest_close(unsigned i)
+{
+	struct guest *g = &guests[i], *last = &guests[--nguests];
+
+	close(g->fd);
+	if (g == last)
+		return;
+	memcpy(g, last, offsetof(struct guest, in));
+	memcpy(g->in, last->in, last->have);
+	memcpy(g->out, last->out, last->sent);
+}
+
+static void
+commit_reply(struct guest *g, uint8_t how)
+{
+	uint8_t buf[256];
+	struct vmn_buf b;
+	int len;
+
+	if (!g->commit_seen)
+		return;
+	vmn_buf_init(&b, buf, sizeof(buf));
+	if (how & 1) {
+		len = vmn_build_error(&b, VMN_MSG_CONFIG_COMMIT, g->commit_seq,
+		    EINVAL, "ip: no such device\n\x1b[31m");
+	} else {
+		vmn_msg_begin(&b, VMN_MSG_CONFIG_COMMIT, VMN_F_REPLY,
+		    g->commit_seq);
+		vmn_put_u32(&b, VMN_A_GEN, g->commit_gen + (how & 2 ? 1 : 0));
+		len = vmn_msg_end(&b);
+	}
+	if (len > 0 && write(g->fd, buf, (size_t)len) < 0)
+		return;
+}
+
+static void
+loop(void)
+{
+	unsigned i;
+
+	for (i = 0; i < 3; i++)
+		event_base_loop(hostd->base, EVLOOP_NONBLOCK);
+	for (i = 0; i < nguests; i++)
+		guest_read(&guests[i]);
+	/* Time does not pass here; no retry may start the VM for real. */
+	evtimer_del(vm->retry_ev);
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	char text[512], err[1024], path[128];
+	int n;
+
+	fuzz_init();
+	hostd = &the_hostd;
+	TAILQ_INIT(&hostd->vms);
+	hostd->vsock_fd = -1;
+	hostd->started = time(NULL);
+	if (!(hostd->base = event_base_new()))
+		abort();
+	hostd->conf = conf_new();
+	snprintf(path, sizeof(path), "%s/fz", fuzz_dir);
+	n = snprintf(text, sizeof(text),
+	    "vm \"fz\" {\n"
+	    "\tlink veth netns fz\n"
+	    "\tchannel \"unix:%s\"\n"
+	    "\tauto-forward no\n"
+	    "\treverse-forward tcp 3128\n"
+	    "\tipv6 yes\n"
+	    "}\n", path);
+	if (!(vc = parse_vm_text("fuzz", text, (size_t)n, err, sizeof(err)))) {
+		dprintf(2, "fuzz_session: %s\n", err);
+		abort();
+	}
+	snprintf(listen_path, sizeof(listen_path), "%s_%u", path,
+	    hostd->conf->host_port);
+	return 0;
+}
+
+/* The VM as vm_start() leaves it, without its link: waiting for a guest. */
+static struct vm *
+vm_up(void)
+{
+	struct vm *v = vm_new(vc);
+	static const uint8_t gmac[6] = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 };
+	static const uint8_t hmac[6] = { 0x52, 0x54, 0, 0x65, 0x43, 0x21 };
+
+	/* Nothing bound, nothing connected: see the top of this file. */
+	hostfwd_configure(v->fwd, false, NULL, 0, NULL, 0);
+	vmn_prefix_parse("172.16.5.0/24", &v->subnet4);
+	vmn_prefix_parse("fd00:1:2:3::/64", &v->subnet6);
+	memcpy(v->guest_mac, gmac, sizeof(gmac));
+	memcpy(v->host_mac, hmac, sizeof(hmac));
+	v->ifindex = 1;
+	v->mtu = 1500;
+	TAILQ_INSERT_TAIL(&hostd->vms, v, entry);
+	if (session_listen(v) < 0)
+		abort();
+	vm_set_state(v, VM_S_WAITING, NULL);
+	return v;
+}
+
+/* vm_free() without vm_stop()'s link removal: there is no link. */
+static void
+vm_down(struct vm *v)
+{
+	evtimer_del(v->retry_ev);
+	evtimer_del(v->commit_ev);
+	session_close_all(v);
+	session_unlisten(v);
+	TAILQ_REMOVE(&hostd->vms, v, entry);
+	hostfwd_free(v->fwd);
+	dnstun_budget_free(v->dns_budget);
+	event_free(v->retry_ev);
+	event_free(v->commit_ev);
+	free(v);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const uint8_t *p;
+	struct fz f;
+	size_t len;
+	unsigned ops = 0, i;
+	struct guest *g;
+	uint8_t which;
+	ssize_t n;
+
+	fuzz_fd_mark();
+	fz_init(&f, data, size);
+	nguests = 0;
+	vm = vm_up();
+	while (!fz_empty(&f) && ops++ < 256) {
+		switch (fz_u8(&f) % 5) {
+		case 0:
+			guest_connect();
+			break;
+		case 1:
+			which = fz_u8(&f);
+			p = fz_bytes(&f, fz_u16(&f), &len);
+			if (!nguests || !len)
+				break;
+			g = &guests[which % nguests];
+			n = write(g->fd, p, len);
+			if (n > 0)
+				guest_wrote(g, p, (size_t)n);
+			break;
+		case 2:
+			which = fz_u8(&f);
+			if (nguests)
+				guest_close(which % nguests);
+			break;
+		case 3:
+			which = fz_u8(&f);
+			if (nguests)
+				commit_reply(&guests[which % nguests],
+				    fz_u8(&f));
+			break;
+		case 4:
+			break;
+		}
+		loop();
+		CHECK(vm->nsessions <= nguests);
+	}
+	while (nguests)
+		guest_close(0);
+	for (i = 0; i < 8 && vm->nsessions; i++)
+		loop();
+	CHECK(vm->nsessions == 0);
+	CHECK(vm->control == NULL);
+	vm_down(vm);
+	event_base_loop(hostd->base, EVLOOP_NONBLOCK);
+	fuzz_fd_check();
+	return 0;
+}
