@@ -194,6 +194,20 @@ vmn_nl_request(struct vmn_nl *nl, struct nlmsghdr *nlh)
 	return run(nl, nlh, &d);
 }
 
+/*
+ * A request answered with messages of its own (a GET of one link), each
+ * handed to cb, then acknowledged: one object at the cost of one, where a
+ * dump would walk them all.
+ */
+int
+vmn_nl_get(struct vmn_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	struct dump_ctx d = { .cb = cb, .data = data };
+
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	return run(nl, nlh, &d);
+}
+
 /* Runs a dump; -EINTR means it was interrupted and must be redone. */
 int
 vmn_nl_dump(struct vmn_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)

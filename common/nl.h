@@ -28,6 +28,8 @@ int		 vmn_nl_fd(const struct vmn_nl *nl);
 struct nlmsghdr	*vmn_nl_new(struct vmn_nl *nl, uint16_t type, uint16_t flags,
 		    void *extra, size_t extra_len);
 int		 vmn_nl_request(struct vmn_nl *nl, struct nlmsghdr *nlh);
+int		 vmn_nl_get(struct vmn_nl *nl, struct nlmsghdr *nlh,
+		    mnl_cb_t cb, void *data);
 int		 vmn_nl_dump(struct vmn_nl *nl, struct nlmsghdr *nlh,
 		    mnl_cb_t cb, void *data);
 int		 vmn_nl_dump_retry(struct vmn_nl *nl, uint16_t type,

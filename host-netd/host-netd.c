@@ -711,6 +711,7 @@ main(int argc, char *argv[])
 	hostd->started = time(NULL);
 	TAILQ_INIT(&hostd->vms);
 	signal(SIGPIPE, SIG_IGN);
+	nft_init();		/* a low descriptor, while there are some */
 	if (!(hostd->base = event_base_new()))
 		fatalx("event_base_new failed");
 	relay_raise_nofile();

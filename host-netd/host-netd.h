@@ -36,7 +36,7 @@
 #define HOSTD_NFT_TABLE		"vmnetd"	/* inet vmnetd: ours alone */
 
 #define VM_NAME_MAX		32
-#define MAX_VMS			64
+#define MAX_VMS			512
 #define MAX_UPLINKS		8
 #define MAX_ALLOW		16
 #define MAX_FORWARDS		32	/* static forwards per VM */
@@ -322,6 +322,8 @@ int	hostlink_routes(struct vmn_nl *nl, struct vmn_prefix *out,
 	    int *oifs, size_t max);
 int	hostlink_uplinks(struct vmn_nl *nl, const struct hostd_conf *conf,
 	    struct uplinks *up);
+void	hostlink_pass_begin(void);
+void	hostlink_pass_end(void);
 
 /* policyctl.c */
 int	policyctl_show(struct vmn_conn *conn, uint32_t seq, const char *name,
@@ -352,6 +354,7 @@ int	nft_counters(const char *table, struct fw_counters *c);
 uint64_t vm_fw_drops(const struct vm *vm);
 int	nat_remove(void);
 bool	nat_present(void);
+void	nft_init(void);
 int	nft_run(const char *cmds, bool quiet);
 int	forwarding_enable(void);
 

@@ -4,12 +4,30 @@
  * Every link host-netd creates carries the alias "vmnetd:<vm>" (IFLA_IFALIAS).
  * A leftover from a run that was killed is recognised by it and replaced;
  * an interface without it is somebody else's and is never deleted.
+ *
+ * Theory of operation
+ *
+ * The kernel answers two kinds of questions: about one link (a GET, by
+ * name or index), and about all of them, or all routes (a dump, whose cost
+ * grows with every VM's link and routes). A question about one link is a
+ * GET. A dump is read into a table (linkdump, routedump) that the
+ * questions about all of them are answered from.
+ *
+ * Outside a pass every such question dumps afresh: something may have
+ * changed since. A pass (hostlink_pass_begin() to hostlink_pass_end())
+ * is the monitor's walk over every VM after the host changed: there each
+ * table is dumped at its first use and kept for the rest of the pass, so
+ * that one change on the host costs one dump of links and one of routes,
+ * however many VMs there are. What host-netd changes itself in the pass
+ * drops the tables it makes stale; changes by others meanwhile wake the
+ * monitor again for another pass.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -25,7 +43,6 @@
 #include "log.h"
 #include "sysctl.h"
 
-#define MAX_DUMP_LINKS	512
 #ifndef IFF_LOWER_UP		/* <linux/if.h> has it, and clashes with <net/if.h> */
 #define IFF_LOWER_UP	0x10000
 #endif
@@ -39,9 +56,11 @@ struct linkinfo {
 	char		alias[64];
 };
 
+/* As many links as the host has: a VM's each, and whatever else. */
 struct linkdump {
-	unsigned	n;
-	struct linkinfo	l[MAX_DUMP_LINKS];
+	unsigned	 n, max;
+	bool		 short_of_memory;	/* some left out */
+	struct linkinfo	*l;
 };
 
 VMN_NL_POLICY(link_policy, IFLA_MAX,
@@ -58,18 +77,42 @@ VMN_NL_POLICY(route_policy, RTA_MAX,
 	[RTA_TABLE] = MNL_TYPE_U32,
 );
 
-static int
-link_cb(const struct nlmsghdr *nlh, void *data)
+static struct {
+	bool	active;
+	bool	links, routes;	/* dumped in this pass, and still true */
+} pass;
+
+/* A pass over every VM: the host read once (see the top of the file). */
+void
+hostlink_pass_begin(void)
 {
-	struct linkdump *d = data;
+	pass.active = true;
+	pass.links = pass.routes = false;
+}
+
+void
+hostlink_pass_end(void)
+{
+	pass.active = pass.links = pass.routes = false;
+}
+
+/* host-netd changed links (and with them routes), or only a link's MTU. */
+static void
+changed(bool routes_too)
+{
+	pass.links = false;
+	if (routes_too)
+		pass.routes = false;
+}
+
+static bool
+link_parse(const struct nlmsghdr *nlh, struct linkinfo *l)
+{
 	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *tb[IFLA_MAX + 1];
-	struct linkinfo *l;
 
-	if (d->n >= MAX_DUMP_LINKS ||
-	    vmn_nl_parse(nlh, sizeof(*ifi), &link_policy, tb) < 0)
-		return MNL_CB_OK;
-	l = &d->l[d->n++];
+	if (vmn_nl_parse(nlh, sizeof(*ifi), &link_policy, tb) < 0)
+		return false;
 	memset(l, 0, sizeof(*l));
 	l->index = ifi->ifi_index;
 	if (tb[IFLA_IFNAME])
@@ -89,13 +132,37 @@ link_cb(const struct nlmsghdr *nlh, void *data)
 		    &linkinfo_policy, info) == 0 && info[IFLA_INFO_KIND] &&
 		    strcmp(mnl_attr_get_str(info[IFLA_INFO_KIND]), "tun") == 0;
 	}
+	return true;
+}
+
+static int
+link_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct linkdump *d = data;
+	struct linkinfo *grown;
+	unsigned max;
+
+	if (d->n == d->max) {
+		max = d->max ? d->max * 2 : 64;
+		if (!(grown = reallocarray(d->l, max, sizeof(*d->l)))) {
+			d->short_of_memory = true;
+			return MNL_CB_OK;	/* the rest of the dump is read */
+		}
+		d->l = grown;
+		d->max = max;
+	}
+	if (link_parse(nlh, &d->l[d->n]))
+		d->n++;
 	return MNL_CB_OK;
 }
 
 static void
 linkdump_reset(void *data)
 {
-	((struct linkdump *)data)->n = 0;
+	struct linkdump *d = data;
+
+	d->n = 0;
+	d->short_of_memory = false;
 }
 
 static struct linkdump linkdump;
@@ -104,9 +171,17 @@ static int
 dump_links(struct vmn_nl *nl)
 {
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+	int rc;
 
-	return vmn_nl_dump_retry(nl, RTM_GETLINK, &ifi, sizeof(ifi), link_cb,
+	if (pass.active && pass.links)
+		return 0;
+	rc = vmn_nl_dump_retry(nl, RTM_GETLINK, &ifi, sizeof(ifi), link_cb,
 	    linkdump_reset, &linkdump);
+	/* A table with links left out answers no question of absence. */
+	if (rc == 0 && linkdump.short_of_memory)
+		rc = -ENOMEM;
+	pass.links = pass.active && rc == 0;
+	return rc;
 }
 
 static const struct linkinfo *
@@ -121,15 +196,47 @@ find_link_name(const char *name)
 }
 
 static int
-link_index(struct vmn_nl *nl, const char *name)
+get_cb(const struct nlmsghdr *nlh, void *data)
 {
-	const struct linkinfo *l;
+	if (nlh->nlmsg_type == RTM_NEWLINK)
+		link_parse(nlh, data);
+	return MNL_CB_OK;
+}
+
+/*
+ * One link, by name (index 0) or by index (name NULL), asked of the
+ * kernel alone: 1 and *l, 0 if there is none, or -errno. The kernel finds
+ * a name among alternative names too: only a link's own name counts.
+ */
+static int
+get_link(struct vmn_nl *nl, const char *name, int index, struct linkinfo *l)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = index };
+	struct nlmsghdr *nlh;
 	int rc;
 
-	if ((rc = dump_links(nl)) < 0)
+	memset(l, 0, sizeof(*l));
+	nlh = vmn_nl_new(nl, RTM_GETLINK, 0, &ifi, sizeof(ifi));
+	if (name)
+		mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+	rc = vmn_nl_get(nl, nlh, get_cb, l);
+	if (rc == -ENODEV)
+		return 0;
+	if (rc < 0)
 		return rc;
-	l = find_link_name(name);
-	return l ? l->index : -ENODEV;
+	return l->index > 0 && (!name || strcmp(l->name, name) == 0);
+}
+
+static int
+link_index(struct vmn_nl *nl, const char *name)
+{
+	struct linkinfo l;
+	int rc;
+
+	if ((rc = get_link(nl, name, 0, &l)) < 0)
+		return rc;
+	return rc ? l.index : -ENODEV;
 }
 
 static void
@@ -147,19 +254,17 @@ int
 hostlink_remove_stale(struct vmn_nl *nl, const char *ifname,
     const char *vmname)
 {
-	const struct linkinfo *l;
+	struct linkinfo l;
 	int rc;
 
-	if ((rc = dump_links(nl)) < 0)
+	if ((rc = get_link(nl, ifname, 0, &l)) <= 0)
 		return rc;
-	if (!(l = find_link_name(ifname)))
-		return 0;
-	if (strncmp(l->alias, HOSTLINK_ALIAS_PREFIX,
+	if (strncmp(l.alias, HOSTLINK_ALIAS_PREFIX,
 	    strlen(HOSTLINK_ALIAS_PREFIX)) != 0)
 		return -EEXIST;
 	log_info("vm %s: removing %s left by an earlier run (%s)", vmname,
-	    ifname, l->alias);
-	return hostlink_delete(nl, l->index);
+	    ifname, l.alias);
+	return hostlink_delete(nl, l.index);
 }
 
 /*
@@ -170,17 +275,16 @@ hostlink_remove_stale(struct vmn_nl *nl, const char *ifname,
 int
 hostlink_find_tap(struct vmn_nl *nl, const struct vm *vm)
 {
-	const struct linkinfo *l;
+	struct linkinfo l;
 	char alias[64];
 	int rc;
 
-	if ((rc = dump_links(nl)) < 0)
+	if ((rc = get_link(nl, vm->conf.host_ifname, 0, &l)) <= 0)
 		return rc;
 	alias_for(vm, alias, sizeof(alias));
-	if (!(l = find_link_name(vm->conf.host_ifname)) || !l->tun ||
-	    strcmp(l->alias, alias) != 0)
+	if (!l.tun || strcmp(l.alias, alias) != 0)
 		return 0;
-	return l->index;
+	return l.index;
 }
 
 /*
@@ -216,28 +320,28 @@ hostlink_sweep(struct vmn_nl *nl, const struct hostd_conf *conf)
 bool
 hostlink_tap_in_use(struct vmn_nl *nl, int ifindex)
 {
-	unsigned i;
+	struct linkinfo l;
 
-	if (dump_links(nl) < 0)
-		return false;
-	for (i = 0; i < linkdump.n; i++)
-		if (linkdump.l[i].index == ifindex)
-			return linkdump.l[i].tun &&
-			    (linkdump.l[i].flags & IFF_LOWER_UP);
-	return false;
+	return get_link(nl, NULL, ifindex, &l) > 0 && l.tun &&
+	    (l.flags & IFF_LOWER_UP);
 }
 
 int
 hostlink_delete(struct vmn_nl *nl, int ifindex)
 {
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
-	int rc = vmn_nl_request(nl, vmn_nl_new(nl, RTM_DELLINK, 0, &ifi,
-	    sizeof(ifi)));
+	int rc;
 
+	changed(true);
+	rc = vmn_nl_request(nl, vmn_nl_new(nl, RTM_DELLINK, 0, &ifi,
+	    sizeof(ifi)));
 	return rc == -ENODEV ? 0 : rc;
 }
 
-/* Does ifindex still exist under this name? 1 yes, 0 no, or -errno. */
+/*
+ * Does ifindex still exist under this name? 1 yes, 0 no, or -errno.
+ * Asked of every VM in the monitor's pass: answered from its one dump.
+ */
 int
 hostlink_exists(struct vmn_nl *nl, int ifindex, const char *ifname)
 {
@@ -323,6 +427,7 @@ hostlink_create_veth_pair(struct vmn_nl *nl, struct vm *vm,
 	mnl_attr_nest_end(nlh, peer);
 	mnl_attr_nest_end(nlh, data);
 	mnl_attr_nest_end(nlh, linkinfo);
+	changed(true);
 	rc = vmn_nl_request(nl, nlh);
 	close(nsfd);
 	if (rc < 0)
@@ -351,6 +456,7 @@ hostlink_create_tap(struct vmn_nl *nl, const struct vm *vm, uint32_t mtu)
 
 	if ((fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC)) < 0)
 		return -errno;
+	changed(true);
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s",
 	    vm->conf.host_ifname);
@@ -429,6 +535,7 @@ hostlink_flush_addrs(struct vmn_nl *nl, int ifindex)
 	if ((rc = vmn_nl_dump_retry(nl, RTM_GETADDR, &ifa, sizeof(ifa),
 	    addr_cb, old_addrs_reset, &o)) < 0)
 		return rc;
+	changed(true);
 	for (i = 0; i < o.n; i++) {
 		struct ifaddrmsg del = {
 			.ifa_family = o.a[i].family,
@@ -459,6 +566,7 @@ add_addr(struct vmn_nl *nl, int ifindex, const struct vmn_ip *ip,
 
 	if (ip->family == AF_INET6)
 		ifa.ifa_flags = IFA_F_NODAD;
+	changed(true);
 	nlh = vmn_nl_new(nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, &ifa,
 	    sizeof(ifa));
 	mnl_attr_put(nlh, IFA_LOCAL, alen, &ip->u);
@@ -475,6 +583,7 @@ hostlink_set_mtu(struct vmn_nl *nl, int ifindex, uint32_t mtu)
 	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
 	struct nlmsghdr *nlh = vmn_nl_new(nl, RTM_NEWLINK, 0, &ifi, sizeof(ifi));
 
+	changed(false);
 	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
 	return vmn_nl_request(nl, nlh);
 }
@@ -533,6 +642,7 @@ link_up(struct vmn_nl *nl, const struct vm *vm, int ifindex,
 
 	if ((rc = harden_link(ifname)) < 0)
 		return rc;
+	changed(true);		/* up, its addresses' routes come */
 	alias_for(vm, alias, sizeof(alias));
 	nlh = vmn_nl_new(nl, RTM_NEWLINK, 0, &ifi, sizeof(ifi));
 	mnl_attr_put_strz(nlh, IFLA_IFALIAS, alias);
@@ -677,10 +787,15 @@ static int
 dump_routes(struct vmn_nl *nl)
 {
 	struct rtmsg rtm = { .rtm_family = AF_UNSPEC };
+	int rc;
 
+	if (pass.active && pass.routes)
+		return 0;
 	/* A route dump covers every table: VPN policy tables included. */
-	return vmn_nl_dump_retry(nl, RTM_GETROUTE, &rtm, sizeof(rtm), route_cb,
+	rc = vmn_nl_dump_retry(nl, RTM_GETROUTE, &rtm, sizeof(rtm), route_cb,
 	    routedump_reset, &routedump);
+	pass.routes = pass.active && rc == 0;
+	return rc;
 }
 
 /* Every route destination on the host, with its first output interface. */

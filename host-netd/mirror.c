@@ -66,10 +66,40 @@ static struct {
 	bool			table;		/* our steering table is there */
 } M;
 
+/*
+ * Uplinks read in this pass of mirror_host_changed(): each once, however
+ * many guests mirror it. The pass changes the guests' links, never an
+ * uplink, so one reading serves them all; outside it every reading is
+ * fresh.
+ */
+#define VIEWS_MAX	(MAX_UPLINKS + MIRROR_MAX_UPLINKS)
+static struct {
+	bool			pass;
+	unsigned		n;
+	struct mirror_view	v[VIEWS_MAX];
+} views;
+
 static bool
 mirrored(const struct vm *vm)
 {
 	return vm->conf.mode == VM_MODE_MIRRORED;
+}
+
+static int
+view_read(const char *uplink, struct mirror_view *v)
+{
+	unsigned i;
+	int rc;
+
+	for (i = 0; views.pass && i < views.n; i++)
+		if (strcmp(views.v[i].name, uplink) == 0) {
+			*v = views.v[i];
+			return 0;
+		}
+	if ((rc = mirror_view_read(&hostd->nl, uplink, v)) == 0 &&
+	    views.pass && views.n < VIEWS_MAX)
+		views.v[views.n++] = *v;
+	return rc;
 }
 
 static int
@@ -258,7 +288,7 @@ link_prepare(struct vm *vm, struct mirror_link *ml, const char *uplink,
 	int rc;
 
 	memset(ml, 0, sizeof(*ml));
-	if ((rc = mirror_view_read(&hostd->nl, uplink, &ml->view)) < 0) {
+	if ((rc = view_read(uplink, &ml->view)) < 0) {
 		snprintf(err, errlen, "reading uplink %s: %s", uplink,
 		    strerror(-rc));
 		return rc;
@@ -820,7 +850,7 @@ follow_link(struct vm *vm, unsigned i)
 	struct mirror_view now;
 	int rc;
 
-	if ((rc = mirror_view_read(&hostd->nl, ml->view.name, &now)) < 0) {
+	if ((rc = view_read(ml->view.name, &now)) < 0) {
 		log_warnx("vm %s: reading uplink %s: %s", vm->conf.name,
 		    ml->view.name, strerror(-rc));
 		return false;
@@ -858,6 +888,8 @@ mirror_host_changed(void)
 	bool changed = false, pushed;
 	unsigned i;
 
+	views.pass = true;
+	views.n = 0;
 	TAILQ_FOREACH(vm, &hostd->vms, entry) {
 		if (!mirrored(vm) || vm->ifindex <= 0 || !vm->nmlinks)
 			continue;
@@ -870,8 +902,8 @@ mirror_host_changed(void)
 		for (i = 0; i < vm->nmlinks; i++) {
 			struct mirror_view now;
 
-			if (mirror_view_read(&hostd->nl, vm->mlinks[i].view.name,
-			    &now) == 0 && (now.index == 0 ||
+			if (view_read(vm->mlinks[i].view.name, &now) == 0 &&
+			    (now.index == 0 ||
 			    memcmp(now.mac, vm->mlinks[i].view.mac, 6)))
 				break;
 		}
@@ -890,6 +922,7 @@ mirror_host_changed(void)
 			changed = true;
 		}
 	}
+	views.pass = false;
 	if (changed && mirror_apply() < 0)
 		log_warnx("mirrored steering not updated");
 }

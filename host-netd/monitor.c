@@ -7,7 +7,8 @@
  * vanished (and recreates them), and warns when a new host route covers a
  * VM's subnet (a VPN that came up over it). Netlink messages are not
  * interpreted one by one: a burst of them (a VPN connecting) costs one
- * re-read.
+ * re-read, and that re-read is one dump of the links and one of the
+ * routes, whatever the number of VMs (hostlink.c's pass).
  *
  * nftables changes are watched too: when somebody deletes our table (an
  * "nft flush ruleset", a firewall service restarting) every VM would lose
@@ -107,11 +108,13 @@ check_collisions(void)
 	}
 }
 
+/* One pass over every VM: the host's links and routes read once. */
 static void
 debounce_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct vm *vm;
 
+	hostlink_pass_begin();
 	TAILQ_FOREACH(vm, &hostd->vms, entry)
 		if (vm->ifindex > 0 &&
 		    hostlink_exists(&hostd->nl, vm->ifindex,
@@ -120,6 +123,7 @@ debounce_cb(evutil_socket_t fd, short what, void *arg)
 	vms_update_mtu();
 	mirror_host_changed();
 	check_collisions();
+	hostlink_pass_end();
 }
 
 static void

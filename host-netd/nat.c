@@ -23,6 +23,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,10 +124,49 @@ nat_render(const struct vm_list *vms, const struct port_range *masq,
 	return vmn_text_end(&o);
 }
 
+/*
+ * libnftables waits for the kernel's answer to a batch with select(),
+ * whose fd_set holds descriptors below FD_SETSIZE (1024) only: glibc
+ * aborts the process on a larger one. A few hundred VMs keep more than
+ * that open (channels, sessions, forwarded ports), so a low descriptor is
+ * set aside at start and given up only while libnftables opens its
+ * socket, which takes the lowest one free; it is taken back once that
+ * socket is closed.
+ */
+static int nft_spare = -1;
+
+void
+nft_init(void)
+{
+	if (nft_spare < 0)
+		nft_spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static struct nft_ctx *
+nft_new(void)
+{
+	struct nft_ctx *ctx;
+
+	if (nft_spare >= 0)
+		close(nft_spare);
+	ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	if (!ctx && nft_spare >= 0)
+		nft_spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return ctx;
+}
+
+static void
+nft_free(struct nft_ctx *ctx)
+{
+	nft_ctx_free(ctx);
+	if (nft_spare >= 0)
+		nft_spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 int
 nft_run(const char *cmds, bool quiet)
 {
-	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	struct nft_ctx *ctx = nft_new();
 	const char *err;
 	int rc;
 
@@ -137,7 +179,14 @@ nft_run(const char *cmds, bool quiet)
 		err = nft_ctx_get_error_buffer(ctx);
 		log_warnx("nftables: %s", err && *err ? err : "batch failed");
 	}
-	nft_ctx_free(ctx);
+	nft_free(ctx);
+#ifdef __GLIBC__
+	/*
+	 * The table of a few hundred VMs takes libnftables megabytes, freed
+	 * in pieces that the heap would keep for good: given back.
+	 */
+	malloc_trim(0);
+#endif
 	return rc == 0 ? 0 : -EINVAL;
 }
 
@@ -157,7 +206,7 @@ int
 nft_counters(const char *table, struct fw_counters *c)
 {
 	char cmd[128];
-	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	struct nft_ctx *ctx = nft_new();
 	int rc = 0;
 
 	if (!ctx)
@@ -167,7 +216,7 @@ nft_counters(const char *table, struct fw_counters *c)
 	snprintf(cmd, sizeof(cmd), "list counters table %s\n", table);
 	if (nft_run_cmd_from_buffer(ctx, cmd) == 0)
 		rc = fw_counters_parse(nft_ctx_get_output_buffer(ctx), c);
-	nft_ctx_free(ctx);
+	nft_free(ctx);
 	return rc;
 }
 
