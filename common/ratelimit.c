@@ -10,8 +10,9 @@
 #include "log.h"
 #include "ratelimit.h"
 
-static uint64_t
-now_ms(void)
+/* The clock it counts by: milliseconds, never set back. */
+uint64_t
+vmn_monotonic_ms(void)
 {
 	struct timespec ts;
 
@@ -26,7 +27,7 @@ now_ms(void)
 bool
 vmn_ratelimit(struct vmn_ratelimit *rl, unsigned *held)
 {
-	uint64_t now = now_ms();
+	uint64_t now = vmn_monotonic_ms();
 
 	if (rl->n == 0 || now - rl->start_ms >= rl->interval_ms) {
 		rl->start_ms = now;

@@ -23,6 +23,7 @@ struct vmn_ratelimit {
 #define VMN_RATELIMIT_INIT(burst, ms)	{ (burst), (ms), 0, 0, 0 }
 
 bool	vmn_ratelimit(struct vmn_ratelimit *rl, unsigned *held);
+uint64_t vmn_monotonic_ms(void);
 void	vmn_log_limited(struct vmn_ratelimit *rl,
 	    void (*logfn)(const char *, ...), const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));

@@ -121,6 +121,8 @@ put_stats(struct vmn_buf *b)
 	put_stat(b, "fwd.reverse_failed", f->reverse_failed);
 	put_stat(b, "fwd.resets", f->resets);
 	put_stat(b, "fwd.handed", f->handed);
+	put_stat(b, "fwd.direct", f->direct);
+	put_stat(b, "fwd.direct_failed", f->direct_failed);
 	put_stat(b, "fwd.ports_in_use", conflicts);
 	vmn_nest_end(b);
 }

@@ -245,6 +245,7 @@ vm_conf_equal(const struct vm_conf *a, const struct vm_conf *b)
 	if (!vm_conf_same_link(a, b) || a->dns != b->dns || a->mtu != b->mtu ||
 	    a->auto_forward != b->auto_forward ||
 	    a->auto_privileged != b->auto_privileged ||
+	    a->forward_direct != b->forward_direct ||
 	    a->inbound != b->inbound || a->nallow != b->nallow ||
 	    a->nforwards != b->nforwards || a->nrforwards != b->nrforwards)
 		return false;

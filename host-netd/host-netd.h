@@ -101,6 +101,7 @@ struct vm_conf {
 	char			allow[MAX_ALLOW][VM_NAME_MAX + 1];
 	bool			auto_forward;
 	bool			auto_privileged; /* below the host's unprivileged start too */
+	bool			forward_direct;	/* TCP to wildcard servers: via the tap */
 	bool			inbound;	/* mirrored: the LAN reaches its listeners */
 	unsigned		nforwards;
 	struct hostfwd_static	forwards[MAX_FORWARDS];

@@ -25,6 +25,7 @@ vm_defaults(struct vm_conf *vc)
 	vc->dns = DNS_MODE_TUNNEL;
 	vc->ipv6 = true;
 	vc->auto_forward = true;
+	vc->forward_direct = true;
 	vc->tap_owner = (uid_t)-1;
 	strcpy(vc->guest_ifname, HOSTD_GUEST_IFNAME);
 }
@@ -220,6 +221,13 @@ bool
 kw_auto_forward_privileged(struct parser *p, struct vm_conf *vc)
 {
 	return arg_yesno(p, "auto-forward-privileged", &vc->auto_privileged) &&
+	    end_of_statement(p);
+}
+
+bool
+kw_forward_direct(struct parser *p, struct vm_conf *vc)
+{
+	return arg_yesno(p, "forward-direct", &vc->forward_direct) &&
 	    end_of_statement(p);
 }
 

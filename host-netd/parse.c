@@ -180,6 +180,7 @@ static const struct keyword keywords[] = {
 	{ "dns",		SCOPE_VM,	kw_dns },
 	{ "dns-tunnel-address",	SCOPE_GLOBAL,	kw_dns_tunnel_address },
 	{ "forward",		SCOPE_VM,	kw_forward },
+	{ "forward-direct",	SCOPE_VM,	kw_forward_direct },
 	{ "guest-ifname",	SCOPE_VM,	kw_guest_ifname },
 	{ "guest-port",		SCOPE_GLOBAL,	kw_guest_port },
 	{ "host-ifname",	SCOPE_VM,	kw_host_ifname },

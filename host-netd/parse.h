@@ -92,6 +92,7 @@ void	vm_defaults(struct vm_conf *vc);
 bool	kw_allow_vm(struct parser *p, struct vm_conf *vc);
 bool	kw_auto_forward(struct parser *p, struct vm_conf *vc);
 bool	kw_auto_forward_privileged(struct parser *p, struct vm_conf *vc);
+bool	kw_forward_direct(struct parser *p, struct vm_conf *vc);
 bool	kw_inbound(struct parser *p, struct vm_conf *vc);
 bool	kw_channel(struct parser *p, struct vm_conf *vc);
 bool	kw_dns(struct parser *p, struct vm_conf *vc);

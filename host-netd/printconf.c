@@ -93,6 +93,7 @@ print_vm(FILE *f, const struct vm_conf *vc)
 	fprintf(f, "\tauto-forward %s\n", vc->auto_forward ? "yes" : "no");
 	fprintf(f, "\tauto-forward-privileged %s\n",
 	    vc->auto_privileged ? "yes" : "no");
+	fprintf(f, "\tforward-direct %s\n", vc->forward_direct ? "yes" : "no");
 	for (i = 0; i < vc->nforwards; i++) {
 		const struct hostfwd_static *fw = &vc->forwards[i];
 

@@ -148,7 +148,8 @@ handle_event(struct session *s, const struct vmn_msg *m)
 		    (flags & VMN_LISTEN_LOOPBACK),
 		    vmn_attr_u8(&m->tb[VMN_A_PROTO]),
 		    vmn_attr_u8(&m->tb[VMN_A_FAMILY]),
-		    vmn_attr_u16(&m->tb[VMN_A_PORT]));
+		    vmn_attr_u16(&m->tb[VMN_A_PORT]),
+		    (flags & VMN_LISTEN_EXPOSED) != 0);
 		/* What the outside reaches is mirrored mode's to steer. */
 		mirror_listener(vm, ev == VMN_EV_LISTENER_ADD &&
 		    (flags & VMN_LISTEN_EXPOSED),

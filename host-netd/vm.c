@@ -631,6 +631,24 @@ forwarding_rules(const struct vm *vm, struct hostfwd_policy *p)
 }
 
 /*
+ * A VM's servers on every address are reached through its tap, in this
+ * namespace, where NAT mode gives it addresses (forward-direct).
+ */
+static void
+set_direct(struct vm *vm)
+{
+	struct vmn_ip g4 = { 0 }, g6 = { 0 };
+
+	if (vm->conf.forward_direct && vm->conf.mode == VM_MODE_NAT &&
+	    vm->conf.link == VM_LINK_TAP && vm->ifindex > 0) {
+		vm_guest4(vm, &g4);
+		if (vm->subnet6.ip.family)
+			vm_guest6(vm, &g6);
+	}
+	hostfwd_set_direct(vm->fwd, &g4, &g6);
+}
+
+/*
  * Static forwards (the block's, then netctl's), reverse forwards and
  * auto-forward.
  */
@@ -650,6 +668,7 @@ vm_configure_forwards(struct vm *vm)
 	policy.mirrored = vm->conf.mode == VM_MODE_MIRRORED;
 	forwarding_rules(vm, &policy);
 	hostfwd_set_policy(vm->fwd, &policy);
+	set_direct(vm);
 	nrv = vm_rforwards(vm, rv);
 	hostfwd_configure(vm->fwd, vm->conf.auto_forward, all, n, rv, nrv);
 }

@@ -21,8 +21,8 @@
  *           then ::1 when no family is asked for, and answer HELLO and FWD
  *           in one write: 0 when connected, an errno when not.
  *
- *   open:   CHANNEL --> REPLY ------------.               .--> RESETTING
- *                                         +--> RELAY ----+
+ *   open:   [DIRECT] --> CHANNEL --> REPLY -.             .--> RESETTING
+ *              '--------------------------- +--> RELAY --+
  *   answer: REQUEST --> [QUEUED] --> CONNECTING          '--> (freed)
  *
  * REQUEST (answer, guest only): reading HELLO and FWD off the channel.
@@ -50,6 +50,16 @@
  * the opener then knows the peer is at work and waits up to
  * FWDCONN_CONNECT_MS, as long as connect() itself would, and so does
  * the answering end.
+ *
+ * Directly. Where the opener can reach the peer's server itself (a VM's
+ * server listening on all its addresses, behind a tap of the host's), it
+ * connects to it first, DIRECT: no channel, no peer relay, the guest's
+ * kernel alone on the path, as with QEMU's own forwarding. That TCP
+ * connection then stands in for the channel in the relay, both ends
+ * sockets, so a reset passes on as with a handed-off one. A direct
+ * connect that fails (a guest firewall refusing it, or dropping it for
+ * FWDCONN_DIRECT_MS) tells the owner, and the connection carries on as
+ * ever, over a channel: a failure costs time, never the connection.
  *
  * Handing off. Over a unix channel to a peer that takes it
  * (set->handoff), the opener sends its local TCP socket along with the
@@ -96,6 +106,7 @@
 #include "transport.h"
 
 enum fc_state {
+	FC_DIRECT,	/* open: connecting straight to the peer's server */
 	FC_REQUEST,	/* answer: reading the opener's HELLO and FWD */
 	FC_CHANNEL,	/* open: opening the channel */
 	FC_REPLY,	/* open: waiting for the answers to HELLO and FWD */
@@ -122,6 +133,10 @@ struct fwdconn {
 	struct fwd_target	 t;
 	bool			 hello_answered; /* open: the peer is at work */
 	bool			 handing;	/* open: local went with FWD */
+	bool			 direct;	/* open: chan is the server's */
+	const struct vmn_endpoint *ep;		/* open: the channel's, */
+	uint32_t		 ep_port;	/* its port, */
+	unsigned		 attempts;	/* and tries */
 	bool			 handed;	/* answer: relaying passed */
 	int			 passed;	/* answer: the opener's socket */
 	bool			 taken;		/* passed is ours alone */
@@ -311,8 +326,8 @@ relay_done(struct relay *r, int err, enum relay_end end, void *arg)
 		    "reset before the peer answered");
 		return;
 	}
-	if (fc->handed) {
-		if (set->ops->handed_end)
+	if (fc->handed || fc->direct) {
+		if (fc->handed && set->ops->handed_end)
 			set->ops->handed_end(set->arg, fc->t.conn_id,
 			    relay_bytes(r, RELAY_B), relay_bytes(r, RELAY_A));
 		/* Both ends are sockets of ours: a reset passes on. */
@@ -488,12 +503,21 @@ chan_failed(int err, void *arg)
 	fail(arg, FWDCONN_NO_CHANNEL, -err, NULL);
 }
 
-/*
- * A connection a local program made (local is ours from now on, on failure
- * too): a channel to the peer's port on ep, asking for t.
- */
-int
-fwdconn_open(struct fwdconn_set *set, int local, const struct fwd_target *t,
+static int
+open_channel(struct fwdconn *fc)
+{
+	fc->state = FC_CHANNEL;
+	fc->connector = vmn_connector_new(fc->set->base, fc->ep, fc->ep_port,
+	    fc->attempts, chan_connected, chan_failed, fc);
+	if (!fc->connector) {
+		fc_free(fc, RELAY_RESET_A);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static struct fwdconn *
+open_new(struct fwdconn_set *set, int local, const struct fwd_target *t,
     const struct vmn_endpoint *ep, uint32_t port, unsigned attempts,
     void *owner)
 {
@@ -503,17 +527,94 @@ fwdconn_open(struct fwdconn_set *set, int local, const struct fwd_target *t,
 	if (!(fc = fc_new(set, local, -1, owner))) {
 		setsockopt(local, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		close(local);
-		return -ENOBUFS;
+		return NULL;
 	}
 	fc->t = *t;
-	fc->state = FC_CHANNEL;
+	fc->ep = ep;
+	fc->ep_port = port;
+	fc->attempts = attempts;
 	fwd_nodelay(local);
-	fc->connector = vmn_connector_new(set->base, ep, port, attempts,
-	    chan_connected, chan_failed, fc);
-	if (!fc->connector) {
-		fc_free(fc, RELAY_RESET_A);
-		return -ENOMEM;
+	return fc;
+}
+
+/*
+ * A connection a local program made (local is ours from now on, on failure
+ * too): a channel to the peer's port on ep, asking for t. ep must last as
+ * long as the set.
+ */
+int
+fwdconn_open(struct fwdconn_set *set, int local, const struct fwd_target *t,
+    const struct vmn_endpoint *ep, uint32_t port, unsigned attempts,
+    void *owner)
+{
+	struct fwdconn *fc;
+
+	if (!(fc = open_new(set, local, t, ep, port, attempts, owner)))
+		return -ENOBUFS;
+	return open_channel(fc);
+}
+
+/* The direct connect failed: the owner hears why, the channel takes over. */
+static void
+direct_failed(struct fwdconn *fc, int err)
+{
+	struct fwdconn_set *set = fc->set;
+
+	watch(fc, -1, 0, NULL, NULL);
+	close(fc->chan);
+	fc->chan = -1;
+	if (set->ops->direct_failed)
+		set->ops->direct_failed(set->arg, &fc->t, err);
+	open_channel(fc);
+}
+
+static void
+direct_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fwdconn *fc = arg;
+	int err = (what & EV_WRITE) ? fwd_connect_error(fd) : ETIMEDOUT;
+
+	if (err) {
+		direct_failed(fc, err);
+		return;
 	}
+	fc->direct = true;
+	fwd_nodelay(fd);
+	start_relay(fc);
+}
+
+/*
+ * As fwdconn_open(), but first straight to the peer's server on its
+ * address server, port t->port (see "Directly" above); TCP only.
+ */
+int
+fwdconn_open_direct(struct fwdconn_set *set, int local,
+    const struct fwd_target *t, const struct vmn_ip *server,
+    const struct vmn_endpoint *ep, uint32_t port, unsigned attempts,
+    void *owner)
+{
+	struct timeval tv = { FWDCONN_DIRECT_MS / 1000,
+	    (FWDCONN_DIRECT_MS % 1000) * 1000 };
+	struct sockaddr_storage ss;
+	socklen_t sslen = fwd_sockaddr(server, t->port, &ss);
+	struct fwdconn *fc;
+	int s, err;
+
+	if (!(fc = open_new(set, local, t, ep, port, attempts, owner)))
+		return -ENOBUFS;
+	fc->state = FC_DIRECT;
+	if ((s = socket(server->family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) < 0)
+		return open_channel(fc);
+	fc->chan = s;
+	if (connect(s, (struct sockaddr *)&ss, sslen) == 0 ||
+	    errno == EINPROGRESS) {
+		if (watch(fc, s, EV_WRITE, direct_cb, &tv) == 0)
+			return 0;
+		err = ENOMEM;
+	} else
+		err = errno;
+	direct_failed(fc, err);
 	return 0;
 }
 
@@ -668,8 +769,7 @@ static void
 connected_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct fwdconn *fc = arg;
-	socklen_t len = sizeof(int);
-	int err = 0;
+	int err;
 
 	if (what == EV_TIMEOUT) {
 		/* The SYN went unanswered: a full accept queue. Again. */
@@ -681,9 +781,7 @@ connected_cb(evutil_socket_t fd, short what, void *arg)
 		connect_local(fc);
 		return;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		err = errno;
-	if (err) {
+	if ((err = fwd_connect_error(fd))) {
 		close(fc->local);
 		fc->local = -1;
 		connect_failed(fc, err);
@@ -928,4 +1026,11 @@ const struct fwd_target *
 fwdconn_target(const struct fwdconn *fc)
 {
 	return &fc->t;
+}
+
+/* Relaying to the peer's server itself, not over a channel. */
+bool
+fwdconn_is_direct(const struct fwdconn *fc)
+{
+	return fc->direct;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "addr.h"
 #include "chan.h"
 
 struct event;
@@ -28,6 +29,8 @@ struct fwd_pace;
 #define FWDCONN_ATTEMPT_MIN_MS	2
 #define FWDCONN_ATTEMPT_MAX_MS	256
 #define FWDCONN_CONNECT_MS	130000
+/* A direct connect answered by nothing this long gives way to a channel. */
+#define FWDCONN_DIRECT_MS	1000
 
 /* How a connection's setup ended: for the owner's counters and logs. */
 enum fwdconn_result {
@@ -63,6 +66,12 @@ struct fwdconn_ops {
 	 * takes it (chan is its from then on). NULL: refused.
 	 */
 	void	(*take_channel)(void *arg, int chan);
+	/*
+	 * fwdconn_open_direct() could not reach the server (err): the
+	 * connection goes over a channel instead (may be NULL).
+	 */
+	void	(*direct_failed)(void *arg, const struct fwd_target *t,
+		    int err);
 };
 
 /* Bytes relayed: read from the local socket, and written to it. */
@@ -101,6 +110,10 @@ void	fwdconn_set_free(struct fwdconn_set *set);
 int	fwdconn_open(struct fwdconn_set *set, int local,
 	    const struct fwd_target *t, const struct vmn_endpoint *ep,
 	    uint32_t port, unsigned attempts, void *owner);
+int	fwdconn_open_direct(struct fwdconn_set *set, int local,
+	    const struct fwd_target *t, const struct vmn_ip *server,
+	    const struct vmn_endpoint *ep, uint32_t port, unsigned attempts,
+	    void *owner);
 int	fwdconn_answer(struct fwdconn_set *set, int chan);
 int	fwdconn_take(struct fwdconn_set *set, int client,
 	    const struct fwd_target *t);
@@ -113,5 +126,6 @@ void	fwdconn_set_bytes(const struct fwdconn_set *set,
 	    struct fwdconn_bytes *b);
 void	*fwdconn_owner(const struct fwdconn *fc);
 const struct fwd_target *fwdconn_target(const struct fwdconn *fc);
+bool	fwdconn_is_direct(const struct fwdconn *fc);
 
 #endif

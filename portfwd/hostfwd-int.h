@@ -65,6 +65,7 @@ struct hostfwd {
 	char			 vm[64];
 	struct vmn_endpoint	 chan;
 	uint32_t		 guest_port;
+	struct vmn_ip		 direct4, direct6; /* the guest's; 0: none */
 	hostfwd_reset_fn	 send_reset;
 	void			*arg;
 	hostfwd_note_fn		 note;		/* NULL: nobody listens */

@@ -36,6 +36,8 @@ conn_setup_done(void *arg, struct fwdconn *fc, enum fwdconn_result res,
 		/* A host program's connection to a forwarded port. */
 		if (res == FWDCONN_HANDED)
 			hostfwd_counters.handed++;
+		if (res == FWDCONN_RELAYING && fwdconn_is_direct(fc))
+			hostfwd_counters.direct++;
 		if (res == FWDCONN_RELAYING || res == FWDCONN_HANDED)
 			return;
 		hostfwd_counters.refused++;
@@ -78,9 +80,29 @@ conn_send_reset(void *arg, uint32_t conn_id)
 	hf->send_reset(hf->arg, conn_id);
 }
 
+/*
+ * The guest's server did not take a direct connection (its firewall, or
+ * it no longer listens on every address): its port goes over vsock for a
+ * while, each connection paying no second wait.
+ */
+static void
+conn_direct_failed(void *arg, const struct fwd_target *t, int err)
+{
+	struct hostfwd *hf = arg;
+	struct glistener *l;
+
+	hostfwd_counters.direct_failed++;
+	if ((l = glisteners_find(&hf->listeners, IPPROTO_TCP, t->port)))
+		l->direct_failed_ms = vmn_monotonic_ms();
+	vmn_log_limited(&hf->conn_log, log_debug, "vm %s: guest port %u not "
+	    "reached directly (%s): over the channel", hf->vm, t->port,
+	    strerror(err));
+}
+
 static const struct fwdconn_ops conn_ops = {
 	.setup_done = conn_setup_done,
 	.send_reset = conn_send_reset,
+	.direct_failed = conn_direct_failed,
 };
 
 int
@@ -109,6 +131,35 @@ hostfwd_reset(struct hostfwd *hf, uint32_t conn_id)
 		hostfwd_counters.resets++;
 }
 
+/*
+ * Where a connection to guest port t->port may go directly: the guest's
+ * address, when its server listens on every address of that family (one
+ * of the target's, for an automatic forward) and has not failed so lately.
+ */
+static const struct vmn_ip *
+direct_server(const struct hostfwd *hf, const struct fwd_target *t)
+{
+	const struct glistener *l;
+	uint8_t fams;
+
+	if (!hf->direct4.family && !hf->direct6.family)
+		return NULL;
+	if (!(l = glisteners_find(&hf->listeners, IPPROTO_TCP, t->port)) ||
+	    (l->direct_failed_ms && vmn_monotonic_ms() - l->direct_failed_ms <
+	    HOSTFWD_DIRECT_RETRY_MS))
+		return NULL;
+	fams = l->wild;
+	if (t->family == AF_INET)
+		fams &= FAM_V4;
+	else if (t->family == AF_INET6)
+		fams &= FAM_V6;
+	if ((fams & FAM_V4) && hf->direct4.family)
+		return &hf->direct4;
+	if ((fams & FAM_V6) && hf->direct6.family)
+		return &hf->direct6;
+	return NULL;
+}
+
 /* A host program connected to a forwarded TCP port. */
 void
 hostfwd_tcp_accept_cb(evutil_socket_t lfd, short what, void *arg)
@@ -121,7 +172,8 @@ hostfwd_tcp_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		.family = hostfwd_target_family(hp),
 		.port = hp->guest_port,
 	};
-	int fd, i;
+	const struct vmn_ip *server;
+	int fd, i, rc;
 
 	for (i = 0; i < 64; i++) {
 		if ((fd = vmn_accept(b->ev, NULL, NULL)) < 0)
@@ -130,8 +182,14 @@ hostfwd_tcp_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		hf->stats.connections++;
 		hostfwd_counters.connections++;
 		t.conn_id = hostfwd_next_id(hf);
-		if (fwdconn_open(&hf->conns, fd, &t, &hf->chan, hf->guest_port,
-		    HOSTFWD_CHAN_ATTEMPTS, NULL) < 0)
+		if ((server = direct_server(hf, &t)))
+			rc = fwdconn_open_direct(&hf->conns, fd, &t, server,
+			    &hf->chan, hf->guest_port, HOSTFWD_CHAN_ATTEMPTS,
+			    NULL);
+		else
+			rc = fwdconn_open(&hf->conns, fd, &t, &hf->chan,
+			    hf->guest_port, HOSTFWD_CHAN_ATTEMPTS, NULL);
+		if (rc < 0)
 			hostfwd_counters.refused++;	/* reset at once */
 	}
 }

@@ -447,7 +447,7 @@ auto_reconcile_all(struct hostfwd *hf)
 /* A listener in the guest came or went. */
 void
 hostfwd_listener(struct hostfwd *hf, bool added, uint8_t proto,
-    uint8_t family, uint16_t port)
+    uint8_t family, uint16_t port, bool wildcard)
 {
 	enum auto_verdict v;
 	int rc = 0;
@@ -464,7 +464,9 @@ hostfwd_listener(struct hostfwd *hf, bool added, uint8_t proto,
 			    "not forwarded", hf->vm, LISTENERS_MAX);
 		hf->listeners_full = true;
 		return;
-	}
+	} else
+		glisteners_set_wild(&hf->listeners, proto, family, port,
+		    wildcard);
 	v = auto_reconcile(hf, proto, port);
 	if (rc != 1)
 		return;		/* said when the port was new */
@@ -534,6 +536,19 @@ hostfwd_handed_bytes(struct hostfwd *hf, uint32_t conn_id, uint64_t conns,
 	hf->stats.connections += conns;
 	hostfwd_counters.connections += conns;
 	hostfwd_counters.handed += conns;
+}
+
+/*
+ * Where the guest's servers on a wildcard address can be reached from
+ * here (its addresses behind a tap of this namespace), or zeroed: TCP
+ * connections to them go there directly (fwdconn.c's "Directly").
+ */
+void
+hostfwd_set_direct(struct hostfwd *hf, const struct vmn_ip *guest4,
+    const struct vmn_ip *guest6)
+{
+	hf->direct4 = *guest4;
+	hf->direct6 = *guest6;
 }
 
 void

@@ -28,6 +28,8 @@ struct hostfwd;
 /* Tries at a channel per connection: a burst can fill the listen backlog
  * of the guest's end (or of an hvsock back-end) for a moment. */
 #define HOSTFWD_CHAN_ATTEMPTS	3
+/* A port whose direct connect failed goes over the channel this long. */
+#define HOSTFWD_DIRECT_RETRY_MS	30000
 
 /* Counters over every VM, for netctl status. */
 struct hostfwd_stats {
@@ -38,6 +40,8 @@ struct hostfwd_stats {
 	uint64_t	reverse_failed;	/* refused or failed on the host */
 	uint64_t	resets;		/* resets passed either way */
 	uint64_t	handed;		/* TCP handed to guest-netd (unix:) */
+	uint64_t	direct;		/* TCP to the guest's address itself */
+	uint64_t	direct_failed;	/* tried so, and went over vsock */
 };
 
 /* One VM's forwarding so far, for netctl vms NAME. */
@@ -140,7 +144,9 @@ void		 hostfwd_vm_stats(const struct hostfwd *hf,
 		    struct hostfwd_vm_stats *st);
 void		 hostfwd_session_up(struct hostfwd *hf);
 void		 hostfwd_listener(struct hostfwd *hf, bool added, uint8_t proto,
-		    uint8_t family, uint16_t port);
+		    uint8_t family, uint16_t port, bool wildcard);
+void		 hostfwd_set_direct(struct hostfwd *hf,
+		    const struct vmn_ip *guest4, const struct vmn_ip *guest6);
 void		 hostfwd_synced(struct hostfwd *hf);
 void		 hostfwd_foreach(struct hostfwd *hf, hostfwd_port_fn fn,
 		    void *arg);

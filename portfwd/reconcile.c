@@ -70,6 +70,8 @@ glisteners_add(struct glisteners *gl, uint8_t proto, uint8_t family,
 		l->proto = proto;
 		l->port = port;
 		l->families = 0;
+		l->wild = 0;
+		l->direct_failed_ms = 0;
 		rc = 1;
 	}
 	l->families |= fam_bit(family);
@@ -86,8 +88,24 @@ glisteners_del(struct glisteners *gl, uint8_t proto, uint8_t family,
 	if (!l)
 		return;
 	l->families &= (uint8_t)~fam_bit(family);
+	l->wild &= (uint8_t)~fam_bit(family);
 	if (l->families == 0)
 		*l = gl->l[--gl->n];
+}
+
+/* Whether the listener on port is on a wildcard address, for family. */
+void
+glisteners_set_wild(struct glisteners *gl, uint8_t proto, uint8_t family,
+    uint16_t port, bool wild)
+{
+	struct glistener *l = glisteners_find(gl, proto, port);
+
+	if (!l)
+		return;
+	if (wild)
+		l->wild |= fam_bit(family);
+	else
+		l->wild &= (uint8_t)~fam_bit(family);
 }
 
 /* The guest connected again: its listeners will be listed anew. */

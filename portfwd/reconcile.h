@@ -19,8 +19,10 @@
 struct glistener {
 	uint8_t		proto;
 	uint8_t		families;	/* FAM_V4, FAM_V6 */
+	uint8_t		wild;		/* of those, on a wildcard address */
 	uint16_t	port;
 	bool		stale;		/* not listed since the HELLO */
+	uint64_t	direct_failed_ms; /* when connecting directly failed */
 };
 
 /* The guest's listeners, as reported, in a table of max entries. */
@@ -37,6 +39,8 @@ int	glisteners_add(struct glisteners *gl, uint8_t proto, uint8_t family,
 	    uint16_t port);
 void	glisteners_del(struct glisteners *gl, uint8_t proto, uint8_t family,
 	    uint16_t port);
+void	glisteners_set_wild(struct glisteners *gl, uint8_t proto,
+	    uint8_t family, uint16_t port, bool wild);
 void	glisteners_mark_stale(struct glisteners *gl);
 void	glisteners_sweep(struct glisteners *gl);
 

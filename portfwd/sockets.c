@@ -12,8 +12,8 @@
 
 #include "sockets.h"
 
-static socklen_t
-sockaddr_for(const struct vmn_ip *ip, uint16_t port, struct sockaddr_storage *ss)
+socklen_t
+fwd_sockaddr(const struct vmn_ip *ip, uint16_t port, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (ip->family == AF_INET) {
@@ -67,7 +67,7 @@ fwd_connect_local(uint8_t family, uint8_t proto, uint16_t port)
 	int fd, rc;
 
 	fwd_loopback(family, &ip);
-	sslen = sockaddr_for(&ip, port, &ss);
+	sslen = fwd_sockaddr(&ip, port, &ss);
 	fd = socket(family, (proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM) |
 	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -93,7 +93,7 @@ fwd_bind_local(const struct vmn_ip *addr, uint8_t proto, uint16_t port,
     int backlog, bool reuseport)
 {
 	struct sockaddr_storage ss;
-	socklen_t sslen = sockaddr_for(addr, port, &ss);
+	socklen_t sslen = fwd_sockaddr(addr, port, &ss);
 	int fd, rc, one = 1;
 
 	fd = socket(addr->family, (proto == IPPROTO_TCP ? SOCK_STREAM :
@@ -114,4 +114,16 @@ fwd_bind_local(const struct vmn_ip *addr, uint8_t proto, uint16_t port,
 		return rc;
 	}
 	return fd;
+}
+
+/* How a non-blocking connect on fd ended: 0, or an errno. */
+int
+fwd_connect_error(int fd)
+{
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return errno;
+	return err;
 }

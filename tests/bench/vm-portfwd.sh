@@ -7,8 +7,12 @@
 # here, 1 vCPU, 512 MiB), each with the same servers started at boot
 # (iperf3 -s, which the initramfs gets with its libraries, and vmn-bulk's
 # echo server), reached from the host's 127.0.0.1 through:
-#   vmnetd   vmnet-run: host 127.0.0.1:P -> host-netd -> vsock (through
-#            vmnet-vsockd) -> guest-netd -> the guest's server on :P
+#   vmnetd   vmnet-run, servers on every address: host 127.0.0.1:P ->
+#            host-netd -> the guest's address through its tap
+#            (forward-direct) -> the guest's server on :P
+#   vmnetd-vsock  the same VM, servers on its loopback alone: host
+#            127.0.0.1:P -> host-netd -> vsock (through vmnet-vsockd) ->
+#            guest-netd -> the guest's server on 127.0.0.1:P
 #   hostfwd  QEMU's user networking (slirp), -netdev user,hostfwd=...: host
 #            127.0.0.1:HP -> QEMU -> the guest's eth0 (DHCP, 10.0.2.15)
 #   passt    passt -t, QEMU on its unix socket (-netdev stream), run as an
@@ -43,9 +47,9 @@ id "$USER_NAME" >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin "$USER_NAME"
 
 # Guest ports, the same in every VM; host ports, one pair per path.
 G_IPERF=5201 G_ECHO=7000
-declare -A HOSTPORT=([vmnetd]=5201 [hostfwd]=25201 [passt]=35201)
-declare -A ECHOPORT=([vmnetd]=7000 [hostfwd]=27000 [passt]=37000)
-paths=(vmnetd hostfwd passt)
+declare -A HOSTPORT=([vmnetd]=5201 [vmnetd-vsock]=5202 [hostfwd]=25201 [passt]=35201)
+declare -A ECHOPORT=([vmnetd]=7000 [vmnetd-vsock]=7001 [hostfwd]=27000 [passt]=37000)
+paths=(vmnetd vmnetd-vsock hostfwd passt)
 
 bed_init
 chmod 755 "$TMP"
@@ -92,6 +96,8 @@ EOF
 }
 {
 	printf '#!/bin/sh\n# vmnetd: guest-netd forwards what listens.\n'
+	printf 'iperf3 -s -p %s -B 127.0.0.1 -D\n' "${HOSTPORT[vmnetd-vsock]}"
+	printf 'VMN_BULK_LOOPBACK=1 /bin/vmn-bulk echo-server %s &\n' "${ECHOPORT[vmnetd-vsock]}"
 	servers
 } >"$TMP/rc.vmnetd"
 # The peers: eth0 from DHCP (QEMU's slirp or passt answers it).
@@ -208,8 +214,9 @@ forwarded() {
 	netctl --dump forwards | awk -F'\t' -v n="127.0.0.1:$1" \
 	    '$3 == n && $6 == "active" { f = 1 } END { exit !f }'
 }
-wait_for 120 "$G_IPERF forwarded" forwarded $G_IPERF
-wait_for 120 "$G_ECHO forwarded" forwarded $G_ECHO
+for port in $G_IPERF $G_ECHO "${HOSTPORT[vmnetd-vsock]}" "${ECHOPORT[vmnetd-vsock]}"; do
+	wait_for 120 "$port forwarded" forwarded "$port"
+done
 
 # A path is ready when a request's echo comes back through it (QEMU and
 # passt accept on the host before the guest listens).
@@ -227,8 +234,8 @@ for p in "${paths[@]}"; do
 	[ "$p" = passt ] && [ "$HAVE_PASST" = 0 ] && continue
 	if ready "$p"; then
 		log "$p: ready"
-	elif [ "$p" = vmnetd ]; then
-		fail "vmnetd: no echo through 127.0.0.1:${ECHOPORT[$p]}"
+	elif [[ $p == vmnetd* ]]; then
+		fail "$p: no echo through 127.0.0.1:${ECHOPORT[$p]}"
 	else
 		log "$p: no echo through 127.0.0.1:${ECHOPORT[$p]}: left out" \
 		    "($(grep 'vm-bench' "$TMP/$p.console" | tr -d '\r' | tr '\n' ' '))"
@@ -256,12 +263,12 @@ done
 settle() { # settle PATH
 	local i
 	sleep 2
-	[ "$1" = vmnetd ] || return 0
+	[[ $1 == vmnetd* ]] || return 0
 	for ((i = 0; i < 100; i++)); do
-		forwarded $G_IPERF && return 0
+		forwarded "${HOSTPORT[$1]}" && return 0
 		sleep 0.1
 	done
-	log "vmnetd: port $G_IPERF not forwarded again after 10 s" >&2
+	log "$1: port ${HOSTPORT[$1]} not forwarded again after 10 s" >&2
 }
 iperf() { # iperf PATH [-R]: receiver Mbit/s; a failed test is logged, tried again once
 	local out=$TMP/iperf3-$1${2:-}.out try
@@ -298,7 +305,8 @@ measure() { # measure PATH: its figures into UP, DOWN, RATE, P50, P99
 # vsock device's rings, on which vmnet-vsockd closes every vsock
 # connection, guest-netd's control connection included, and guest-netd
 # takes from half a minute to over a minute after the resume to notice.
-# So vmnetd goes first, then its VM is shut down, then each peer in turn.
+# So vmnetd goes first (both ways), then its VM is shut down, then each
+# peer in turn.
 qmp() { # qmp PATH COMMAND
 	printf '{"execute":"qmp_capabilities"}\n{"execute":"%s"}\n' "$2" |
 	    socat -t 2 - UNIX-CONNECT:"$TMP/qmp-$1.sock" 2>/dev/null |
@@ -307,9 +315,9 @@ qmp() { # qmp PATH COMMAND
 only() { # only PATH: resumes PATH's VM, pauses the other peers
 	local p
 	for p in "${paths[@]}"; do
-		[ "$p" = vmnetd ] || [ "$p" = "$1" ] || qmp "$p" stop
+		[[ $p == vmnetd* ]] || [ "$p" = "$1" ] || qmp "$p" stop
 	done
-	[ "$1" = vmnetd ] || qmp "$1" cont
+	[[ $1 == vmnetd* ]] || qmp "$1" cont
 	sleep 1
 }
 
@@ -317,7 +325,7 @@ declare -A UP DOWN RATE P50 P99
 for p in "${paths[@]}"; do
 	only "$p"
 	measure "$p"
-	if [ "$p" = vmnetd ]; then
+	if [ "$p" = vmnetd-vsock ]; then
 		kill "$RUN_PID"
 		wait_for 30 "vmnet-run stopped" sh -c "! kill -0 $RUN_PID"
 		RUN_PID=
@@ -335,10 +343,10 @@ echo "Localhost forwarding into a VM: host client -> guest server; VM under" \
     "${ACCEL:-?}, ${CPUS} vCPU, ${MEM} MiB; $(nproc) host CPUs shared by everything."
 echo
 echo "Throughput, iperf3, one stream, ${SECS}s, Mbit/s:"
-printf '  %-8s %12s %10s %8s %12s %10s %8s\n' path host-\>guest "x hostfwd" "x passt" \
+printf '  %-13s %12s %10s %8s %12s %10s %8s\n' path host-\>guest "x hostfwd" "x passt" \
     guest-\>host "x hostfwd" "x passt"
 for p in "${paths[@]}"; do
-	printf '  %-8s %12s %10s %8s %12s %10s %8s\n' "$p" "${UP[$p]}" \
+	printf '  %-13s %12s %10s %8s %12s %10s %8s\n' "$p" "${UP[$p]}" \
 	    "$(ratio "${UP[$p]}" "${UP[hostfwd]:-}")" \
 	    "$(ratio "${UP[$p]}" "${UP[passt]:-}")" "${DOWN[$p]}" \
 	    "$(ratio "${DOWN[$p]}" "${DOWN[hostfwd]:-}")" \
@@ -346,9 +354,9 @@ for p in "${paths[@]}"; do
 done
 echo
 echo "Short requests, a new connection each, one at a time, ${RR_SECS}s:"
-printf '  %-8s %10s %10s %8s %9s %9s\n' path conns/s "x hostfwd" "x passt" "p50 us" "p99 us"
+printf '  %-13s %10s %10s %8s %9s %9s\n' path conns/s "x hostfwd" "x passt" "p50 us" "p99 us"
 for p in "${paths[@]}"; do
-	printf '  %-8s %10s %10s %8s %9s %9s\n' "$p" "${RATE[$p]}" \
+	printf '  %-13s %10s %10s %8s %9s %9s\n' "$p" "${RATE[$p]}" \
 	    "$(ratio "${RATE[$p]}" "${RATE[hostfwd]:-}")" \
 	    "$(ratio "${RATE[$p]}" "${RATE[passt]:-}")" "${P50[$p]}" "${P99[$p]}"
 done
@@ -359,3 +367,7 @@ echo "vmnetd: host->guest $(ratio "${UP[vmnetd]}" "${UP[hostfwd]:-}") x hostfwd,
     "$(ratio "${DOWN[vmnetd]}" "${DOWN[passt]:-}") x passt;" \
     "conns/s $(ratio "${RATE[vmnetd]}" "${RATE[hostfwd]:-}") x hostfwd," \
     "$(ratio "${RATE[vmnetd]}" "${RATE[passt]:-}") x passt"
+echo "vmnetd-vsock (servers on the guest's loopback): host->guest" \
+    "$(ratio "${UP[vmnetd-vsock]}" "${UP[hostfwd]:-}") x hostfwd," \
+    "guest->host $(ratio "${DOWN[vmnetd-vsock]}" "${DOWN[hostfwd]:-}") x hostfwd," \
+    "conns/s $(ratio "${RATE[vmnetd-vsock]}" "${RATE[hostfwd]:-}") x hostfwd"

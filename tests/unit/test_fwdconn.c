@@ -7,6 +7,10 @@
  * peer has answered, and without it they wait for the answer; a refusal
  * after those early bytes still resets the local program's connection;
  * an answer then carries both directions, the early bytes arriving once.
+ * Directly (fwdconn_open_direct): a server that takes the connection gets
+ * it with no channel opened and relays both ways, a reset on it reaching
+ * the client; one that refuses it is told to the owner, and the channel
+ * takes over with HELLO and FWD as ever.
  *
  * The local program is a TCP connection on 127.0.0.1 in this process; the
  * peer is a unix socket listener read with chan_read(), as guest-netd
@@ -44,6 +48,7 @@ struct bench {
 	struct chan_hello	 hello;
 	uint32_t		 fwd_seq;
 	int			 result;	/* setup_done's, or -1 */
+	int			 direct_err;	/* direct_failed's, or 0 */
 };
 
 static void
@@ -60,9 +65,18 @@ send_reset(void *arg, uint32_t conn_id)
 {
 }
 
+static void
+direct_failed(void *arg, const struct fwd_target *t, int err)
+{
+	struct bench *b = arg;
+
+	b->direct_err = err;
+}
+
 static const struct fwdconn_ops ops = {
 	.setup_done = setup_done,
 	.send_reset = send_reset,
+	.direct_failed = direct_failed,
 };
 
 /* Turns the loop until fd has n bytes to read (or 2 s pass). */
@@ -93,9 +107,9 @@ spin(struct bench *b, unsigned ms)
 	}
 }
 
-/* A TCP connection on 127.0.0.1: *client and the accepted *local. */
-static void
-tcp_pair(int *client, int *local)
+/* A listening TCP socket on 127.0.0.1 (a guest's server): its port. */
+static int
+tcp_server(uint16_t *port)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sin);
@@ -106,6 +120,20 @@ tcp_pair(int *client, int *local)
 	assert_int_equal(bind(l, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_int_equal(listen(l, 1), 0);
 	assert_int_equal(getsockname(l, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return l;
+}
+
+/* A TCP connection on 127.0.0.1: *client and the accepted *local. */
+static void
+tcp_pair(int *client, int *local)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	uint16_t port;
+	int l = tcp_server(&port);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(port);
 	assert_true((*client = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
 	assert_int_equal(connect(*client, (struct sockaddr *)&sin,
 	    sizeof(sin)), 0);
@@ -113,21 +141,9 @@ tcp_pair(int *client, int *local)
 	close(l);
 }
 
-/*
- * The local program connects and sends "ping"; the connection is opened
- * toward the peer, which accepts the channel and reads HELLO and FWD.
- */
 static void
-open_one(struct bench *b, bool early)
+bench_init(struct bench *b, bool early)
 {
-	struct fwd_target t = { .proto = IPPROTO_TCP, .family = AF_INET,
-	    .port = 3000, .conn_id = 7 };
-	struct pollfd pfd;
-	const char *why = NULL;
-	struct chan_reader cr;
-	struct vmn_msg m;
-	int local, rc, i;
-
 	memset(b, 0, sizeof(*b));
 	b->result = -1;
 	assert_non_null(b->base = event_base_new());
@@ -141,11 +157,17 @@ open_one(struct bench *b, bool early)
 	b->ep.kind = VMN_TR_UNIX;
 	snprintf(b->ep.path, sizeof(b->ep.path), "%s/chan", b->dir);
 	assert_true((b->peer_listen = vmn_listen(&b->ep, PEER_PORT, 4)) >= 0);
+}
 
-	tcp_pair(&b->client, &local);
-	assert_int_equal(send(b->client, "ping", 4, 0), 4);
-	assert_int_equal(fwdconn_open(&b->set, local, &t, &b->ep, PEER_PORT, 1,
-	    NULL), 0);
+/* The peer takes the channel and reads HELLO and FWD off it. */
+static void
+accept_channel(struct bench *b)
+{
+	struct pollfd pfd;
+	const char *why = NULL;
+	struct chan_reader cr;
+	struct vmn_msg m;
+	int rc, i;
 
 	pfd.fd = b->peer_listen;
 	pfd.events = POLLIN;
@@ -174,6 +196,42 @@ open_one(struct bench *b, bool early)
 		}
 		i++;
 	}
+}
+
+/*
+ * The local program connects and sends "ping"; the connection is opened
+ * toward the peer, which accepts the channel and reads HELLO and FWD.
+ */
+static void
+open_one(struct bench *b, bool early)
+{
+	struct fwd_target t = { .proto = IPPROTO_TCP, .family = AF_INET,
+	    .port = 3000, .conn_id = 7 };
+	int local;
+
+	bench_init(b, early);
+	tcp_pair(&b->client, &local);
+	assert_int_equal(send(b->client, "ping", 4, 0), 4);
+	assert_int_equal(fwdconn_open(&b->set, local, &t, &b->ep, PEER_PORT, 1,
+	    NULL), 0);
+	accept_channel(b);
+}
+
+/* As open_one(), but first directly to 127.0.0.1:port. */
+static void
+open_direct(struct bench *b, uint16_t port)
+{
+	struct fwd_target t = { .proto = IPPROTO_TCP, .family = AF_INET,
+	    .port = port, .conn_id = 8 };
+	struct vmn_ip server = { .family = AF_INET };
+	int local;
+
+	server.u.v4.s_addr = htonl(INADDR_LOOPBACK);
+	bench_init(b, true);
+	tcp_pair(&b->client, &local);
+	assert_int_equal(send(b->client, "ping", 4, 0), 4);
+	assert_int_equal(fwdconn_open_direct(&b->set, local, &t, &server,
+	    &b->ep, PEER_PORT, 1, NULL), 0);
 }
 
 static void
@@ -276,6 +334,66 @@ an_answer_relays_both_ways(void **state)
 	close_one(&b);
 }
 
+static void
+direct_reaches_the_server_without_a_channel(void **state)
+{
+	struct bench b;
+	struct linger lg = { 1, 0 };
+	struct pollfd pfd;
+	uint16_t port;
+	int l = tcp_server(&port), server, i;
+	char buf[8];
+
+	open_direct(&b, port);
+	for (i = 0; i < 2000 && (server = accept4(l, NULL, NULL,
+	    SOCK_NONBLOCK)) < 0; i++)
+		spin(&b, 1);
+	assert_true(server >= 0);
+	spin_until_pending(&b, server, 4);
+	assert_int_equal(recv(server, buf, sizeof(buf), MSG_DONTWAIT), 4);
+	assert_memory_equal(buf, "ping", 4);
+	assert_int_equal(send(server, "pong", 4, 0), 4);
+	spin_until_pending(&b, b.client, 4);
+	assert_int_equal(recv(b.client, buf, sizeof(buf), MSG_DONTWAIT), 4);
+	assert_memory_equal(buf, "pong", 4);
+	assert_int_equal(b.result, FWDCONN_RELAYING);
+	assert_int_equal(b.direct_err, 0);
+	pfd.fd = b.peer_listen;
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 0), 0);		/* no channel came */
+	/* The server resets: so is the client, as a direct one would be. */
+	setsockopt(server, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(server);
+	spin(&b, 50);
+	assert_int_equal(recv(b.client, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	assert_int_equal(errno, ECONNRESET);
+	close(l);
+	b.chan = -1;
+	close_one(&b);
+}
+
+static void
+a_refused_direct_connect_goes_over_the_channel(void **state)
+{
+	struct bench b;
+	uint16_t port;
+	int l = tcp_server(&port);
+	char buf[8];
+
+	close(l);		/* the port refuses now */
+	open_direct(&b, port);
+	accept_channel(&b);
+	assert_int_equal(b.direct_err, ECONNREFUSED);
+	spin_until_pending(&b, b.chan, 4);
+	assert_int_equal(recv(b.chan, buf, sizeof(buf), MSG_DONTWAIT), 4);
+	assert_memory_equal(buf, "ping", 4);
+	assert_int_equal(chan_send_reply(b.chan, &b.hello, b.fwd_seq, 0,
+	    NULL), 0);
+	spin(&b, 20);
+	assert_int_equal(b.result, FWDCONN_RELAYING);
+	close_one(&b);
+}
+
 int
 main(void)
 {
@@ -284,6 +402,8 @@ main(void)
 		cmocka_unit_test(without_early_bytes_wait_for_the_answer),
 		cmocka_unit_test(a_refusal_after_early_bytes_resets_the_client),
 		cmocka_unit_test(an_answer_relays_both_ways),
+		cmocka_unit_test(direct_reaches_the_server_without_a_channel),
+		cmocka_unit_test(a_refused_direct_connect_goes_over_the_channel),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

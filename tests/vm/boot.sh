@@ -20,7 +20,9 @@
 # changed) keeps the tap too, with only the new address. Then vmnet-run
 # stopped: QEMU and vmnet-vsockd
 # gone, the VM unregistered, its tap and runtime directory removed; and a
-# second VM whose vmnet-run is killed outright (SIGKILL) takes its QEMU,
+# second VM, a microvm whose server on every address the host reaches
+# directly through the tap (forward-direct), whose vmnet-run is killed
+# outright (SIGKILL), takes its QEMU,
 # vmnet-vsockd, registration and tap with it. Also: an extra
 # disk (--disk, ext4) mounts in the guest, its file there; the kernel
 # booted has everything vm/kernel.config lists, built in or as modules;
@@ -89,7 +91,8 @@ bed_spawn "$NS_HOST" vmnet-run env VMN_BUILDDIR="$VMN_BUILDDIR" "$RUN" \
     --name "$VM" --console "$TMP/console.log" --rc-local "$TMP/rc.local" \
     --socket "$TMP/control.sock" --verbose \
     --add "$VMN_BUILDDIR/tests/tools/vmn-bulk:/bin/vmn-bulk" \
-    --vm-option "reverse-forward tcp 3128" --disk "$TMP/disk.img"
+    --vm-option "reverse-forward tcp 3128" --vm-option "forward-direct no" \
+    --disk "$TMP/disk.img"
 RUN_PID=$LAST_PID
 wait_for 120 "vm $VM online" sh -c \
 	"$NETCTL -s $TMP/control.sock --dump vms | awk -F'\t' '\$1 == \"$VM\" && \$3 == \"online\"' | grep -q ."
@@ -178,12 +181,29 @@ pgrep -f "qemu-system-x86_64 -name $VM " >/dev/null && fail "QEMU left running"
 pass "vmnet-run stopped: QEMU, vmnet-vsockd, registration, tap and runtime dir gone"
 
 # Killed outright: nothing of the VM may stay behind but its directory.
+# This one is a microvm (virtio-mmio, no PCI), with forward-direct on (the
+# default): its server on every address ([::]:9300) is reached through
+# the tap, vsock left out.
+printf '#!/bin/sh\n/bin/vmn-bulk echo-server 9300 &\n' >"$TMP/rc2.local"
+chmod 755 "$TMP/rc2.local"
 VM2=u$SFX
 bed_spawn "$NS_HOST" vmnet-run2 env VMN_BUILDDIR="$VMN_BUILDDIR" "$RUN" \
-    --name "$VM2" --console "$TMP/console2.log" --socket "$TMP/control.sock"
+    --name "$VM2" --console "$TMP/console2.log" --socket "$TMP/control.sock" \
+    --rc-local "$TMP/rc2.local" --machine microvm \
+    --add "$VMN_BUILDDIR/tests/tools/vmn-bulk:/bin/vmn-bulk"
 RUN2_PID=$LAST_PID
 wait_for 120 "vm $VM2 online" sh -c \
 	"$NETCTL -s $TMP/control.sock --dump vms | awk -F'\t' '\$1 == \"$VM2\" && \$3 == \"online\"' | grep -q ."
+wait_for 30 "9300 forwarded" sh -c \
+	"$NETCTL -s $TMP/control.sock --dump forwards | grep -q '127.0.0.1:9300'"
+fwd_stat() { $NETCTL -s "$TMP/control.sock" --dump status | awk -F'\t' -v k="$1" '$1 == k { print $2 }'; }
+direct0=$(fwd_stat fwd.direct)
+out=$(in_host "$BULK" many 127.0.0.1 9300 100) ||
+	fail "100 connections to the microvm: $out"
+direct=$(( $(fwd_stat fwd.direct) - direct0 ))
+[ "$direct" = 100 ] && [ "$(fwd_stat fwd.direct_failed)" = 0 ] ||
+	fail "$direct of 100 connections went directly ($(fwd_stat fwd.direct_failed) failed)"
+pass "a microvm online; its server on every address reached directly through the tap: $out connections"
 kill -9 "$RUN2_PID"
 # ([q]: pgrep must not find the sh -c running it.)
 wait_for 10 "QEMU gone with vmnet-run" sh -c "! pgrep -f '[q]emu-system-x86_64 -name $VM2 '"
