@@ -22,6 +22,7 @@
 #include "transport.h"
 
 #define LISTENERS_MAX	1024	/* guest listeners remembered per VM */
+#define DIRECT_FAILS	8	/* ports whose direct connect failed lately */
 /* Per-connection failures logged per VM, at most: so many per so long. */
 #define CONN_LOG_BURST	10
 #define CONN_LOG_MS	10000
@@ -66,6 +67,10 @@ struct hostfwd {
 	struct vmn_endpoint	 chan;
 	uint32_t		 guest_port;
 	struct vmn_ip		 direct4, direct6; /* the guest's; 0: none */
+	struct {
+		uint16_t	 port;		/* 0: free */
+		uint64_t	 at_ms;
+	}			 direct_failed[DIRECT_FAILS];
 	hostfwd_reset_fn	 send_reset;
 	void			*arg;
 	hostfwd_note_fn		 note;		/* NULL: nobody listens */

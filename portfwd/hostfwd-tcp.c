@@ -89,11 +89,20 @@ static void
 conn_direct_failed(void *arg, const struct fwd_target *t, int err)
 {
 	struct hostfwd *hf = arg;
-	struct glistener *l;
+	unsigned i, oldest = 0;
 
 	hostfwd_counters.direct_failed++;
-	if ((l = glisteners_find(&hf->listeners, IPPROTO_TCP, t->port)))
-		l->direct_failed_ms = vmn_monotonic_ms();
+	for (i = 0; i < DIRECT_FAILS; i++) {
+		if (hf->direct_failed[i].port == t->port) {
+			oldest = i;
+			break;
+		}
+		if (hf->direct_failed[i].at_ms <
+		    hf->direct_failed[oldest].at_ms)
+			oldest = i;
+	}
+	hf->direct_failed[oldest].port = t->port;
+	hf->direct_failed[oldest].at_ms = vmn_monotonic_ms();
 	vmn_log_limited(&hf->conn_log, log_debug, "vm %s: guest port %u not "
 	    "reached directly (%s): over the channel", hf->vm, t->port,
 	    strerror(err));
@@ -141,13 +150,17 @@ direct_server(const struct hostfwd *hf, const struct fwd_target *t)
 {
 	const struct glistener *l;
 	uint8_t fams;
+	unsigned i;
 
 	if (!hf->direct4.family && !hf->direct6.family)
 		return NULL;
-	if (!(l = glisteners_find(&hf->listeners, IPPROTO_TCP, t->port)) ||
-	    (l->direct_failed_ms && vmn_monotonic_ms() - l->direct_failed_ms <
-	    HOSTFWD_DIRECT_RETRY_MS))
+	if (!(l = glisteners_find(&hf->listeners, IPPROTO_TCP, t->port)))
 		return NULL;
+	for (i = 0; i < DIRECT_FAILS; i++)
+		if (hf->direct_failed[i].port == t->port &&
+		    vmn_monotonic_ms() - hf->direct_failed[i].at_ms <
+		    HOSTFWD_DIRECT_RETRY_MS)
+			return NULL;
 	fams = l->wild;
 	if (t->family == AF_INET)
 		fams &= FAM_V4;

@@ -23,10 +23,9 @@
 int
 glisteners_init(struct glisteners *gl, unsigned max)
 {
-	gl->n = 0;
+	gl->l = NULL;
+	gl->n = gl->size = 0;
 	gl->max = max;
-	if (!(gl->l = calloc(max, sizeof(*gl->l))))
-		return -ENOMEM;
 	return 0;
 }
 
@@ -35,7 +34,7 @@ glisteners_free(struct glisteners *gl)
 {
 	free(gl->l);
 	gl->l = NULL;
-	gl->n = gl->max = 0;
+	gl->n = gl->size = gl->max = 0;
 }
 
 struct glistener *
@@ -55,23 +54,34 @@ fam_bit(uint8_t family)
 	return family == AF_INET6 ? FAM_V6 : FAM_V4;
 }
 
-/* 1: a port not listened on before; 0: one known; -ENOSPC: table full. */
+/*
+ * 1: a port not listened on before; 0: one known; -ENOSPC: table full
+ * (or -ENOMEM).
+ */
 int
 glisteners_add(struct glisteners *gl, uint8_t proto, uint8_t family,
     uint16_t port)
 {
 	struct glistener *l = glisteners_find(gl, proto, port);
+	unsigned size;
 	int rc = 0;
 
 	if (!l) {
 		if (gl->n >= gl->max)
 			return -ENOSPC;
+		if (gl->n == gl->size) {
+			size = gl->size ? gl->size * 2 : 8;
+			if (size > gl->max)
+				size = gl->max;
+			if (!(l = reallocarray(gl->l, size, sizeof(*l))))
+				return -ENOMEM;
+			gl->l = l;
+			gl->size = size;
+		}
 		l = &gl->l[gl->n++];
+		memset(l, 0, sizeof(*l));
 		l->proto = proto;
 		l->port = port;
-		l->families = 0;
-		l->wild = 0;
-		l->direct_failed_ms = 0;
 		rc = 1;
 	}
 	l->families |= fam_bit(family);

@@ -22,13 +22,15 @@ struct glistener {
 	uint8_t		wild;		/* of those, on a wildcard address */
 	uint16_t	port;
 	bool		stale;		/* not listed since the HELLO */
-	uint64_t	direct_failed_ms; /* when connecting directly failed */
 };
 
-/* The guest's listeners, as reported, in a table of max entries. */
+/*
+ * The guest's listeners, as reported, in a table of at most max entries,
+ * grown as they come (most guests have a few; a VM's table is per VM).
+ */
 struct glisteners {
 	struct glistener	*l;
-	unsigned		 n, max;
+	unsigned		 n, size, max;
 };
 
 int	glisteners_init(struct glisteners *gl, unsigned max);
