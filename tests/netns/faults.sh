@@ -4,9 +4,12 @@
 # The faults: the uplink down and up again (its routes gone with it, put
 # back as DHCP would); the default route moving to another interface with
 # a smaller MTU (a VPN coming up) and back; the host's resolv.conf
-# rewritten 100 times in a second; host-netd and guest-netd both stopped
-# (SIGSTOP) for 60 s, as a host that sleeps, with a client waiting on a
-# forwarded port meanwhile.
+# rewritten 100 times in a second; the state directory's disk full (a VM
+# registered then, and host-netd restarted then); host-netd, then
+# guest-netd, killed outright (-9) under load (1,000 forwarded connections
+# held open and a DNS flood) and started again; host-netd and
+# guest-netd both stopped (SIGSTOP) for 60 s, as a host that sleeps, with
+# clients waiting on a forwarded port meanwhile.
 #
 # After each, verified by traffic: the guest reaches the lan through NAT,
 # a name resolves through the DNS tunnel, and the port the guest listens
@@ -15,13 +18,21 @@
 # nftables table rule for rule as before (counters aside), the guest's
 # MTU as before. The resolv.conf storm ends on a resolver that cannot
 # answer, then on the real one: the tunnel follows the last write each
-# time. Not simulated: the clock jumping (it would move the machine's).
+# time. With the disk full, host-netd says it cannot save an identity,
+# the new VM comes online all the same, the files it has are intact, and
+# restarted it gives g1 the same identity from them. Not simulated: the
+# clock jumping (it would move the machine's).
 TEST_NAME=faults
 . "$(dirname "$0")/lib.sh"
 bed_init
 bed_up
 bed_guest g1
 bed_write_conf g1 >/dev/null
+# The state directory on a disk of its own, to fill.
+mkdir -p "$TMP/state"
+mount -t tmpfs -o size=256k,mode=0755 vmn-faults-state "$TMP/state" ||
+	fail "cannot mount a tmpfs for the state directory"
+BED_CLEANUP_HOOK='umount -l "$TMP/state"'
 bed_host_netd
 bed_guest_netd g1
 wait_online g1
@@ -112,6 +123,64 @@ wait_for 15 "the tunnel to follow the last write (nothing answers)" unresolved
 storm $LAN4
 healthy "resolv.conf rewritten 100 times in a second"
 pass "resolv.conf rewritten 100 times in a second, twice: the tunnel followed the last write each time"
+
+# --- the state directory's disk full ------------------------------------------
+dd if=/dev/zero of="$TMP/state/filler" bs=4k 2>/dev/null
+[ "$(df --output=avail "$TMP/state" | tail -1)" -lt 8 ] ||
+	fail "the state disk is not full: $(df "$TMP/state" | tail -1)"
+cp "$TMP/state/vm/g1" "$TMP/g1.state"
+bed_guest g2
+printf 'vm "g2" {\n\tlink veth netns "%s"\n\thost-ifname "vmn-g2"\n\tchannel "unix:%s"\n}\n' \
+    "$(guest_ns g2)" "$TMP/g2" >"$TMP/g2.vm"
+netctl register "$TMP/g2.vm" >/dev/null || fail "register g2 with the disk full"
+bed_guest_netd g2
+wait_online g2
+grep -q "vm g2: cannot save state in $TMP/state: No space left on device" "$TMP/host-netd.log" ||
+	fail "host-netd did not say it could not save g2's identity"
+wait_for 10 "g2 through NAT with the disk full" sh -c \
+	"[ \"\$(ip netns exec $(guest_ns g2) curl -sS -m 3 http://$LAN4:8080/)\" = $HOST4 ]"
+netctl unregister g2 >/dev/null || fail "unregister g2"
+kill "$GUEST_PID_g2"
+# Restarted with the disk still full: g1's identity from its file.
+kill -TERM "$HOST_NETD_PID"
+wait_for 5 "host-netd exits" sh -c "! kill -0 $HOST_NETD_PID"
+bed_host_netd
+cmp -s "$TMP/state/vm/g1" "$TMP/g1.state" || fail "g1's state file changed on a full disk"
+healthy "a restart with the state disk full"
+rm -f "$TMP/state/filler"
+pass "state disk full: g2 online unsaved (said so), g1's file intact and its identity kept across a restart"
+
+# --- both daemons killed under load -------------------------------------------
+# 1,000 forwarded connections held open, each made again as soon as it
+# ends, and a DNS flood in the guest, while host-netd and then guest-netd
+# are killed outright and started again. By the end every one of the
+# 1,000 has its echo.
+in_host "$BULK" flood 127.0.0.1 8000 1000 30 >"$TMP/flood.out" 2>&1 &
+flood=$!
+touch "$TMP/dnsflood.on"
+(
+	while [ -e "$TMP/dnsflood.on" ]; do
+		in_guest g1 "$VMN_BUILDDIR/tests/tools/vmn-dnsq" -t 2 $TUN burst 100 \
+		    web.test.lan >/dev/null 2>&1
+	done
+) &
+dnsflood=$!
+sleep 5
+kill -9 "$HOST_NETD_PID"
+wait "$HOST_NETD_PID" 2>/dev/null
+bed_host_netd
+wait_online g1
+sleep 3
+kill -9 "$GUEST_PID_g1"
+wait "$GUEST_PID_g1" 2>/dev/null	# gone, its pidfile's lock with it
+bed_guest_netd g1
+wait_online g1
+rm -f "$TMP/dnsflood.on"
+wait "$dnsflood" "$flood"
+grep -q "^1000 of 1000 echoed" "$TMP/flood.out" ||
+	fail "1,000 connections through the kills: $(cat "$TMP/flood.out")"
+healthy "host-netd and guest-netd killed under load"
+pass "host-netd, then guest-netd, killed (-9) under 1,000 connections and a DNS flood: $(cat "$TMP/flood.out"); all as before"
 
 # --- both daemons asleep for 60 s --------------------------------------------------
 kill -STOP "$HOST_NETD_PID" "$GUEST_PID_g1"
