@@ -90,6 +90,9 @@
 #include "config.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,9 +192,11 @@ relay_end(struct fwdconn *fc, unsigned reset)
 static void
 fc_free(struct fwdconn *fc, unsigned reset)
 {
+	struct fwdconn_set *set = fc->set;
+
 	pace_leave(fc);
 	LIST_REMOVE(fc, entry);
-	fc->set->n--;
+	set->n--;
 	if (fc->ev)
 		event_free(fc->ev);
 	if (fc->deadline)
@@ -224,6 +229,12 @@ fc_free(struct fwdconn *fc, unsigned reset)
 		close(fc->passed);
 	}
 	free(fc);
+	if (set->n == 0 && set->peak >= FWDCONN_TRIM_AFTER) {
+		set->peak = 0;
+#ifdef __GLIBC__
+		malloc_trim(0);
+#endif
+	}
 }
 
 /* Setup is over, and not in a relay: the owner hears why, then it ends. */
@@ -290,7 +301,8 @@ fc_new(struct fwdconn_set *set, int local, int chan, void *owner)
 		return NULL;
 	}
 	LIST_INSERT_HEAD(&set->conns, fc, entry);
-	set->n++;
+	if (++set->n > set->peak)
+		set->peak = set->n;
 	arm_deadline(fc, CHAN_HANDSHAKE_MS);
 	return fc;
 }

@@ -29,6 +29,12 @@ struct fwd_pace;
 #define FWDCONN_ATTEMPT_MIN_MS	2
 #define FWDCONN_ATTEMPT_MAX_MS	256
 #define FWDCONN_CONNECT_MS	130000
+/*
+ * A burst of this many connections at once leaves megabytes of freed
+ * relay buffers in the heap, which glibc keeps: given back to the system
+ * when the last of them has ended.
+ */
+#define FWDCONN_TRIM_AFTER	256
 /* A direct connect answered by nothing this long gives way to a channel. */
 #define FWDCONN_DIRECT_MS	1000
 
@@ -90,6 +96,7 @@ struct fwdconn_set {
 	enum vmn_role			 answer_role;	/* what we answer */
 	LIST_HEAD(, fwdconn)		 conns;
 	unsigned			 n, max;
+	unsigned			 peak;	/* most at once since a trim */
 	LIST_HEAD(, fwd_pace)		 paces;		/* per local port */
 	struct event			*kick;		/* turns came free */
 	bool				 kicking;
