@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -92,4 +93,23 @@ vmn_sysctl_link_name(char *buf, size_t len, const char *family,
 		if (*p == '.')
 			*p = '/';
 	return 0;
+}
+
+/*
+ * The first port any program may bind in this network namespace (1024
+ * where the kernel predates the setting).
+ */
+uint16_t
+vmn_unprivileged_port_start(void)
+{
+	char buf[32], *end;
+	unsigned long v;
+
+	if (vmn_sysctl_read("/proc/sys/net/ipv4/ip_unprivileged_port_start",
+	    buf, sizeof(buf)) < 0)
+		return 1024;
+	v = strtoul(buf, &end, 10);
+	if (end == buf || *end || v > 65535)
+		return 1024;
+	return (uint16_t)v;
 }

@@ -137,12 +137,18 @@ new_socket(int family)
 	return fd < 0 ? -errno : fd;
 }
 
-/* A listening unix socket at exactly path (a stale socket is replaced). */
+/*
+ * A listening unix socket at exactly path (a stale socket is replaced),
+ * with mode (for connecting: write permission). The mode is the umask's
+ * doing as bind() creates the socket, never a chmod() by path after it,
+ * which would follow a symbolic link put there in between.
+ */
 int
-vmn_listen_path(const char *path, int backlog)
+vmn_listen_path_mode(const char *path, int backlog, unsigned mode)
 {
 	struct sockaddr_un sun;
 	struct stat st;
+	mode_t old;
 	int fd, rc;
 
 	if ((rc = unix_addr(path, &sun)) < 0)
@@ -155,13 +161,21 @@ vmn_listen_path(const char *path, int backlog)
 	}
 	if ((fd = new_socket(AF_UNIX)) < 0)
 		return fd;
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(path, 0660) < 0 || listen(fd, backlog) < 0) {
+	old = umask(~mode & 0777);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc < 0 || listen(fd, backlog) < 0) {
 		rc = -errno;
 		close(fd);
 		return rc;
 	}
 	return fd;
+}
+
+int
+vmn_listen_path(const char *path, int backlog)
+{
+	return vmn_listen_path_mode(path, backlog, 0660);
 }
 
 /* A listening, non-blocking socket for connections to `port`, or -errno. */
@@ -367,6 +381,22 @@ connect_cb(evutil_socket_t fd, short what, void *arg)
 	connector_connected(c);
 }
 
+/*
+ * A user's channel: the socket connected to must be theirs (its creator's
+ * credentials, fixed at listen(); a link to another socket put in its
+ * place is caught here, before a byte is sent).
+ */
+static int
+peer_is(int fd, uint32_t uid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	return cred.uid == uid ? 0 : -EACCES;
+}
+
 static int
 start_connect(struct vmn_connector *c)
 {
@@ -402,6 +432,10 @@ start_connect(struct vmn_connector *c)
 	if ((fd = new_socket(ss.ss_family)) < 0)
 		return fd;
 	if (connect(fd, (struct sockaddr *)&ss, sslen) == 0) {
+		if (c->ep.owned && (rc = peer_is(fd, c->ep.owner_uid)) < 0) {
+			close(fd);
+			return rc;
+		}
 		c->fd = fd;
 		return 1;	/* unix sockets connect at once */
 	}

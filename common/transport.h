@@ -16,6 +16,7 @@
 #ifndef VMN_TRANSPORT_H
 #define VMN_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/un.h>
 
@@ -37,6 +38,9 @@ struct vmn_endpoint {
 	uint32_t		cid;
 	uint32_t		port;	/* vsock: 0 = the caller's default */
 	char			path[VMN_PATH_MAX];
+	/* A user's channel (unix, hvsock): a socket connected to is theirs. */
+	bool			owned;
+	uint32_t		owner_uid;
 };
 
 #define VMN_BACKOFF_MIN_MS	25
@@ -52,6 +56,8 @@ int		 vmn_endpoint_port_path(const struct vmn_endpoint *ep,
 int		 vmn_listen(const struct vmn_endpoint *ep, uint32_t port,
 		    int backlog);
 int		 vmn_listen_path(const char *path, int backlog);
+int		 vmn_listen_path_mode(const char *path, int backlog,
+		    unsigned mode);
 void		 vmn_unlisten(const struct vmn_endpoint *ep, uint32_t port);
 
 struct vmn_connector;

@@ -28,7 +28,8 @@ int	proxyenv_write(const char *path, const struct vmn_nc_proxy *p);
 int	proxyenv_apt_render(const struct vmn_nc_proxy *p, char *buf,
 	    size_t len);
 int	proxyenv_apt_write(const char *path, const struct vmn_nc_proxy *p);
-int	proxyenv_systemd(const char *systemctl, const struct vmn_nc_proxy *p);
+int	proxyenv_systemd_start(const char *systemctl);
+int	proxyenv_systemd(const struct vmn_nc_proxy *p);
 
 /* snat.c */
 int	snat_apply(const struct vmn_nc_snat *sn, unsigned n);

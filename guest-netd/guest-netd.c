@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +34,7 @@
 #include "log.h"
 #include "netconf.h"
 #include "nl.h"
+#include "seccomp.h"
 #include "transport.h"
 #include "watch.h"
 #include "wire.h"
@@ -265,7 +267,7 @@ handle_commit(struct guest *g, const struct vmn_msg *m)
 		    strerror(-rc));
 	/* The files are what counts; services started later are a bonus. */
 	if (rc == 0 && nc->proxy.present && g->systemctl &&
-	    (rc2 = proxyenv_systemd(g->systemctl, &nc->proxy)) < 0)
+	    (rc2 = proxyenv_systemd(&nc->proxy)) < 0)
 		log_warnx("%s set-environment: %s; services started from now "
 		    "on do not get the proxy", g->systemctl, strerror(-rc2));
 	if (rc < 0) {
@@ -506,6 +508,33 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(g->base);
 }
 
+/*
+ * What guest-netd's event loop calls once set up, beside common/seccomp.c's
+ * list: its channel to host-netd (vsock, hvsock or unix), the DNS tunnel's
+ * listener and the forwarded ports' sockets and relays (IPv4, IPv6, pipes
+ * for splice), rtnetlink and sock_diag (its configuration, the listeners
+ * it watches), the files it writes (resolv.conf, the proxy's profile
+ * fragment and apt's, written beside and renamed over; mountinfo tells a
+ * bind mount). Nothing is executed: systemctl runs in a helper forked
+ * before the filter (proxyenv.c).
+ */
+static const struct vmn_syscall syscalls[] = {
+	VMN_SYSCALL_ARG(socket, 0, 5, AF_UNIX, AF_INET, AF_INET6, AF_NETLINK,
+	    AF_VSOCK),
+	VMN_SYSCALLS_SOCKETS, VMN_SYSCALLS_FILES,
+	VMN_SYSCALL(fchown), VMN_SYSCALL(flock), VMN_SYSCALL(getuid),
+	VMN_SYSCALL(geteuid), VMN_SYSCALL(uname),
+};
+static void
+filter_syscalls(void)
+{
+	int rc;
+
+	if ((rc = vmn_seccomp_allow("guest-netd", syscalls,
+	    sizeof(syscalls) / sizeof(syscalls[0]))) < 0)
+		fatalx("system call filter: %s", strerror(-rc));
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -638,6 +667,10 @@ main(int argc, char *argv[])
 			fatalx("event_reinit failed");
 	}
 	write_pidfile(pidfd, pidfile);
+	if (g->systemctl && (rc = proxyenv_systemd_start(g->systemctl)) < 0)
+		log_warnx("cannot start the helper that runs %s: %s",
+		    g->systemctl, strerror(-rc));
+	filter_syscalls();
 
 	log_info("starting; host %s",
 	    vmn_endpoint_str(&g->host, uri, sizeof(uri)));

@@ -14,9 +14,12 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -168,8 +171,8 @@ run(char *const argv[])
  * (systemctl set-environment) or taken out of it when empty: services
  * started from now on get them, as login shells do.
  */
-int
-proxyenv_systemd(const char *systemctl, const struct vmn_nc_proxy *p)
+static int
+tell_systemd(const char *systemctl, const struct vmn_nc_proxy *p)
 {
 	static char names[][16] = { "http_proxy", "HTTP_PROXY", "https_proxy",
 	    "HTTPS_PROXY", "no_proxy", "NO_PROXY", "auto_proxy" };
@@ -200,5 +203,86 @@ proxyenv_systemd(const char *systemctl, const struct vmn_nc_proxy *p)
 		rc = run(set);
 	if (nu > 2 && (rc2 = run(unset)) < 0 && rc == 0)
 		rc = rc2;
+	return rc;
+}
+
+/*
+ * systemctl runs outside guest-netd's system call filter, which allows no
+ * execve: a helper forked before the filter goes on takes the proxy's
+ * values on a socket pair, runs systemctl for them and answers with the
+ * result. It can do nothing but set or unset the variables above, and
+ * ends with guest-netd (the socket's end, or its parent's death).
+ */
+static int helper_fd = -1;
+
+static void
+helper_main(int fd, const char *systemctl)
+{
+	struct vmn_nc_proxy p;
+	ssize_t n;
+	int rc;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	for (;;) {
+		if ((n = recv(fd, &p, sizeof(p), 0)) <= 0)
+			_exit(0);
+		if (n != sizeof(p)) {
+			rc = -EINVAL;
+		} else {
+			p.http[sizeof(p.http) - 1] = '\0';
+			p.https[sizeof(p.https) - 1] = '\0';
+			p.pac[sizeof(p.pac) - 1] = '\0';
+			p.no_proxy[sizeof(p.no_proxy) - 1] = '\0';
+			rc = tell_systemd(systemctl, &p);
+		}
+		if (send(fd, &rc, sizeof(rc), MSG_NOSIGNAL) < 0)
+			_exit(0);
+	}
+}
+
+/* Forks the helper; call before the system call filter goes on. */
+int
+proxyenv_systemd_start(const char *systemctl)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	if ((pid = fork()) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		/* Nothing of guest-netd's but stdio and this socket. */
+		if (dup2(sv[1], 3) < 0)
+			_exit(1);
+		close_range(4, ~0u, 0);
+		helper_main(3, systemctl);
+	}
+	close(sv[1]);
+	helper_fd = sv[0];
+	return 0;
+}
+
+/* Through the helper: two runs of systemctl, each cut short at its limit. */
+int
+proxyenv_systemd(const struct vmn_nc_proxy *p)
+{
+	struct pollfd pfd = { .fd = helper_fd, .events = POLLIN };
+	int rc;
+
+	if (helper_fd < 0)
+		return -ENOSYS;
+	if (send(helper_fd, p, sizeof(*p), MSG_NOSIGNAL) < 0)
+		return -errno;
+	if (poll(&pfd, 1, 2 * SYSTEMCTL_WAIT_MS + 1000) <= 0 ||
+	    recv(helper_fd, &rc, sizeof(rc), 0) != sizeof(rc)) {
+		/* Gone or stuck: no answer will match a request again. */
+		close(helper_fd);
+		helper_fd = -1;
+		return -ETIMEDOUT;
+	}
 	return rc;
 }

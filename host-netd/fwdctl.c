@@ -124,6 +124,9 @@ fwdctl_add(const char *name, const struct hostfwd_static *req, uid_t uid,
 		snprintf(err, errlen, "no vm \"%s\"", name);
 		return -ENOENT;
 	}
+	if ((rc = confine_vm_access(vm, uid, err, errlen)) < 0 ||
+	    (rc = confine_forward(&st, uid, err, errlen)) < 0)
+		return rc;
 	st.runtime = true;
 	describe(&st, what, sizeof(what));
 	if (taken(&st, err, errlen))
@@ -165,11 +168,14 @@ fwdctl_remove(const char *name, const struct hostfwd_static *req, uid_t uid,
 	struct hostfwd_static st;
 	unsigned i, n = 0, at = 0;
 	char what[80];
+	int rc;
 
 	if (!vm) {
 		snprintf(err, errlen, "no vm \"%s\"", name);
 		return -ENOENT;
 	}
+	if ((rc = confine_vm_access(vm, uid, err, errlen)) < 0)
+		return rc;
 	for (i = 0; i < vm->nrtforwards; i++) {
 		st = vm->rtforwards[i];
 		if (st.proto == req->proto && st.host_port == req->host_port &&

@@ -439,16 +439,10 @@ hostd_register(const char *src, const char *text, size_t len, pid_t owner,
 		return -EEXIST;
 	}
 	vc->reg_uid = uid;
-	if (uid != 0 && vc->link == VM_LINK_TAP && vc->mode != VM_MODE_NONE) {
-		/* Its QEMU runs as the client: the tap is theirs, no one else's. */
-		if (vc->tap_owner == (uid_t)-1)
-			vc->tap_owner = uid;
-		if (vc->tap_owner != uid) {
-			snprintf(err, errlen, "tap-owner must be you (uid %u)",
-			    (unsigned)uid);
-			free(vc);
-			return -EPERM;
-		}
+	if ((rc = confine_registration(vc, hostd->conf, uid, err,
+	    errlen)) < 0 || (rc = confine_owner(owner, uid, err, errlen)) < 0) {
+		free(vc);
+		return rc;
 	}
 	if (owner > 0 && !(vc->owner_start = process_start(owner))) {
 		snprintf(err, errlen, "owner pid %d: no such process", (int)owner);
@@ -761,6 +755,8 @@ main(int argc, char *argv[])
 		if (event_reinit(hostd->base) < 0)
 			fatalx("event_reinit failed");
 	}
+	if ((rc = isolation_filter_syscalls()) < 0)
+		fatalx("system call filter: %s", strerror(-rc));
 	log_info("ready: %u VM%s, uplinks mtu %u", hostd->conf->nvms,
 	    hostd->conf->nvms == 1 ? "" : "s", hostd->uplinks.min_mtu);
 	event_base_dispatch(hostd->base);

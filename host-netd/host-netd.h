@@ -422,6 +422,15 @@ uint64_t	file_hash(const char *path);
 int	monitor_start(void);
 void	monitor_stop(void);
 
+/* confine.c: what a user other than root may ask */
+int	confine_registration(struct vm_conf *vc, const struct hostd_conf *c,
+	    uid_t uid, char *err, size_t errlen);
+int	confine_forward(const struct hostfwd_static *st, uid_t uid, char *err,
+	    size_t errlen);
+int	confine_owner(pid_t owner, uid_t uid, char *err, size_t errlen);
+int	confine_vm_access(const struct vm *vm, uid_t uid, char *err,
+	    size_t errlen);
+
 /* fwdctl.c: netctl forward add|remove */
 int	fwdctl_add(const char *name, const struct hostfwd_static *st,
 	    uid_t uid, struct hostfwd_port_info *pi, char *err,
@@ -460,6 +469,7 @@ void	control_close(void);
 
 /* isolation.c */
 int	isolation_drop_caps(void);
+int	isolation_filter_syscalls(void);
 
 /* host-netd.c */
 enum vm_change {

@@ -277,10 +277,13 @@ load_one(struct hostd_conf *c, const char *name)
 	vc->owner = pid;
 	vc->owner_start = start;
 	vc->reg_uid = (uid_t)uid;
-	/* As when it was registered: a non-root client's tap is its own. */
-	if (uid && vc->link == VM_LINK_TAP && vc->mode != VM_MODE_NONE &&
-	    vc->tap_owner == (uid_t)-1)
-		vc->tap_owner = (uid_t)uid;
+	/* As when it was registered: a user's VM gets what they may ask. */
+	if (confine_registration(vc, c, vc->reg_uid, err, sizeof(err)) < 0) {
+		log_warnx("registered vm %s: %s; dropped", name, err);
+		free(vc);
+		registry_remove(name);
+		return;
+	}
 	TAILQ_INSERT_TAIL(&c->vms, vc, entry);
 	c->nvms++;
 	if (conf_check(c, err, sizeof(err)) < 0) {

@@ -289,25 +289,6 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- reconciliation ------------------------------------------------------------ */
 
-/*
- * The first port any program may bind in host-netd's network namespace
- * (1024 where the kernel predates the setting).
- */
-static uint16_t
-unprivileged_port_start(void)
-{
-	char buf[32], *end;
-	unsigned long v;
-
-	if (vmn_sysctl_read("/proc/sys/net/ipv4/ip_unprivileged_port_start",
-	    buf, sizeof(buf)) < 0)
-		return 1024;
-	v = strtoul(buf, &end, 10);
-	if (end == buf || *end || v > 65535)
-		return 1024;
-	return (uint16_t)v;
-}
-
 static void
 auto_rules(const struct hostfwd *hf, struct auto_rules *r)
 {
@@ -498,7 +479,7 @@ void
 hostfwd_set_policy(struct hostfwd *hf, const struct hostfwd_policy *p)
 {
 	hf->policy = *p;
-	hf->unpriv_start = unprivileged_port_start();
+	hf->unpriv_start = vmn_unprivileged_port_start();
 	auto_reconcile_all(hf);
 }
 
@@ -588,7 +569,7 @@ hostfwd_configure(struct hostfwd *hf, bool auto_forward,
 	unsigned i;
 
 	hf->auto_forward = auto_forward;
-	hf->unpriv_start = unprivileged_port_start();
+	hf->unpriv_start = vmn_unprivileged_port_start();
 	keep_statics(hf, st, nst);
 	/* Statics first (mark and sweep), so that they win their ports. */
 	TAILQ_FOREACH(hp, &hf->ports, entry)
@@ -755,7 +736,7 @@ hostfwd_new(struct event_base *base, const char *vm_name,
 	hf->arg = arg;
 	hf->auto_forward = true;
 	hf->hch = -1;
-	hf->unpriv_start = unprivileged_port_start();
+	hf->unpriv_start = vmn_unprivileged_port_start();
 	TAILQ_INIT(&hf->ports);
 	if (hostfwd_tcp_init(hf) < 0) {
 		free(hf);

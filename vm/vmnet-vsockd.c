@@ -21,6 +21,7 @@
 
 #include <event2/event.h>
 
+#include "caps.h"
 #include "cli.h"
 #include "log.h"
 #include "seccomp.h"
@@ -160,6 +161,9 @@ main(int argc, char *argv[])
 		evsignal_add(sigint, NULL);
 	log_info("guest CID %" PRIu64 "; vhost-user on %s, hybrid vsock on %s",
 	    cid, d.socket_path, uds);
+	/* Run by root (vmnet-run as root): no capability from now on. */
+	if ((fd = vmn_caps_keep(NULL, 0)) < 0)
+		fatalx("dropping capabilities: %s", strerror(-fd));
 	if ((fd = vmn_seccomp_allow("vmnet-vsockd", syscalls,
 	    sizeof(syscalls) / sizeof(syscalls[0]))) < 0)
 		fatalx("system call filter: %s", strerror(-fd));

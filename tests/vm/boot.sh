@@ -20,10 +20,10 @@
 # changed) keeps the tap too, with only the new address. Then vmnet-run
 # stopped: QEMU and vmnet-vsockd
 # gone, the VM unregistered, its tap and runtime directory removed; and a
-# second VM, a microvm whose server on every address the host reaches
-# directly through the tap (forward-direct), whose vmnet-run is killed
-# outright (SIGKILL), takes its QEMU,
-# vmnet-vsockd, registration and tap with it. Also: an extra
+# second VM, run by an ordinary user in the vmnetd and kvm groups, a
+# microvm whose server on every address the host reaches directly through
+# the tap (forward-direct), whose vmnet-run is killed outright (SIGKILL),
+# takes its QEMU, vmnet-vsockd, registration and tap with it. Also: an extra
 # disk (--disk, ext4) mounts in the guest, its file there; the kernel
 # booted has everything vm/kernel.config lists, built in or as modules;
 # vmnet-run in another network namespace than host-netd is refused.
@@ -43,6 +43,12 @@ fi
 bed_init
 bed_up
 bed_write_conf >/dev/null
+# The vmnetd group (removed again on exit if this test made it), before
+# host-netd starts: it gives the group its control socket.
+if ! getent group vmnetd >/dev/null; then
+	groupadd --system vmnetd || fail "groupadd vmnetd"
+	BED_CLEANUP_HOOK='groupdel vmnetd'
+fi
 bed_host_netd
 VM=t$SFX
 RUN=$VMN_SRCDIR/vm/vmnet-run
@@ -181,13 +187,21 @@ pgrep -f "qemu-system-x86_64 -name $VM " >/dev/null && fail "QEMU left running"
 pass "vmnet-run stopped: QEMU, vmnet-vsockd, registration, tap and runtime dir gone"
 
 # Killed outright: nothing of the VM may stay behind but its directory.
-# This one is a microvm (virtio-mmio, no PCI), with forward-direct on (the
-# default): its server on every address ([::]:9300) is reached through
-# the tap, vsock left out.
+# This one is a user's (nobody, in the vmnetd and kvm groups: no root), a
+# microvm (virtio-mmio, no PCI), with forward-direct on (the default): its
+# server on every address ([::]:9300) is reached through the tap, vsock
+# left out.
 printf '#!/bin/sh\n/bin/vmn-bulk echo-server 9300 &\n' >"$TMP/rc2.local"
 chmod 755 "$TMP/rc2.local"
 VM2=u$SFX
-bed_spawn "$NS_HOST" vmnet-run2 env VMN_BUILDDIR="$VMN_BUILDDIR" "$RUN" \
+U=65534
+mkdir -p "$TMP/u"
+: >"$TMP/console2.log"
+chown "$U:$U" "$TMP/u" "$TMP/console2.log"
+bed_spawn "$NS_HOST" vmnet-run2 setpriv --reuid=$U --regid=$U \
+    --groups="$(getent group vmnetd | cut -d: -f3),$(getent group kvm | cut -d: -f3)" \
+    env -i PATH="$PATH" VMN_BUILDDIR="$VMN_BUILDDIR" XDG_RUNTIME_DIR="$TMP/u" \
+    XDG_CACHE_HOME="$TMP/u/cache" "$RUN" \
     --name "$VM2" --console "$TMP/console2.log" --socket "$TMP/control.sock" \
     --rc-local "$TMP/rc2.local" --machine microvm \
     --add "$VMN_BUILDDIR/tests/tools/vmn-bulk:/bin/vmn-bulk"
@@ -203,13 +217,16 @@ out=$(in_host "$BULK" many 127.0.0.1 9300 100) ||
 direct=$(( $(fwd_stat fwd.direct) - direct0 ))
 [ "$direct" = 100 ] && [ "$(fwd_stat fwd.direct_failed)" = 0 ] ||
 	fail "$direct of 100 connections went directly ($(fwd_stat fwd.direct_failed) failed)"
-pass "a microvm online; its server on every address reached directly through the tap: $out connections"
+[ "$(stat -c %U "/proc/$(pgrep -f "[q]emu-system-x86_64 -name $VM2 ")")" = nobody ] ||
+	fail "the user's QEMU does not run as the user"
+[ "$(in_host cat "/sys/class/net/vmn-$VM2/owner")" = "$U" ] ||
+	fail "the user's tap is not theirs (owner $(in_host cat "/sys/class/net/vmn-$VM2/owner"))"
+pass "a user's microvm (no root) online; its server on every address reached directly through the tap: $out connections"
 kill -9 "$RUN2_PID"
 # ([q]: pgrep must not find the sh -c running it.)
 wait_for 10 "QEMU gone with vmnet-run" sh -c "! pgrep -f '[q]emu-system-x86_64 -name $VM2 '"
-wait_for 10 "vmnet-vsockd gone" sh -c "! pgrep -f '[v]mnet-vsockd.*/vm/$VM2/'"
+wait_for 10 "vmnet-vsockd gone" sh -c "! pgrep -f '[v]mnet-vsockd.*/$VM2/'"
 wait_for 10 "unregistered" sh -c \
 	"! $NETCTL -s $TMP/control.sock --dump vms | grep -q '^$VM2	'"
 wait_for 5 "its tap removed" sh -c "! ip netns exec $NS_HOST ip link show vmn-$VM2"
-rm -rf "/run/vmnetd/vm/$VM2"
 pass "vmnet-run killed (SIGKILL): QEMU, vmnet-vsockd, registration and tap gone"

@@ -199,8 +199,9 @@ done
 # A clean exit, and nothing from the sanitizers at exit (leaks) either.
 stop_vsockd
 
-# The system call filter: on once set up, and a call off its list (an
-# AF_INET socket, made inside it by gdb) kills the process with SIGSYS.
+# The system call filter: on once set up (and, run by root, no capability
+# left), and a call off its list (an AF_INET socket, made inside it by
+# gdb) kills the process with SIGSYS.
 start_vsockd
 for _ in $(seq 50); do
 	grep -q '^Seccomp:[[:space:]]*2' "/proc/$VSOCKD_PID/status" && break
@@ -208,6 +209,9 @@ for _ in $(seq 50); do
 done
 if ! grep -q '^Seccomp:[[:space:]]*2' "/proc/$VSOCKD_PID/status"; then
 	fail "vmnet-vsockd runs without its system call filter"
+elif ! grep -q '^CapEff:[[:space:]]*0*$' "/proc/$VSOCKD_PID/status" ||
+    ! grep -q '^CapBnd:[[:space:]]*0*$' "/proc/$VSOCKD_PID/status"; then
+	fail "vmnet-vsockd, run by root, kept capabilities: $(grep '^Cap' "/proc/$VSOCKD_PID/status" | tr '\n' ' ')"
 elif ! command -v gdb >/dev/null; then
 	fail "missing tool: gdb (tests/deps.sh installs it)"
 else
