@@ -12,7 +12,8 @@
  *    link to someone else's socket gets nothing;
  *  - forwards on loopback, from the host's unprivileged ports;
  *  - a tap that is its own (named by host-netd, tap-owner the user), a
- *    subnet from the pool, an owner process of the user's.
+ *    subnet from the pool, an owner process of the user's;
+ *  - CONFINE_MAX_VMS VMs at once, so that one user cannot take them all.
  *
  * The rest needs root: vsock CIDs (host-wide), veths into namespaces,
  * links named, subnets chosen, allow-vm, privileged ports, mirrored mode's
@@ -40,6 +41,9 @@
 #define ACL_MASK		0x10
 #define ACL_OTHER		0x20
 #define ACL_UNDEFINED_ID	0xffffffffu
+
+/* A user's VMs at once: the rest of MAX_VMS stays for root and others. */
+#define CONFINE_MAX_VMS		32
 
 struct acl_entry {
 	uint16_t	tag, perm;
@@ -221,11 +225,20 @@ int
 confine_registration(struct vm_conf *vc, const struct hostd_conf *c,
     uid_t uid, char *err, size_t errlen)
 {
-	unsigned i;
+	const struct vm_conf *o;
+	unsigned i, n = 0;
 	int rc;
 
 	if (uid == 0)
 		return 0;
+	TAILQ_FOREACH(o, &c->vms, entry)
+		if (o != vc && o->registered && o->reg_uid == uid)
+			n++;
+	if (n >= CONFINE_MAX_VMS) {
+		snprintf(err, errlen, "you have %u VMs registered already, the "
+		    "most a user other than root may", n);
+		return -ENOSPC;
+	}
 	if (vc->link == VM_LINK_VETH)
 		return needs_root(err, errlen,
 		    "a veth into a network namespace");

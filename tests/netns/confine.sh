@@ -10,8 +10,9 @@
 # reached by root and that user alone) comes online with a guest-netd run
 # by that user in a user namespace of its own, and its forward carries
 # traffic; `netctl forward add` works on loopback for that VM and not
-# beyond it, nor on root's VM. The user swaps the guest's socket for a
-# link to a socket of root's: host-netd does not talk to it (SO_PEERCRED).
+# beyond it, nor on root's VM; a 33rd VM of the user's is refused. The
+# user swaps the guest's socket for a link to a socket of root's: host-netd
+# does not talk to it (SO_PEERCRED).
 TEST_NAME=confine
 . "$(dirname "$0")/lib.sh"
 bed_init
@@ -111,6 +112,21 @@ wait_online u1
 got=$(in_host socat -T 3 - TCP4:127.0.0.1:18090 </dev/null 2>&1)
 [ "$got" = "users-server-$SFX" ] || fail "the user's forward: \"$got\""
 pass "a user's VM with a channel in their directory: online, its forward carries traffic"
+
+# A user's VMs at once: 32 (u1 and 31 more); the 33rd is refused.
+for i in $(seq 2 32); do
+	printf 'vm "u%s" {\n\tlink none\n\tmode none\n\tchannel "unix:%s/u%s"\n}\n' \
+	    "$i" "$UDIR" "$i" | user_netctl register - >"$TMP/out" 2>&1 ||
+		fail "the user's VM u$i refused: $(cat "$TMP/out")"
+done
+printf 'vm "u33" {\n\tlink none\n\tmode none\n\tchannel "unix:%s/u33"\n}\n' "$UDIR" |
+    user_netctl register - >"$TMP/out" 2>&1 && fail "a user registered a 33rd VM"
+grep -q 'the most a user other than root may' "$TMP/out" ||
+	fail "the 33rd VM refused, but not for that: $(cat "$TMP/out")"
+for i in $(seq 2 32); do
+	user_netctl unregister "u$i" >/dev/null || fail "the user cannot unregister u$i"
+done
+pass "a user may have 32 VMs at once, not 33"
 
 # Run-time forwards: loopback on the user's VM, not beyond, not root's VM.
 user_netctl forward add u1 tcp 18091 to 9000 >"$TMP/out" 2>&1 ||
