@@ -24,6 +24,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -193,6 +195,35 @@ confine_channel(struct vm_conf *vc, const struct hostd_conf *c, uid_t uid,
 	return 0;
 }
 
+/*
+ * Root's VM with its channel in a user's directory (vmnet-run as root runs
+ * vmnet-vsockd as the user vmnetd-vsock): the directory is made as for
+ * that user, and the socket connected to there must be theirs.
+ */
+static int
+root_channel(struct vm_conf *vc, const struct hostd_conf *c, char *err,
+    size_t errlen)
+{
+	char dir[PATH_MAX], *end;
+	const char *p;
+	unsigned long uid;
+	size_t n;
+	int rc;
+
+	if (vc->channel.kind != VMN_TR_UNIX && vc->channel.kind != VMN_TR_HVSOCK)
+		return 0;
+	if ((rc = user_dir(c, 0, dir, sizeof(dir))) < 0)
+		return 0;
+	n = strlen(dir) - 1;		/* ".../user/" */
+	if (strncmp(vc->channel.path, dir, n) != 0)
+		return 0;
+	p = vc->channel.path + n;
+	uid = strtoul(p, &end, 10);
+	if (end == p || *end != '/' || uid == 0 || uid >= UINT32_MAX)
+		return 0;
+	return confine_channel(vc, c, (uid_t)uid, err, errlen);
+}
+
 int
 confine_forward(const struct hostfwd_static *st, uid_t uid, char *err,
     size_t errlen)
@@ -230,7 +261,7 @@ confine_registration(struct vm_conf *vc, const struct hostd_conf *c,
 	int rc;
 
 	if (uid == 0)
-		return 0;
+		return root_channel(vc, c, err, errlen);
 	TAILQ_FOREACH(o, &c->vms, entry)
 		if (o != vc && o->registered && o->reg_uid == uid)
 			n++;

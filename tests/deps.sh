@@ -11,9 +11,10 @@ BUILD_PKGS="build-essential autoconf automake libtool pkg-config
 	libmnl-dev libnftables-dev libc-ares-dev libevent-dev libcmocka-dev"
 TEST_PKGS="iproute2 nftables dnsmasq-base socat dnsutils curl procps
 	iputils-ping cppcheck python3 tinyproxy-bin gdb"
-# The VM: QEMU, a kernel to boot (Debian's, its modules in /lib/modules)
-# and busybox for the initramfs.
-VM_PKGS="qemu-system-x86 linux-image-amd64 busybox-static cpio e2fsprogs"
+# The VM: QEMU, a kernel to boot (Debian's, its modules in /lib/modules),
+# busybox for the initramfs, and mmdebstrap for the Debian image.
+VM_PKGS="qemu-system-x86 linux-image-amd64 busybox-static cpio e2fsprogs
+	mmdebstrap"
 
 missing=()
 for p in $BUILD_PKGS $TEST_PKGS $VM_PKGS; do

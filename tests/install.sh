@@ -7,10 +7,11 @@
 # host's units); the installed host-netd.conf valid as it is, and kept when
 # edited and installed over; the configured paths in the binaries, the
 # scripts and the man pages; the unit accepted by systemd-analyze; the
-# sysusers.d file creating group vmnetd. Then it runs what was installed,
-# with no path option anywhere: host-netd (its default configuration, state
-# and socket), netctl (its default socket) and vmnet-run booting a VM that
-# comes online, as the README's "run for real" does.
+# sysusers.d file creating group vmnetd and user vmnetd-vsock. Then it
+# runs what was installed, with no path option anywhere: host-netd (its
+# default configuration, state and socket), netctl (its default socket)
+# and vmnet-run booting a VM that comes online, as the README's "run for
+# real" does.
 #
 # make install runs systemd-sysusers on the live system when DESTDIR is
 # empty; here DESTDIR is "/" (the same files, and no group made on the
@@ -75,7 +76,10 @@ mkdir -p "$TMP/sysroot/etc"
 systemd-sysusers --root="$TMP/sysroot" "$T/usr/lib/sysusers.d/vmnetd.conf" ||
 	fail "systemd-sysusers"
 grep -q "^vmnetd:" "$TMP/sysroot/etc/group" || fail "sysusers.d made no group vmnetd"
-pass "configured paths in host-netd, vmnet-run, vmnet-initramfs, the man pages and the unit; sysusers.d makes the group"
+grep -q "^vmnetd-vsock:" "$TMP/sysroot/etc/passwd" || fail "sysusers.d made no user vmnetd-vsock"
+grep "^vmnetd:" "$TMP/sysroot/etc/group" | grep -q vmnetd-vsock &&
+	fail "vmnetd-vsock is in group vmnetd (it could change host-netd)"
+pass "configured paths in host-netd, vmnet-run, vmnet-initramfs, the man pages and the unit; sysusers.d makes the group and vmnet-vsockd's user"
 
 # Installing again keeps an edited host-netd.conf.
 echo "# edited by the test" >>"$T/etc/vmnetd/host-netd.conf"

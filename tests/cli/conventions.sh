@@ -35,6 +35,7 @@ check vmnet-vsockd "$b/vm/vmnet-vsockd" --socket
 check vmnet-kvm-ok "$b/vm/vmnet-kvm-ok" ""
 check vmnet-run "$s/vm/vmnet-run" --name
 check vmnet-initramfs "$s/vm/vmnet-initramfs" -o
+check vmnet-image "$s/vm/vmnet-image" -o
 check netctl "$b/netctl/netctl" -s
 
 # Leftover arguments are named.

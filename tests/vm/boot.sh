@@ -4,9 +4,10 @@
 # host-netd runs in the test bed's host namespace, with its lan (dnsmasq,
 # a web server) behind it; vmnet-run boots the host's Debian kernel under
 # QEMU (TCG here, KVM where it really works) with our initramfs, a tap
-# from host-netd and vsock through vmnet-vsockd (or the kernel's
-# vhost-vsock where it exists). Checks, from the host: the guest came
-# online (host-netd has its acknowledgement of the generation it sent);
+# from host-netd and vsock through vmnet-vsockd, run as the user
+# vmnetd-vsock (or the kernel's vhost-vsock where it exists). Checks, from
+# the host: the guest came online (host-netd has its acknowledgement of
+# the generation it sent);
 # its address answers ping through the tap; inside the guest, a name of
 # the lan resolves through the DNS tunnel and the lan's web server
 # answers (NAT); a server the guest starts on 127.0.0.1:3000 is reachable
@@ -48,6 +49,12 @@ bed_write_conf >/dev/null
 if ! getent group vmnetd >/dev/null; then
 	groupadd --system vmnetd || fail "groupadd vmnetd"
 	BED_CLEANUP_HOOK='groupdel vmnetd'
+fi
+# The user root's vmnet-run runs vmnet-vsockd as (make install adds it).
+if ! getent passwd vmnetd-vsock >/dev/null; then
+	useradd --system --user-group --no-create-home --home-dir /nonexistent \
+	    --shell /usr/sbin/nologin vmnetd-vsock || fail "useradd vmnetd-vsock"
+	BED_CLEANUP_HOOK="${BED_CLEANUP_HOOK:-:}; userdel vmnetd-vsock"
 fi
 bed_host_netd
 VM=t$SFX
@@ -109,7 +116,10 @@ gen=$(vm_field "$VM" gen)
 addr=$(vm_field "$VM" address)
 in_host ping -c 1 -W 5 "${addr%/*}" >/dev/null ||
 	fail "no ping to ${addr%/*} through the tap"
-pass "VM online over vsock (generation $gen applied); ${addr%/*} answers ping"
+vsockd=$(pgrep -f "[v]mnet-vsockd.*/$VM\.vhost" | head -1)
+[ -n "$vsockd" ] && [ "$(stat -c %U "/proc/$vsockd")" = vmnetd-vsock ] ||
+	fail "root's vmnet-vsockd does not run as vmnetd-vsock (pid ${vsockd:-none})"
+pass "VM online over vsock (generation $gen applied, vmnet-vsockd as vmnetd-vsock); ${addr%/*} answers ping"
 
 wait_for 60 "the guest's checks" grep -q "vmnet-test: ready" "$TMP/console.log"
 grep "vmnet-test: dns" "$TMP/console.log" | grep -q "$LAN4" ||
@@ -182,7 +192,7 @@ wait_for 5 "unregistered" sh -c \
 	"! $NETCTL -s $TMP/control.sock --dump vms | grep -q '^$VM	'"
 in_host ip link show "vmn-$VM" >/dev/null 2>&1 && fail "tap left behind"
 [ ! -e "/run/vmnetd/vm/$VM" ] || fail "runtime directory left behind"
-pgrep -f "vmnet-vsockd.*/vm/$VM/" >/dev/null && fail "vmnet-vsockd left running"
+pgrep -f "vmnet-vsockd.*/$VM\.vhost" >/dev/null && fail "vmnet-vsockd left running"
 pgrep -f "qemu-system-x86_64 -name $VM " >/dev/null && fail "QEMU left running"
 pass "vmnet-run stopped: QEMU, vmnet-vsockd, registration, tap and runtime dir gone"
 
