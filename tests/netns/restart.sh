@@ -91,6 +91,7 @@ in_guest g1 ip route add 10.77.0.0/16 via "$gw" proto 86
 in_guest g1 ip route add 10.88.0.0/16 via "$gw" proto static
 gen=$(vm_field g1 applied)
 kill -9 "$GUEST_PID_g1"
+wait "$GUEST_PID_g1" 2>/dev/null	# gone, its pidfile's lock with it
 bed_guest_netd g1
 wait_for 10 "a new generation applied" sh -c \
 	"[ \"\$($NETCTL -s $TMP/control.sock --dump vms | awk -F'\t' '\$1 == \"g1\" { print \$12 }')\" -gt $gen ]"

@@ -9,8 +9,9 @@
 # initramfs, which hands over to its systemd. Checks: systemd reaches its
 # target with nothing failed; guest-netd.service is active and the VM is
 # online; a name of the lan resolves in the guest through the tunnel; the
-# unit's server is on the host's localhost; vmnet-run --list shows it and
-# --stop, from elsewhere, has the guest power itself off; a file written at
+# unit's server is on the host's localhost; vmnet-run --shell gives a root
+# shell in it, --list shows it and --stop, from elsewhere, has the guest
+# power itself off; a file written at
 # the first boot is there at the second (the disk persists), and
 # guest-netd comes up again. Prints the build, boot and stop times.
 TEST_NAME=vm-debian
@@ -62,6 +63,7 @@ for i in $(seq 100); do
 	sleep 0.1
 done
 say "dns $(getent ahostsv4 web.test.lan | head -n 1)"
+say "tty $(systemctl is-active serial-getty@ttyS1) $(ls -l /dev/ttyS1 2>&1)"
 say "ready"
 EOF
 
@@ -118,6 +120,13 @@ wait_for 30 "8090 forwarded" sh -c \
 got=$(in_host curl -sS -m 10 http://127.0.0.1:8090/ 2>&1)
 [ "$got" = "hello from debian" ] || fail "the guest unit's server on the host's localhost: $got"
 pass "a server started by a systemd unit in the guest is on the host's localhost"
+
+# A shell from elsewhere, on the second console.
+out=$(printf 'echo shell-$((6 * 7)) $(id -un)\n' |
+    in_host env VMN_BUILDDIR="$VMN_BUILDDIR" "$RUN" --shell "$VM" 2>&1)
+echo "$out" | grep -q "shell-42 root" ||
+	fail "vmnet-run --shell: $out (ttyS1: $(grep -a 'vmnet-check: tty' "$TMP/console1.log"))"
+pass "vmnet-run --shell: a root shell in the guest, from another terminal"
 
 # Listed, and stopped from elsewhere: powered off through the guest.
 list=$(in_host env VMN_BUILDDIR="$VMN_BUILDDIR" "$RUN" --list --socket "$TMP/control.sock" 2>&1)
