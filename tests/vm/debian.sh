@@ -9,7 +9,7 @@
 # initramfs, which hands over to its systemd. Checks: systemd reaches its
 # target with nothing failed; guest-netd.service is active and the VM is
 # online; a name of the lan resolves in the guest through the tunnel; the
-# unit's server is on the host's localhost; vmnet-run --shell gives a root
+# unit's server is on the host's localhost; vmnet-run --login gives a root
 # shell in it, --list shows it and --stop, from elsewhere, has the guest
 # power itself off; a file written at
 # the first boot is there at the second (the disk persists), and
@@ -64,6 +64,7 @@ for i in $(seq 100); do
 done
 say "dns $(getent ahostsv4 web.test.lan | head -n 1)"
 say "tty $(systemctl is-active serial-getty@ttyS1) $(ls -l /dev/ttyS1 2>&1)"
+modprobe overlay && grep -qw overlay /proc/filesystems && say "modules $(uname -r) ok"
 say "ready"
 EOF
 
@@ -113,7 +114,8 @@ check 1 "boot 1" "the first boot"
 check 1 "system running" "systemd did not reach its target cleanly"
 check 1 "guest-netd active" "guest-netd.service is not active"
 check 1 "dns $LAN4" "web.test.lan did not resolve in the guest"
-pass "Debian with systemd: its target reached, guest-netd.service active, online; web.test.lan resolves"
+check 1 "modules .* ok" "the kernel's modules (overlay) do not load in the guest"
+pass "Debian with systemd: its target reached, guest-netd.service active, online; web.test.lan resolves; the kernel's modules load"
 
 wait_for 30 "8090 forwarded" sh -c \
 	"$NETCTL -s $TMP/control.sock --dump forwards | grep -q ':8090'"
@@ -123,10 +125,10 @@ pass "a server started by a systemd unit in the guest is on the host's localhost
 
 # A shell from elsewhere, on the second console.
 out=$(printf 'echo shell-$((6 * 7)) $(id -un)\n' |
-    in_host env VMN_BUILDDIR="$VMN_BUILDDIR" "$RUN" --shell "$VM" 2>&1)
+    in_host env VMN_BUILDDIR="$VMN_BUILDDIR" "$RUN" --login "$VM" 2>&1)
 echo "$out" | grep -q "shell-42 root" ||
-	fail "vmnet-run --shell: $out (ttyS1: $(grep -a 'vmnet-check: tty' "$TMP/console1.log"))"
-pass "vmnet-run --shell: a root shell in the guest, from another terminal"
+	fail "vmnet-run --login: $out (ttyS1: $(grep -a 'vmnet-check: tty' "$TMP/console1.log"))"
+pass "vmnet-run --login: a root shell in the guest, from another terminal"
 
 # Listed, and stopped from elsewhere: powered off through the guest.
 list=$(in_host env VMN_BUILDDIR="$VMN_BUILDDIR" "$RUN" --list --socket "$TMP/control.sock" 2>&1)
