@@ -182,9 +182,9 @@ confine_channel(struct vm_conf *vc, const struct hostd_conf *c, uid_t uid,
 	if ((rc = make_user_dir(c, uid, dir, sizeof(dir), err, errlen)) < 0)
 		return rc;
 	n = strlen(dir);
-	name = vc->channel.path + n + 1;
-	if (strncmp(vc->channel.path, dir, n) != 0 || vc->channel.path[n] != '/' ||
-	    !*name || strchr(name, '/') || strcmp(name, ".") == 0 ||
+	name = strncmp(vc->channel.path, dir, n) == 0 &&
+	    vc->channel.path[n] == '/' ? vc->channel.path + n + 1 : "";
+	if (!*name || strchr(name, '/') || strcmp(name, ".") == 0 ||
 	    strcmp(name, "..") == 0) {
 		snprintf(err, errlen, "channel %s: yours must be a name in %s/ "
 		    "(root may choose any path)", vc->channel.path, dir);
