@@ -139,12 +139,12 @@ new_socket(int family)
 
 /*
  * A listening unix socket at exactly path (a stale socket is replaced),
- * with mode (for connecting: write permission). The mode is the umask's
- * doing as bind() creates the socket, never a chmod() by path after it,
- * which would follow a symbolic link put there in between.
+ * mode 0660. The mode is the umask's doing as bind() creates the socket,
+ * never a chmod() by path after it, which would follow a symbolic link
+ * put there in between.
  */
 int
-vmn_listen_path_mode(const char *path, int backlog, unsigned mode)
+vmn_listen_path(const char *path, int backlog)
 {
 	struct sockaddr_un sun;
 	struct stat st;
@@ -161,7 +161,7 @@ vmn_listen_path_mode(const char *path, int backlog, unsigned mode)
 	}
 	if ((fd = new_socket(AF_UNIX)) < 0)
 		return fd;
-	old = umask(~mode & 0777);
+	old = umask(0117);
 	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
 	if (rc < 0 || listen(fd, backlog) < 0) {
@@ -170,12 +170,6 @@ vmn_listen_path_mode(const char *path, int backlog, unsigned mode)
 		return rc;
 	}
 	return fd;
-}
-
-int
-vmn_listen_path(const char *path, int backlog)
-{
-	return vmn_listen_path_mode(path, backlog, 0660);
 }
 
 /* A listening, non-blocking socket for connections to `port`, or -errno. */

@@ -56,8 +56,6 @@ int		 vmn_endpoint_port_path(const struct vmn_endpoint *ep,
 int		 vmn_listen(const struct vmn_endpoint *ep, uint32_t port,
 		    int backlog);
 int		 vmn_listen_path(const char *path, int backlog);
-int		 vmn_listen_path_mode(const char *path, int backlog,
-		    unsigned mode);
 void		 vmn_unlisten(const struct vmn_endpoint *ep, uint32_t port);
 
 struct vmn_connector;

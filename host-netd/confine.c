@@ -71,12 +71,10 @@ needs_root(char *err, size_t errlen, const char *what)
 static int
 user_dir(const struct hostd_conf *c, uid_t uid, char *buf, size_t len)
 {
-	char sock[PATH_MAX];
-	int n;
+	char sub[32];
 
-	snprintf(sock, sizeof(sock), "%s", c->control_socket);
-	n = snprintf(buf, len, "%s/user/%u", dirname(sock), (unsigned)uid);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+	snprintf(sub, sizeof(sub), "user/%u", (unsigned)uid);
+	return rundir_path(c->control_socket, sub, buf, len);
 }
 
 /*

@@ -261,6 +261,8 @@ void	random_mac(uint8_t mac[VMN_MAC_LEN]);
 void	random_ula48(struct vmn_prefix *p);
 
 /* registry.c */
+int	rundir_path(const char *control_socket, const char *sub, char *buf,
+	    size_t len);
 void	registry_load(struct hostd_conf *c);
 int	registry_save(const struct vm_conf *vc, const char *text, size_t len);
 void	registry_remove(const char *name);

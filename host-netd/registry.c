@@ -34,15 +34,23 @@
 
 #define REGISTRY_MAX_TEXT	(64 * 1024)
 
-static int
-registry_dir(const char *control_socket, char *buf, size_t len)
+/* sub in host-netd's runtime directory, the control socket's. */
+int
+rundir_path(const char *control_socket, const char *sub, char *buf,
+    size_t len)
 {
 	char sock[PATH_MAX];
 
 	snprintf(sock, sizeof(sock), "%s", control_socket);
-	if ((size_t)snprintf(buf, len, "%s/vms", dirname(sock)) >= len)
+	if ((size_t)snprintf(buf, len, "%s/%s", dirname(sock), sub) >= len)
 		return -ENAMETOOLONG;
 	return 0;
+}
+
+static int
+registry_dir(const char *control_socket, char *buf, size_t len)
+{
+	return rundir_path(control_socket, "vms", buf, len);
 }
 
 static int
