@@ -391,8 +391,12 @@ peer_is(int fd, uint32_t uid)
 	return cred.uid == uid ? 0 : -EACCES;
 }
 
-static int
-start_connect(struct vmn_connector *c)
+/*
+ * Starts connecting to ep's port: 1, connected (*fdp: the socket); 0, in
+ * progress (*fdp: wait until writable); or -errno.
+ */
+int
+vmn_connect_start(const struct vmn_endpoint *ep, uint32_t port, int *fdp)
 {
 	struct sockaddr_storage ss;
 	struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
@@ -402,22 +406,22 @@ start_connect(struct vmn_connector *c)
 	int fd, rc;
 
 	memset(&ss, 0, sizeof(ss));
-	switch (c->ep.kind) {
+	switch (ep->kind) {
 	case VMN_TR_UNIX:
-		if ((rc = vmn_endpoint_port_path(&c->ep, c->port, path,
+		if ((rc = vmn_endpoint_port_path(ep, port, path,
 		    sizeof(path))) < 0 || (rc = unix_addr(path, sun)) < 0)
 			return rc;
 		sslen = sizeof(*sun);
 		break;
 	case VMN_TR_HVSOCK:
-		if ((rc = unix_addr(c->ep.path, sun)) < 0)
+		if ((rc = unix_addr(ep->path, sun)) < 0)
 			return rc;
 		sslen = sizeof(*sun);
 		break;
 	case VMN_TR_VSOCK:
 		svm->svm_family = AF_VSOCK;
-		svm->svm_cid = c->ep.cid;
-		svm->svm_port = c->ep.port ? c->ep.port : c->port;
+		svm->svm_cid = ep->cid;
+		svm->svm_port = ep->port ? ep->port : port;
 		sslen = sizeof(*svm);
 		break;
 	default:
@@ -426,11 +430,11 @@ start_connect(struct vmn_connector *c)
 	if ((fd = new_socket(ss.ss_family)) < 0)
 		return fd;
 	if (connect(fd, (struct sockaddr *)&ss, sslen) == 0) {
-		if (c->ep.owned && (rc = peer_is(fd, c->ep.owner_uid)) < 0) {
+		if (ep->owned && (rc = peer_is(fd, ep->owner_uid)) < 0) {
 			close(fd);
 			return rc;
 		}
-		c->fd = fd;
+		*fdp = fd;
 		return 1;	/* unix sockets connect at once */
 	}
 	if (errno != EINPROGRESS) {
@@ -438,8 +442,17 @@ start_connect(struct vmn_connector *c)
 		close(fd);
 		return rc;
 	}
-	c->fd = fd;
+	*fdp = fd;
 	return 0;
+}
+
+/* Who makes the connector's sockets: vmn_connect_start(), or a broker. */
+vmn_connect_fn vmn_connect_via = vmn_connect_start;
+
+static int
+start_connect(struct vmn_connector *c)
+{
+	return vmn_connect_via(&c->ep, c->port, &c->fd);
 }
 
 static void

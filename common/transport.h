@@ -58,6 +58,17 @@ int		 vmn_listen(const struct vmn_endpoint *ep, uint32_t port,
 int		 vmn_listen_path(const char *path, int backlog);
 void		 vmn_unlisten(const struct vmn_endpoint *ep, uint32_t port);
 
+/*
+ * A socket to ep's port, connecting: 1, connected; 0, in progress (wait
+ * until writable); or -errno. vmn_connect_via makes the connectors' own:
+ * vmn_connect_start(), or a process that may not make them asks another.
+ */
+typedef int	(*vmn_connect_fn)(const struct vmn_endpoint *ep, uint32_t port,
+		    int *fdp);
+int		 vmn_connect_start(const struct vmn_endpoint *ep,
+		    uint32_t port, int *fdp);
+extern vmn_connect_fn vmn_connect_via;
+
 struct vmn_connector;
 /* Success: fd is connected (and past the hvsock handshake), yours to keep. */
 typedef void	(*vmn_connected_fn)(int fd, void *arg);

@@ -26,9 +26,9 @@
 
 #include "accept.h"
 #include "conn.h"
-#include "resolver.h"
 #include "host-netd.h"
 #include "log.h"
+#include "privsep.h"
 
 #define CONTROL_GROUP		"vmnetd"
 #define CONTROL_MAX_CLIENTS	16
@@ -97,13 +97,20 @@ put_stat(struct vmn_buf *b, const char *name, uint64_t value)
 static void
 put_stats(struct vmn_buf *b)
 {
-	const struct dnstun_stats *d = dnstun_stats();
-	const struct hostfwd_stats *f = hostfwd_stats();
+	const struct dnstun_stats *d;
+	const struct hostfwd_stats *f;
+	struct ps_vm_stats vs;
+	struct ps_stats s;
 	uint64_t conflicts = 0;
 	struct vm *vm;
 
-	TAILQ_FOREACH(vm, &hostd->vms, entry)
-		conflicts += hostfwd_conflicts(vm->fwd) + mirror_conflicts(vm);
+	engine_stats(&s);
+	d = &s.dns;
+	f = &s.fwd;
+	TAILQ_FOREACH(vm, &hostd->vms, entry) {
+		engine_vm_stats(vm, &vs);
+		conflicts += vs.conflicts + mirror_conflicts(vm);
+	}
 
 	vmn_nest_begin(b, VMN_A_STATS);
 	put_stat(b, "dns.queries", d->queries);
@@ -129,20 +136,16 @@ put_stats(struct vmn_buf *b)
 
 /* A VM's counters: its DNS queries, its forwarding, its firewall. */
 static void
-put_vm_stats(struct vmn_buf *b, const struct vm *vm)
+put_vm_stats(struct vmn_buf *b, const struct vm *vm,
+    const struct ps_vm_stats *s)
 {
-	struct hostfwd_vm_stats f;
-	uint64_t queries, failures;
-
-	dnstun_budget_counts(vm->dns_budget, &queries, &failures);
-	hostfwd_vm_stats(vm->fwd, &f);
 	vmn_nest_begin(b, VMN_A_STATS);
-	put_stat(b, "dns.queries", queries);
-	put_stat(b, "dns.failures", failures);
-	put_stat(b, "fwd.connections", f.connections);
-	put_stat(b, "fwd.reverse", f.reverse);
-	put_stat(b, "fwd.bytes_to_guest", f.bytes_to_guest);
-	put_stat(b, "fwd.bytes_from_guest", f.bytes_from_guest);
+	put_stat(b, "dns.queries", s->dns_queries);
+	put_stat(b, "dns.failures", s->dns_failures);
+	put_stat(b, "fwd.connections", s->fwd.connections);
+	put_stat(b, "fwd.reverse", s->fwd.reverse);
+	put_stat(b, "fwd.bytes_to_guest", s->fwd.bytes_to_guest);
+	put_stat(b, "fwd.bytes_from_guest", s->fwd.bytes_from_guest);
 	put_stat(b, "fw.drops", vm_fw_drops(vm));
 	vmn_nest_end(b);
 }
@@ -174,9 +177,11 @@ static void
 put_vm(struct vmn_buf *b, const struct vm *vm)
 {
 	char uri[VMN_URI_MAX];
+	struct ps_vm_stats s;
 	struct vmn_ip ip;
 	unsigned n;
 
+	engine_vm_stats(vm, &s);
 	vmn_put_str(b, VMN_A_VM_ID, vm->conf.name);
 	vmn_put_str(b, VMN_A_MODE, vm_mode_name(vm->conf.mode));
 	vmn_put_str(b, VMN_A_STATE, vm_state_name(vm->state));
@@ -204,7 +209,7 @@ put_vm(struct vmn_buf *b, const struct vm *vm)
 	}
 	if (vm->mtu)
 		vmn_put_u32(b, VMN_A_MTU, vm->mtu);
-	if ((n = hostfwd_conflicts(vm->fwd) + mirror_conflicts(vm)))
+	if ((n = s.conflicts + mirror_conflicts(vm)))
 		vmn_put_u32(b, VMN_A_FWD_CONFLICTS, n);
 	if (vm->conf.registered)
 		vmn_put_u32(b, VMN_A_PID, (uint32_t)vm->conf.owner);
@@ -212,7 +217,7 @@ put_vm(struct vmn_buf *b, const struct vm *vm)
 	vmn_put_u32(b, VMN_A_GEN_APPLIED, vm->gen_applied);
 	vmn_put_u64(b, VMN_A_UPTIME, (uint64_t)(time(NULL) - vm->state_since));
 	vmn_put_u64(b, VMN_A_SINCE, (uint64_t)vm->state_since);
-	put_vm_stats(b, vm);
+	put_vm_stats(b, vm, &s);
 }
 
 /*
@@ -420,7 +425,7 @@ send_forwards(struct ctl_client *c, uint32_t seq)
 
 	TAILQ_FOREACH(vm, &hostd->vms, entry) {
 		fl.vm = vm;
-		hostfwd_foreach(vm->fwd, put_forward, &fl);
+		engine_foreach_port(vm, put_forward, &fl);
 		mirror_foreach(vm, put_forward, &fl);
 	}
 	if (fl.rc < 0)

@@ -23,6 +23,10 @@
 
 #include "host-netd.h"
 #include "log.h"
+#include "privsep.h"
+
+/* What the engine said of the port a reply names: its strings live here. */
+static struct ps_port port;
 
 /* The same host socket: a wildcard meets every address of its family. */
 static bool
@@ -102,7 +106,7 @@ name_holder(const struct vm *self, const struct hostfwd_static *st,
 	TAILQ_FOREACH(vm, &hostd->vms, entry) {
 		if (vm == self)
 			continue;
-		hostfwd_foreach(vm->fwd, find_auto, &h);
+		engine_foreach_port(vm, find_auto, &h);
 		if (h.found) {
 			snprintf(err + n, errlen - n, " (vm \"%s\" forwards "
 			    "its guest's own port there)", vm->conf.name);
@@ -136,14 +140,14 @@ fwdctl_add(const char *name, const struct hostfwd_static *req, uid_t uid,
 		    "already, the most it may", name, MAX_FORWARDS);
 		return -ENOSPC;
 	}
-	if ((rc = hostfwd_probe(vm->fwd, &st, err, errlen)) < 0) {
+	if ((rc = engine_probe(vm, &st, err, errlen)) < 0) {
 		if (rc == -EADDRINUSE)
 			name_holder(vm, &st, err, errlen);
 		return rc;
 	}
 	vm->rtforwards[vm->nrtforwards++] = st;
 	vm_configure_forwards(vm);
-	if (!hostfwd_port_info(vm->fwd, &st, pi)) {
+	if (!engine_port_info(vm, &st, &port, pi)) {
 		snprintf(err, errlen, "%s: too many forwarded ports", what);
 	} else if (strcmp(pi->state, "active") != 0) {
 		snprintf(err, errlen, "%s", pi->state);
@@ -210,7 +214,7 @@ fwdctl_remove(const char *name, const struct hostfwd_static *req, uid_t uid,
 		return -ENOENT;
 	}
 	st = vm->rtforwards[at];
-	if (!hostfwd_port_info(vm->fwd, &st, pi)) {
+	if (!engine_port_info(vm, &st, &port, pi)) {
 		memset(pi, 0, sizeof(*pi));
 		pi->proto = st.proto;
 		pi->addr = st.addr;

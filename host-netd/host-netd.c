@@ -3,8 +3,10 @@
  *
  * One host-netd serves every VM of the host. It reads host-netd.conf(5),
  * gives each VM its link, addresses and NAT (vm.c, hostlink.c, nat.c),
- * serves the guests' channels (session.c) and the admin's control socket
- * (control.c), and follows the host's network and DNS (monitor.c).
+ * listens on the guests' channels (channel.c) for its engine, the
+ * unprivileged process that serves them (engine.c, session.c: privsep.h),
+ * serves the admin's control socket (control.c), and follows the host's
+ * network and DNS (monitor.c).
  * SIGHUP re-reads the configuration: a file with errors is refused and the
  * running configuration stays. SIGTERM removes what it created: the VMs'
  * links and the nftables table.
@@ -143,7 +145,7 @@ vms_changed(void)
 
 	add_new_vms();
 	forwarding_if_needed();
-	if ((rc = session_vsock_listen()) < 0)
+	if ((rc = channel_vsock_listen()) < 0)
 		log_warnx("vsock listener: %s (is vhost_vsock loaded?)",
 		    strerror(-rc));
 }
@@ -356,10 +358,8 @@ hostd_reload_report(const char *why, struct reload_report *r)
 				fwdctl_forget(vm, "its block changed");
 			}
 			/* Pushed below, with the MTU recomputed. */
-			if (vm->conf.dns == DNS_MODE_TUNNEL &&
-			    vc->dns != DNS_MODE_TUNNEL)
-				session_drop_role(vm, VMN_ROLE_DNS);
 			vm->conf = *vc;
+			engine_vm_dns(vm);	/* its dns channels may end */
 			vm_configure_forwards(vm);
 			continue;
 		}
@@ -383,7 +383,7 @@ hostd_reload_report(const char *why, struct reload_report *r)
 		strcpy(newc->control_socket, old->control_socket);
 	}
 	if (old->host_port != newc->host_port)
-		session_vsock_unlisten();	/* re-bound below */
+		channel_vsock_unlisten();	/* re-bound below */
 	hostd->conf = newc;
 	conf_free(old);
 	if (!globals) {
@@ -613,8 +613,8 @@ shutdown_all(void)
 		TAILQ_REMOVE(&hostd->vms, vm, entry);
 		vm_free(vm);
 	}
-	session_vsock_unlisten();
-	dnstun_shutdown();
+	channel_vsock_unlisten();
+	engine_stop();
 	if (vms_remove_tables() < 0)
 		log_warnx("could not remove nftables table inet %s",
 		    HOSTD_NFT_TABLE);
@@ -707,8 +707,12 @@ main(int argc, char *argv[])
 	TAILQ_INIT(&hostd->vms);
 	signal(SIGPIPE, SIG_IGN);
 	nft_init();		/* a low descriptor, while there are some */
+	/* Before the loop exists: the engine makes its own. */
+	if (engine_spawn(foreground, verbose) < 0)
+		fatalx("cannot start the engine");
 	if (!(hostd->base = event_base_new()))
 		fatalx("event_base_new failed");
+	engine_listen(hostd->base);
 	relay_raise_nofile();
 	if ((rc = vmn_nl_open(&hostd->nl, NETLINK_ROUTE, 0)) < 0)
 		fatalx("netlink: %s", strerror(-rc));
@@ -716,8 +720,6 @@ main(int argc, char *argv[])
 		fatalx("state dir %s: %s", conf->state_dir, strerror(-rc));
 	init_ula();
 	hostdns_load(&hostd->dns);
-	if (dnstun_init(hostd->base, "/etc/resolv.conf") < 0)
-		log_warnx("DNS tunnel unavailable: guests get SERVFAIL");
 	if ((rc = hostlink_uplinks(&hostd->nl, conf, &hostd->uplinks)) < 0)
 		log_warnx("listing uplinks: %s", strerror(-rc));
 	if (hostd->uplinks.n == 0)

@@ -127,15 +127,18 @@ struct hostd_conf {
 	struct vm_conf_list	vms;
 };
 
-struct session;
 struct mirror_link;
 struct mirror_hold;
-LIST_HEAD(session_list, session);
+struct ps_port;
+struct ps_stats;
+struct ps_vm_forwards;
+struct ps_vm_stats;
 
 /* A VM at run time. */
 struct vm {
 	TAILQ_ENTRY(vm)		entry;
 	struct vm_conf		conf;
+	uint32_t		id;		/* the engine's name for it */
 	/* identity, persisted in the state dir */
 	struct vmn_prefix	subnet4;
 	struct vmn_prefix	subnet6;	/* family 0: no IPv6 */
@@ -145,27 +148,20 @@ struct vm {
 	int			netns_fd;	/* veth into a netns given by path */
 	int			ifindex;	/* host side of its link */
 	uint32_t		mtu;
-	int			listen_fd;
-	struct event		*listen_ev;
-	struct session_list	sessions;
-	unsigned		nsessions;
-	struct session		*control;
+	int			listen_fd;	/* its channel's (engine.c accepts) */
+	bool			guest;		/* its guest-netd is connected */
 	uint32_t		gen;		/* last generation sent */
 	uint32_t		gen_applied;	/* last one the guest acked */
-	uint32_t		commit_seq;
 	bool			commit_pending;
 	bool			dirty;		/* push again once acked */
 	bool			announced;	/* "online" logged this session */
 	char			route_warned[VMN_PREFIX_STRLEN]; /* overlap told */
-	struct dnstun_budget	*dns_budget;	/* its tunnel queries' share */
-	struct hostfwd		*fwd;
 	enum vm_state		state;
 	time_t			state_since;
 	char			error[256];
 	struct event		*retry_ev;
 	unsigned		retry_ms;
 	struct event		*commit_ev;	/* COMMIT_TIMEOUT_MS deadline */
-	uint64_t		sessions_refused;
 	bool			keep_tap;	/* being restarted: leave a used tap */
 	bool			proxy_pushed;	/* the guest has our proxy */
 	/* mirrored mode: its uplink, its ports, what it listens on */
@@ -208,8 +204,7 @@ struct hostd {
 	struct vmn_prefix	 ula48;
 	struct uplinks		 uplinks;
 	struct hostdns		 dns;
-	int			 vsock_fd;
-	struct event		*vsock_ev;
+	int			 vsock_fd;	/* the engine accepts on it */
 	time_t			 started;
 	bool			 shutting_down;
 };
@@ -385,7 +380,10 @@ bool	natfw_any(const struct natfw *f, enum natfw_chain which);
 struct vm	*vm_new(const struct vm_conf *vc);
 void		 vm_free(struct vm *vm);
 struct vm	*vm_find(const char *name);
-struct vm	*vm_find_cid(uint32_t cid);
+struct vm	*vm_find_id(uint32_t id);
+int		 vm_may_bind(const struct vm *vm, const struct vmn_ip *addr,
+		    uint8_t proto, uint16_t port, bool reuseport, char *err,
+		    size_t errlen);
 int		 vm_start(struct vm *vm);
 void		 vm_stop(struct vm *vm);
 void		 vm_set_state(struct vm *vm, enum vm_state s, const char *error);
@@ -407,17 +405,37 @@ void		 vms_proxy_changed(void);
 int		 vms_apply_tables(void);
 int		 vms_remove_tables(void);
 
-/* session.c */
-int	session_listen(struct vm *vm);
-void	session_unlisten(struct vm *vm);
-int	session_vsock_listen(void);
-void	session_vsock_unlisten(void);
-void	session_close_all(struct vm *vm);
-int	session_send_config(struct session *s, const struct vmn_netconf *nc,
-	    uint32_t *seq);
-void	session_drop(struct session *s, int err, const char *why);
-void	session_send_event(struct session *s, int event, uint32_t conn_id);
-void	session_drop_role(struct vm *vm, enum vmn_role role);
+/* channel.c: the channels' listeners, made here and accepted on by the
+ * engine */
+int	channel_listen(struct vm *vm);
+void	channel_unlisten(struct vm *vm);
+int	channel_vsock_listen(void);
+void	channel_vsock_unlisten(void);
+
+/* privsep.c: the engine (privsep.h), as the parent tells and asks it */
+int	engine_spawn(int foreground, int verbose);
+void	engine_listen(struct event_base *base);
+void	engine_stop(void);
+void	engine_vm_new(const struct vm *vm);
+void	engine_vm_free(const struct vm *vm);
+void	engine_vm_listen(const struct vm *vm, int fd);
+void	engine_vm_stop(const struct vm *vm);
+void	engine_vm_dns(const struct vm *vm);
+void	engine_vm_forwards(const struct vm *vm,
+	    const struct ps_vm_forwards *f);
+int	engine_push_config(const struct vm *vm, uint32_t gen,
+	    const struct vmn_netconf *nc);
+void	engine_drop_control(const struct vm *vm);
+void	engine_vsock_listen(int fd);
+void	engine_dns_reload(void);
+void	engine_stats(struct ps_stats *s);
+void	engine_vm_stats(const struct vm *vm, struct ps_vm_stats *s);
+void	engine_foreach_port(const struct vm *vm, hostfwd_port_fn fn,
+	    void *arg);
+bool	engine_port_info(const struct vm *vm, const struct hostfwd_static *st,
+	    struct ps_port *p, struct hostfwd_port_info *pi);
+int	engine_probe(const struct vm *vm, const struct hostfwd_static *st,
+	    char *err, size_t errlen);
 
 /* monitor.c */
 uint64_t	file_hash(const char *path);

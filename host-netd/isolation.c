@@ -1,16 +1,16 @@
 /*
- * isolation.c - host-netd: give up the privileges and system calls it
- * does not need
+ * isolation.c - host-netd's parent: give up the privileges and system
+ * calls it does not need
  *
- * Once set up, host-netd still creates links, changes addresses and
+ * Once set up, the parent still creates links, changes addresses and
  * replaces its nftables table (CAP_NET_ADMIN), binds forwarded ports that
- * may be below 1024 (CAP_NET_BIND_SERVICE) and uses raw sockets for
- * diagnostics (CAP_NET_RAW); every other capability goes (common/caps.c),
- * and the system call filter below lets it create and execute nothing.
- * It is still uid 0, though: held to the permission bits of root's files
- * (no CAP_DAC_OVERRIDE), it may still write those whose owner may. Only
- * moving the code that reads guest bytes out of this process would end
- * that (privilege separation, not done yet).
+ * may be below 1024 for the engine (CAP_NET_BIND_SERVICE) and uses raw
+ * sockets for diagnostics (CAP_NET_RAW); every other capability goes
+ * (common/caps.c), and the system call filter below lets it create and
+ * execute nothing. It stays uid 0, held to the permission bits of root's
+ * files, and reads no guest's bytes: the engine does (engine.c), as an
+ * unprivileged user with no capability, and the parent reads only the
+ * engine's fixed-size messages (privsep.c).
  */
 #include "config.h"
 
@@ -55,7 +55,7 @@ static const struct vmn_syscall syscalls[] = {
 	VMN_SYSCALL(getuid), VMN_SYSCALL(geteuid), VMN_SYSCALL(getgid),
 	VMN_SYSCALL(getegid), VMN_SYSCALL(uname), VMN_SYSCALL(sysinfo),
 	VMN_SYSCALL(prlimit64), VMN_SYSCALL(getrlimit),
-	VMN_SYSCALL(sched_getaffinity),
+	VMN_SYSCALL(sched_getaffinity), VMN_SYSCALL(wait4),
 };
 
 /* From now on, a call off the list kills host-netd (common/seccomp.c). */

@@ -249,7 +249,7 @@ dns_reload(void)
 		return;		/* rewritten with the same bytes */
 	mon.resolv_hash = h;
 	/* The tunnel uses every resolver, loopback ones included. */
-	dnstun_reload();
+	engine_dns_reload();
 	rc = hostdns_load(&dns);
 	events_resolver(&dns);
 	if (rc < 0 || dns_equal(&dns, &hostd->dns))

@@ -1,7 +1,10 @@
 /*
- * session.c - host-netd: connections from guests
+ * session.c - host-netd's engine: connections from guests
  *
- * Everything here reads bytes written by a guest, which is not trusted.
+ * Everything here reads bytes written by a guest, which is not trusted,
+ * and runs in the engine (engine.c): what the parent must know (a guest
+ * connected or gone, a configuration applied, a port listened on) goes
+ * to it as a notice.
  * Frames are parsed by vmn_msg_parse() (common/wire.c) before any handler
  * sees them; a malformed frame, a frame of a type the session's role does
  * not allow, a HELLO that claims another VM or none within
@@ -27,6 +30,7 @@
 
 #include "accept.h"
 #include "conn.h"
+#include "engine.h"
 #include "resolver.h"
 #include "host-netd.h"
 #include "log.h"
@@ -36,7 +40,7 @@
 
 struct session {
 	LIST_ENTRY(session)	 entry;
-	struct vm		*vm;
+	struct evm		*vm;
 	struct vmn_conn		*conn;
 	struct event		*hello_ev;	/* HELLO_TIMEOUT_MS deadline */
 	struct dnstun_client	*dns;		/* role dns: queries in flight */
@@ -49,17 +53,12 @@ struct session {
 static void
 session_free(struct session *s)
 {
-	struct vm *vm = s->vm;
+	struct evm *vm = s->vm;
 
 	if (vm->control == s) {
 		vm->control = NULL;
 		vm->commit_pending = false;
-		vm->announced = false;
-		/* The reason a guest failed stays visible until it is fixed. */
-		if (vm->state == VM_S_CONFIGURING || vm->state == VM_S_ONLINE ||
-		    vm->state == VM_S_FAILED)
-			vm_set_state(vm, VM_S_WAITING,
-			    vm->state == VM_S_FAILED ? vm->error : NULL);
+		engine_notice(vm, PS_N_GUEST_GONE, NULL, 0);
 	}
 	LIST_REMOVE(s, entry);
 	vm->nsessions--;
@@ -74,7 +73,7 @@ static void
 session_close_cb(struct vmn_conn *c, int err, const char *why, void *arg)
 {
 	struct session *s = arg;
-	const char *vm = s->vm->conf.name;
+	const char *vm = s->vm->name;
 
 	if (err && err != -ECONNRESET && err != -EPIPE)
 		log_warnx("vm %s: dropping %s connection: %s", vm,
@@ -93,7 +92,7 @@ session_close_cb(struct vmn_conn *c, int err, const char *why, void *arg)
 static int
 refuse(struct session *s, uint32_t seq, int err, const char *msg)
 {
-	log_warnx("vm %s: refusing hello: %s", s->vm->conf.name, msg);
+	log_warnx("vm %s: refusing hello: %s", s->vm->name, msg);
 	vmn_conn_send_error(s->conn, VMN_MSG_HELLO, seq, err, msg);
 	vmn_conn_close_after_flush(s->conn, msg);
 	return 0;
@@ -129,8 +128,9 @@ handle_dns(struct session *s, const struct vmn_msg *m)
 static void
 handle_event(struct session *s, const struct vmn_msg *m)
 {
-	struct vm *vm = s->vm;
+	struct evm *vm = s->vm;
 	uint8_t ev = vmn_attr_u8(&m->tb[VMN_A_EVENT]), flags;
+	struct ps_listener l;
 
 	switch (ev) {
 	case VMN_EV_LISTENER_ADD:
@@ -151,10 +151,11 @@ handle_event(struct session *s, const struct vmn_msg *m)
 		    vmn_attr_u16(&m->tb[VMN_A_PORT]),
 		    (flags & VMN_LISTEN_EXPOSED) != 0);
 		/* What the outside reaches is mirrored mode's to steer. */
-		mirror_listener(vm, ev == VMN_EV_LISTENER_ADD &&
-		    (flags & VMN_LISTEN_EXPOSED),
-		    vmn_attr_u8(&m->tb[VMN_A_PROTO]),
-		    vmn_attr_u16(&m->tb[VMN_A_PORT]));
+		l.added = ev == VMN_EV_LISTENER_ADD &&
+		    (flags & VMN_LISTEN_EXPOSED);
+		l.proto = vmn_attr_u8(&m->tb[VMN_A_PROTO]);
+		l.port = vmn_attr_u16(&m->tb[VMN_A_PORT]);
+		engine_notice(vm, PS_N_LISTENER, &l, sizeof(l));
 		break;
 	case VMN_EV_LISTENERS_SYNCED:
 		hostfwd_synced(vm->fwd);
@@ -173,7 +174,7 @@ handle_event(struct session *s, const struct vmn_msg *m)
 		    vmn_attr_u64(&m->tb[VMN_A_BYTES_OUT]));
 		break;
 	default:
-		log_debug("vm %s: event %s", vm->conf.name, vmn_event_name(ev));
+		log_debug("vm %s: event %s", vm->name, vmn_event_name(ev));
 	}
 }
 
@@ -195,7 +196,7 @@ session_send_event(struct session *s, int event, uint32_t conn_id)
 }
 
 static unsigned
-count_role(const struct vm *vm, enum vmn_role role)
+count_role(const struct evm *vm, enum vmn_role role)
 {
 	const struct session *s;
 	unsigned n = 0;
@@ -207,7 +208,7 @@ count_role(const struct vm *vm, enum vmn_role role)
 
 /* Ends every session of a role (the VM's DNS is no longer tunneled). */
 void
-session_drop_role(struct vm *vm, enum vmn_role role)
+session_drop_role(struct evm *vm, enum vmn_role role)
 {
 	struct session *s;
 
@@ -235,15 +236,14 @@ peer_is_host_root(int fd)
 static int
 handle_hello(struct session *s, const struct vmn_msg *m)
 {
-	struct hostfwd_rfwd rv[VM_MAX_RFORWARDS];
-	struct vm *vm = s->vm;
+	struct evm *vm = s->vm;
 	char id[VM_NAME_MAX + 2];
 	struct vmn_buf b;
 	uint32_t version;
 	int role, len;
 
 	if (m->hdr.type != VMN_MSG_HELLO || !(m->hdr.flags & VMN_F_REQUEST)) {
-		log_warnx("vm %s: %s before hello", vm->conf.name,
+		log_warnx("vm %s: %s before hello", vm->name,
 		    vmn_msg_name(m->hdr.type));
 		return -EPROTO;
 	}
@@ -254,17 +254,17 @@ handle_hello(struct session *s, const struct vmn_msg *m)
 		    "protocol version too old");
 	if (vmn_attr_present(&m->tb[VMN_A_VM_ID]) &&
 	    (vmn_attr_str(&m->tb[VMN_A_VM_ID], id, sizeof(id)) < 0 ||
-	    strcmp(id, vm->conf.name) != 0))
+	    strcmp(id, vm->name) != 0))
 		return refuse(s, m->hdr.seq, EPERM,
 		    "this channel belongs to another VM");
-	if (role == VMN_ROLE_DNS && vm->conf.dns != DNS_MODE_TUNNEL)
+	if (role == VMN_ROLE_DNS && !vm->dns_tunnel)
 		return refuse(s, m->hdr.seq, EOPNOTSUPP,
 		    "this VM's DNS is not tunneled");
 	/* One, and its replacement: more would buy more turns upstream. */
 	if (role == VMN_ROLE_DNS && count_role(vm, VMN_ROLE_DNS) >= 2)
 		return refuse(s, m->hdr.seq, EBUSY,
 		    "this VM has its dns channels already");
-	if (role == VMN_ROLE_RFWD && vm_rforwards(vm, rv) == 0)
+	if (role == VMN_ROLE_RFWD && vm->nrfwds == 0)
 		return refuse(s, m->hdr.seq, EPERM,
 		    "this VM has no reverse forwards");
 	if (role != VMN_ROLE_CONTROL && role != VMN_ROLE_DNS &&
@@ -286,11 +286,11 @@ handle_hello(struct session *s, const struct vmn_msg *m)
 	s->hello_ev = NULL;
 	vmn_buf_init(&b, s->txbuf, sizeof(s->txbuf));
 	len = vmn_build_hello(&b, VMN_F_REPLY, m->hdr.seq, s->role, HOST_CAPS,
-	    vm->conf.name);
+	    vm->name);
 	if (len < 0 || vmn_conn_send(s->conn, b.data, (size_t)len) < 0)
 		return -EIO;
 	if (s->role == VMN_ROLE_DNS) {
-		log_debug("vm %s: dns channel open", vm->conf.name);
+		log_debug("vm %s: dns channel open", vm->name);
 		return 0;
 	}
 
@@ -298,45 +298,52 @@ handle_hello(struct session *s, const struct vmn_msg *m)
 	hostfwd_set_guest_port(vm->fwd,
 	    vmn_attr_present(&m->tb[VMN_A_GUEST_PORT]) &&
 	    vmn_attr_u16(&m->tb[VMN_A_GUEST_PORT]) ?
-	    vmn_attr_u16(&m->tb[VMN_A_GUEST_PORT]) : hostd->conf->guest_port);
+	    vmn_attr_u16(&m->tb[VMN_A_GUEST_PORT]) : vm->guest_port);
 	hostfwd_set_handoff(vm->fwd, (s->caps & VMN_CAP_FWD_HANDOFF) &&
 	    peer_is_host_root(vmn_conn_fd(s->conn)));
 	hostfwd_session_up(vm->fwd);
 	if (vm->control) {
 		/* A rebooted or restarted guest: the new session wins. */
 		log_info("vm %s: new control session replaces the old one",
-		    vm->conf.name);
+		    vm->name);
 		session_free(vm->control);
 	}
 	vm->control = s;
-	log_info("vm %s: guest connected", vm->conf.name);
-	vm_push_config(vm);	/* now, or once its link is up */
+	log_info("vm %s: guest connected", vm->name);
+	engine_notice(vm, PS_N_GUEST_UP, NULL, 0);	/* its configuration */
 	return 0;
 }
 
 static int
 handle_commit_reply(struct session *s, const struct vmn_msg *m)
 {
-	struct vm *vm = s->vm;
+	struct evm *vm = s->vm;
 	char msg[VMN_MAX_STRING + 1] = "";
+	struct ps_result r = { 0 };
+	struct ps_gen g;
 
 	if (!vm->commit_pending || m->hdr.seq != vm->commit_seq) {
-		log_debug("vm %s: stale configuration reply", vm->conf.name);
+		log_debug("vm %s: stale configuration reply", vm->name);
 		return 0;
 	}
 	if (m->hdr.flags & VMN_F_ERROR) {
 		vmn_attr_str(&m->tb[VMN_A_ERRMSG], msg, sizeof(msg));
-		vm_config_failed(vm, (int)vmn_attr_u32(&m->tb[VMN_A_ERRNO]),
-		    vmn_str_printable(msg));
+		vm->commit_pending = false;
+		r.rc = -(int32_t)vmn_attr_u32(&m->tb[VMN_A_ERRNO]);
+		r.value = vm->commit_gen;
+		snprintf(r.msg, sizeof(r.msg), "%s", vmn_str_printable(msg));
+		engine_notice(vm, PS_N_FAILED, &r, sizeof(r));
 		return 0;
 	}
 	if (!vmn_attr_present(&m->tb[VMN_A_GEN]) ||
-	    vmn_attr_u32(&m->tb[VMN_A_GEN]) != vm->gen) {
+	    vmn_attr_u32(&m->tb[VMN_A_GEN]) != vm->commit_gen) {
 		log_warnx("vm %s: configuration reply for the wrong "
-		    "generation", vm->conf.name);
+		    "generation", vm->name);
 		return -EPROTO;
 	}
-	vm_config_acked(vm, vm->gen);
+	vm->commit_pending = false;
+	g.gen = vm->commit_gen;
+	engine_notice(vm, PS_N_ACKED, &g, sizeof(g));
 	return 0;
 }
 
@@ -355,7 +362,7 @@ session_msg_cb(struct vmn_conn *c, const struct vmn_msg *m, void *arg)
 		if (m->hdr.type == VMN_MSG_DNS)
 			return handle_dns(s, m);
 		log_warnx("vm %s: unexpected %s on the dns channel",
-		    s->vm->conf.name, vmn_msg_name(m->hdr.type));
+		    s->vm->name, vmn_msg_name(m->hdr.type));
 		return -EPROTO;
 	}
 
@@ -379,7 +386,7 @@ session_msg_cb(struct vmn_conn *c, const struct vmn_msg *m, void *arg)
 		break;
 	}
 	log_warnx("vm %s: unexpected %s (flags 0x%x) on the %s channel",
-	    s->vm->conf.name, vmn_msg_name(m->hdr.type), m->hdr.flags,
+	    s->vm->name, vmn_msg_name(m->hdr.type), m->hdr.flags,
 	    vmn_role_name(s->role));
 	return -EPROTO;
 }
@@ -394,7 +401,7 @@ hello_timeout_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-session_new(struct vm *vm, int fd)
+session_new(struct evm *vm, int fd)
 {
 	struct timeval tv = { HELLO_TIMEOUT_MS / 1000,
 	    (HELLO_TIMEOUT_MS % 1000) * 1000 };
@@ -404,7 +411,7 @@ session_new(struct vm *vm, int fd)
 	if (vm->nsessions >= VM_MAX_SESSIONS) {
 		if (vm->sessions_refused++ % 100 == 0)
 			log_warnx("vm %s: too many connections; refusing",
-			    vm->conf.name);
+			    vm->name);
 		close(fd);
 		return;
 	}
@@ -412,16 +419,16 @@ session_new(struct vm *vm, int fd)
 		close(fd);
 		return;
 	}
-	snprintf(name, sizeof(name), "vm %s", vm->conf.name);
+	snprintf(name, sizeof(name), "vm %s", vm->name);
 	s->vm = vm;
-	s->conn = vmn_conn_new(hostd->base, fd, name, session_msg_cb,
+	s->conn = vmn_conn_new(engine->base, fd, name, session_msg_cb,
 	    session_close_cb, s);
 	if (!s->conn) {
 		free(s);
 		return;
 	}
 	/* Without its deadline a silent peer would hold the slot for ever. */
-	if (!(s->hello_ev = evtimer_new(hostd->base, hello_timeout_cb, s))) {
+	if (!(s->hello_ev = evtimer_new(engine->base, hello_timeout_cb, s))) {
 		vmn_conn_free(s->conn);
 		free(s);
 		return;
@@ -429,13 +436,13 @@ session_new(struct vm *vm, int fd)
 	evtimer_add(s->hello_ev, &tv);
 	LIST_INSERT_HEAD(&vm->sessions, s, entry);
 	vm->nsessions++;
-	log_debug("vm %s: connection accepted", vm->conf.name);
+	log_debug("vm %s: connection accepted", vm->name);
 }
 
 static void
 accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
-	struct vm *vm = arg;
+	struct evm *vm = arg;
 	int fd, n;
 
 	/* Bounded per wakeup so a flood cannot starve other VMs. */
@@ -446,28 +453,21 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
-int
-session_listen(struct vm *vm)
+/* The channel's listener, made by the parent: the engine only accepts. */
+void
+session_listen(struct evm *vm, int fd)
 {
-	int fd;
-
-	fd = vmn_listen(&vm->conf.channel, hostd->conf->host_port, 16);
-	if (fd < 0)
-		return fd;
+	session_unlisten(vm);
 	vm->listen_fd = fd;
-	vm->listen_ev = event_new(hostd->base, fd, EV_READ | EV_PERSIST,
+	vm->listen_ev = event_new(engine->base, fd, EV_READ | EV_PERSIST,
 	    accept_cb, vm);
-	if (!vm->listen_ev) {
-		close(fd);
-		vm->listen_fd = -1;
-		return -ENOMEM;
-	}
+	if (!vm->listen_ev)
+		fatalx("out of memory listening for vm %s", vm->name);
 	event_add(vm->listen_ev, NULL);
-	return 0;
 }
 
 void
-session_unlisten(struct vm *vm)
+session_unlisten(struct evm *vm)
 {
 	if (vm->listen_ev) {
 		vmn_accept_stop(vm->listen_ev);
@@ -477,12 +477,11 @@ session_unlisten(struct vm *vm)
 	if (vm->listen_fd >= 0) {
 		close(vm->listen_fd);
 		vm->listen_fd = -1;
-		vmn_unlisten(&vm->conf.channel, hostd->conf->host_port);
 	}
 }
 
 void
-session_close_all(struct vm *vm)
+session_close_all(struct evm *vm)
 {
 	struct session *s;
 
@@ -497,15 +496,15 @@ vsock_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct sockaddr_vm svm;
 	socklen_t len;
-	struct vm *vm;
+	struct evm *vm;
 	int fd, n;
 
 	for (n = 0; n < 32; n++) {
 		len = sizeof(svm);
-		if ((fd = vmn_accept(hostd->vsock_ev, (struct sockaddr *)&svm,
+		if ((fd = vmn_accept(engine->vsock_ev, (struct sockaddr *)&svm,
 		    &len)) < 0)
 			return;		/* none waits, or paused */
-		if (!(vm = vm_find_cid(svm.svm_cid))) {
+		if (!(vm = evm_find_cid(svm.svm_cid))) {
 			log_debug("vsock connection from unknown CID %u",
 			    svm.svm_cid);
 			close(fd);
@@ -515,63 +514,58 @@ vsock_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
-int
-session_vsock_listen(void)
+void
+session_vsock_listen(int fd)
 {
-	struct vmn_endpoint any = { .kind = VMN_TR_VSOCK };
-	struct vm *vm;
-	bool needed = false;
-	int fd;
-
-	TAILQ_FOREACH(vm, &hostd->vms, entry)
-		if (vm->conf.channel.kind == VMN_TR_VSOCK)
-			needed = true;
-	if (!needed) {
-		session_vsock_unlisten();
-		return 0;
-	}
-	if (hostd->vsock_fd >= 0)
-		return 0;
-	if ((fd = vmn_listen(&any, hostd->conf->host_port, 64)) < 0)
-		return fd;
-	hostd->vsock_fd = fd;
-	hostd->vsock_ev = event_new(hostd->base, fd, EV_READ | EV_PERSIST,
+	session_vsock_unlisten();
+	engine->vsock_fd = fd;
+	engine->vsock_ev = event_new(engine->base, fd, EV_READ | EV_PERSIST,
 	    vsock_accept_cb, NULL);
-	if (!hostd->vsock_ev) {
-		close(fd);
-		hostd->vsock_fd = -1;
-		return -ENOMEM;
-	}
-	event_add(hostd->vsock_ev, NULL);
-	return 0;
+	if (!engine->vsock_ev)
+		fatalx("out of memory listening on vsock");
+	event_add(engine->vsock_ev, NULL);
 }
 
 void
 session_vsock_unlisten(void)
 {
-	if (hostd->vsock_ev) {
-		vmn_accept_stop(hostd->vsock_ev);
-		event_free(hostd->vsock_ev);
-		hostd->vsock_ev = NULL;
+	if (engine->vsock_ev) {
+		vmn_accept_stop(engine->vsock_ev);
+		event_free(engine->vsock_ev);
+		engine->vsock_ev = NULL;
 	}
-	if (hostd->vsock_fd >= 0) {
-		close(hostd->vsock_fd);
-		hostd->vsock_fd = -1;
+	if (engine->vsock_fd >= 0) {
+		close(engine->vsock_fd);
+		engine->vsock_fd = -1;
 	}
 }
 
-/* Ends a session from outside its callbacks; its close callback frees it. */
+/* The parent gave up on the guest's answer: its control session ends. */
 void
-session_drop(struct session *s, int err, const char *why)
+session_drop_control(struct evm *vm, const char *why)
 {
-	vmn_conn_fail(s->conn, err, why);
+	if (vm->control)
+		vmn_conn_fail(vm->control->conn, -ETIMEDOUT, why);
 }
 
-/* Queues a whole configuration transaction; *seq is its COMMIT's. */
-int
-session_send_config(struct session *s, const struct vmn_netconf *nc,
-    uint32_t *seq)
+/* A whole configuration transaction, answered by the guest later. */
+void
+session_send_config(struct evm *vm, uint32_t gen,
+    const struct vmn_netconf *nc)
 {
-	*seq = vmn_conn_next_seq(s->conn);
-	return vmn_netconf_encode(nc, *seq, vmn_conn_emit, s->conn);
+	uint32_t seq;
+	int rc;
+
+	if (!vm->control)
+		return;		/* gone: the parent hears it in order */
+	seq = vmn_conn_next_seq(vm->control->conn);
+	if ((rc = vmn_netconf_encode(nc, seq, vmn_conn_emit,
+	    vm->control->conn)) < 0) {
+		log_warnx("vm %s: cannot send configuration: %s", vm->name,
+		    strerror(-rc));
+		return;
+	}
+	vm->commit_seq = seq;
+	vm->commit_gen = gen;
+	vm->commit_pending = true;
 }

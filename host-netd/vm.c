@@ -30,18 +30,19 @@
 
 #include <event2/event.h>
 
-#include "resolver.h"
 #include "host-netd.h"
 #include "log.h"
+#include "privsep.h"
 #include "sysctl.h"
+
+_Static_assert(PS_MAX_STATIC >= 2 * MAX_FORWARDS, "room for every forward");
+_Static_assert(PS_MAX_RFWD >= VM_MAX_RFORWARDS, "room for reverse forwards");
+_Static_assert(PS_NAME_MAX == VM_NAME_MAX, "names fit");
 
 #define DEFAULT_MTU	1500
 #define MAX_AVOID	(4096 + MAX_VMS)
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg);
-static void send_fwd_reset(void *arg, uint32_t conn_id);
-static void fwd_note(void *arg, enum hostfwd_note note,
-    const struct hostfwd_port_info *pi);
 static void commit_timeout_cb(evutil_socket_t fd, short what, void *arg);
 
 /* From the loop, not from the owner event that vm_free() frees. */
@@ -99,6 +100,8 @@ watch_owner(struct vm *vm)
 		fatalx("out of memory for vm %s", vm->conf.name);
 }
 
+static uint32_t last_id;	/* the engine's names for VMs, never reused */
+
 struct vm *
 vm_new(const struct vm_conf *vc)
 {
@@ -110,18 +113,15 @@ vm_new(const struct vm_conf *vc)
 	vm->listen_fd = -1;
 	vm->netns_fd = -1;
 	vm->port_slice = -1;
-	LIST_INIT(&vm->sessions);
 	vm->retry_ev = evtimer_new(hostd->base, retry_cb, vm);
 	vm->commit_ev = evtimer_new(hostd->base, commit_timeout_cb, vm);
 	vm->retry_ms = VM_RETRY_MIN_MS;
 	vm->state = VM_S_DOWN;
 	vm->state_since = time(NULL);
-	vm->fwd = hostfwd_new(hostd->base, vm->conf.name, &vm->conf.channel,
-	    hostd->conf->guest_port, send_fwd_reset, vm);
-	vm->dns_budget = dnstun_budget_new();
-	if (!vm->retry_ev || !vm->commit_ev || !vm->fwd || !vm->dns_budget)
+	if (!vm->retry_ev || !vm->commit_ev)
 		fatalx("out of memory for vm %s", vm->conf.name);
-	hostfwd_set_notify(vm->fwd, fwd_note, vm);
+	vm->id = ++last_id;
+	engine_vm_new(vm);
 	vm->owner_fd = -1;
 	if (vc->registered && vc->owner > 0)
 		watch_owner(vm);
@@ -135,8 +135,7 @@ vm_free(struct vm *vm)
 		return;
 	vm_stop(vm);
 	mirror_vm_gone(vm);
-	hostfwd_free(vm->fwd);
-	dnstun_budget_free(vm->dns_budget);
+	engine_vm_free(vm);
 	if (vm->netns_fd >= 0)
 		close(vm->netns_fd);
 	event_free(vm->retry_ev);
@@ -160,13 +159,12 @@ vm_find(const char *name)
 }
 
 struct vm *
-vm_find_cid(uint32_t cid)
+vm_find_id(uint32_t id)
 {
 	struct vm *vm;
 
 	TAILQ_FOREACH(vm, &hostd->vms, entry)
-		if (vm->conf.channel.kind == VMN_TR_VSOCK &&
-		    vm->conf.channel.cid == cid)
+		if (vm->id == id)
 			return vm;
 	return NULL;
 }
@@ -463,7 +461,7 @@ vm_start(struct vm *vm)
 	int rc;
 
 	if (vm->listen_fd < 0 && vm->conf.channel.kind != VMN_TR_VSOCK &&
-	    (rc = session_listen(vm)) < 0) {
+	    (rc = channel_listen(vm)) < 0) {
 		snprintf(err, sizeof(err), "listening on its channel: %s",
 		    strerror(-rc));
 		goto fail;
@@ -487,7 +485,7 @@ vm_start(struct vm *vm)
 	}
 	vm->retry_ms = VM_RETRY_MIN_MS;
 	vm_configure_forwards(vm);
-	vm_set_state(vm, vm->control ? VM_S_CONFIGURING : VM_S_WAITING, NULL);
+	vm_set_state(vm, vm->guest ? VM_S_CONFIGURING : VM_S_WAITING, NULL);
 	vm_push_config(vm);
 	return 0;
 fail:
@@ -502,8 +500,9 @@ vm_stop(struct vm *vm)
 {
 	evtimer_del(vm->retry_ev);
 	evtimer_del(vm->commit_ev);
-	session_close_all(vm);
-	session_unlisten(vm);
+	engine_vm_stop(vm);	/* its sessions end: a guest_gone follows */
+	vm->guest = false;
+	channel_unlisten(vm);
 	if (vm->conf.mode == VM_MODE_MIRRORED)
 		mirror_links_down(vm);
 	if (vm->ifindex > 0) {
@@ -561,24 +560,6 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- forwarding ----------------------------------------------------- */
 
-/* host -> guest: the host end of forwarded connection conn_id was reset. */
-static void
-send_fwd_reset(void *arg, uint32_t conn_id)
-{
-	struct vm *vm = arg;
-
-	session_send_event(vm->control, VMN_EV_FWD_RESET, conn_id);
-}
-
-/* A forwarded port came, went, or cannot be bound: for netctl monitor. */
-static void
-fwd_note(void *arg, enum hostfwd_note note, const struct hostfwd_port_info *pi)
-{
-	const struct vm *vm = arg;
-
-	events_forward(vm->conf.name, note, pi);
-}
-
 /* One range of a forwarding rule; false when the VM has too many. */
 static bool
 add_rule(const struct vm *vm, struct hostfwd_policy *p,
@@ -635,7 +616,7 @@ forwarding_rules(const struct vm *vm, struct hostfwd_policy *p)
  * namespace, where NAT mode gives it addresses (forward-direct).
  */
 static void
-set_direct(struct vm *vm)
+set_direct(const struct vm *vm, struct ps_vm_forwards *f)
 {
 	struct vmn_ip g4 = { 0 }, g6 = { 0 };
 
@@ -645,7 +626,63 @@ set_direct(struct vm *vm)
 		if (vm->subnet6.ip.family)
 			vm_guest6(vm, &g6);
 	}
-	hostfwd_set_direct(vm->fwd, &g4, &g6);
+	f->direct4 = g4;
+	f->direct6 = g6;
+}
+
+static bool
+is_loopback(const struct vmn_ip *ip)
+{
+	struct vmn_ip lo;
+
+	vmn_ip_parse(ip->family == AF_INET6 ? "::1" : "127.0.0.1", &lo);
+	return vmn_ip_equal(ip, &lo);
+}
+
+/*
+ * Whether the engine may have addr:port bound for vm (0), or why not: on
+ * loopback or an address its forwards or the policy's rules for it name;
+ * below the host's unprivileged ports only a port a static forward or a
+ * rule names, or any with auto-forward-privileged; shared with mirrored
+ * mode's placeholders only for a mirrored VM.
+ */
+int
+vm_may_bind(const struct vm *vm, const struct vmn_ip *addr, uint8_t proto,
+    uint16_t port, bool reuseport, char *err, size_t errlen)
+{
+	static struct hostfwd_policy pol;
+	bool addr_ok = is_loopback(addr), port_ok = vm->conf.auto_privileged ||
+	    port >= vmn_unprivileged_port_start();
+	const struct hostfwd_static *st;
+	unsigned i, n = vm->conf.nforwards + vm->nrtforwards;
+
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) {
+		snprintf(err, errlen, "protocol %u", proto);
+		return -EPROTONOSUPPORT;
+	}
+	for (i = 0; i < n; i++) {
+		st = i < vm->conf.nforwards ? &vm->conf.forwards[i] :
+		    &vm->rtforwards[i - vm->conf.nforwards];
+		addr_ok |= vmn_ip_equal(&st->addr, addr);
+		port_ok |= st->host_port == port;
+	}
+	memset(&pol, 0, sizeof(pol));
+	forwarding_rules(vm, &pol);
+	for (i = 0; i < pol.nrules; i++) {
+		addr_ok |= pol.rules[i].addr.family &&
+		    vmn_ip_equal(&pol.rules[i].addr, addr);
+		port_ok |= !pol.rules[i].ignore && pol.rules[i].lo <= port &&
+		    port <= pol.rules[i].hi;
+	}
+	if (!addr_ok || !port_ok || (reuseport &&
+	    vm->conf.mode != VM_MODE_MIRRORED)) {
+		snprintf(err, errlen, "port %u: %s", port, !addr_ok ?
+		    "an address none of its forwards has" : !port_ok ?
+		    "below the host's unprivileged ports" :
+		    "shared with mirrored mode's, not a mirrored VM");
+		return -EPERM;
+	}
+	return 0;
 }
 
 /*
@@ -655,22 +692,21 @@ set_direct(struct vm *vm)
 void
 vm_configure_forwards(struct vm *vm)
 {
-	static struct hostfwd_policy policy;
-	struct hostfwd_rfwd rv[VM_MAX_RFORWARDS];
-	struct hostfwd_static all[MAX_FORWARDS * 2];
-	unsigned n = vm->conf.nforwards, nrv;
+	static struct ps_vm_forwards f;
+	unsigned n = vm->conf.nforwards;
 
-	memcpy(all, vm->conf.forwards, n * sizeof(all[0]));
-	memcpy(all + n, vm->rtforwards, vm->nrtforwards * sizeof(all[0]));
-	n += vm->nrtforwards;
-	memset(&policy, 0, sizeof(policy));
-	policy.auto_privileged = vm->conf.auto_privileged;
-	policy.mirrored = vm->conf.mode == VM_MODE_MIRRORED;
-	forwarding_rules(vm, &policy);
-	hostfwd_set_policy(vm->fwd, &policy);
-	set_direct(vm);
-	nrv = vm_rforwards(vm, rv);
-	hostfwd_configure(vm->fwd, vm->conf.auto_forward, all, n, rv, nrv);
+	memset(&f, 0, sizeof(f));
+	memcpy(f.statics, vm->conf.forwards, n * sizeof(f.statics[0]));
+	memcpy(f.statics + n, vm->rtforwards,
+	    vm->nrtforwards * sizeof(f.statics[0]));
+	f.nstatic = n + vm->nrtforwards;
+	f.policy.auto_privileged = vm->conf.auto_privileged;
+	f.policy.mirrored = vm->conf.mode == VM_MODE_MIRRORED;
+	forwarding_rules(vm, &f.policy);
+	set_direct(vm, &f);
+	f.nrfwd = vm_rforwards(vm, f.rfwds);
+	f.auto_forward = vm->conf.auto_forward;
+	engine_vm_forwards(vm, &f);
 }
 
 /*
@@ -800,10 +836,9 @@ void
 vm_push_config(struct vm *vm)
 {
 	static struct vmn_netconf nc;
-	uint32_t seq;
 	int rc;
 
-	if (!vm->control || (vm->conf.mode == VM_MODE_NAT && vm->ifindex <= 0))
+	if (!vm->guest || (vm->conf.mode == VM_MODE_NAT && vm->ifindex <= 0))
 		return;
 	if (vm->commit_pending) {
 		vm->dirty = true;	/* after the ack of the one in flight */
@@ -814,12 +849,11 @@ vm_push_config(struct vm *vm)
 	vm_build_netconf(vm, &nc);
 	vm->proxy_pushed = nc.proxy.http[0] || nc.proxy.https[0] ||
 	    nc.proxy.pac[0] || nc.proxy.no_proxy[0];
-	if ((rc = session_send_config(vm->control, &nc, &seq)) < 0) {
+	if ((rc = engine_push_config(vm, vm->gen, &nc)) < 0) {
 		log_warnx("vm %s: cannot send configuration: %s",
 		    vm->conf.name, strerror(-rc));
 		return;
 	}
-	vm->commit_seq = seq;
 	vm->commit_pending = true;
 	vm->dirty = false;
 	{
@@ -843,14 +877,14 @@ commit_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct vm *vm = arg;
 
-	if (!vm->commit_pending || !vm->control)
+	if (!vm->commit_pending || !vm->guest)
 		return;
 	log_warnx("vm %s: no answer to configuration %u within %d s; "
 	    "dropping its session", vm->conf.name, vm->gen,
 	    COMMIT_TIMEOUT_MS / 1000);
 	vm_set_state(vm, VM_S_FAILED, "guest did not answer its configuration");
 	events_config(vm, vm->gen, "the guest did not answer");
-	session_drop(vm->control, -ETIMEDOUT, "configuration not answered");
+	engine_drop_control(vm);
 }
 
 void

@@ -107,14 +107,25 @@ schedule_retry(struct hostfwd *hf)
 		evtimer_add(hf->retry_ev, &tv);
 }
 
+hostfwd_bind_fn hostfwd_bind_via;
+
+static int
+bind_port(const struct hostfwd *hf, const struct vmn_ip *addr, uint8_t proto,
+    uint16_t port, int backlog)
+{
+	if (hostfwd_bind_via)
+		return hostfwd_bind_via(hf->vm, addr, proto, port, backlog,
+		    hf->policy.mirrored);
+	return fwd_bind_local(addr, proto, port, backlog, hf->policy.mirrored);
+}
+
 /* One socket of hp, on the loop: 0, or -errno (nothing kept). */
 static int
 hbind_open(struct hport *hp, struct hbind *b)
 {
 	int fd;
 
-	fd = fwd_bind_local(&b->addr, hp->proto, hp->host_port, 4096,
-	    hp->hf->policy.mirrored);
+	fd = bind_port(hp->hf, &b->addr, hp->proto, hp->host_port, 4096);
 	if (fd < 0)
 		return fd;
 	b->ev = event_new(hp->hf->base, fd, EV_READ | EV_PERSIST,
@@ -668,8 +679,7 @@ hostfwd_probe(const struct hostfwd *hf, const struct hostfwd_static *st,
 
 	if (a && a->bind[st->addr.family == AF_INET6].fd >= 0)
 		return 0;
-	fd = fwd_bind_local(&st->addr, st->proto, st->host_port, 1,
-	    hf->policy.mirrored);
+	fd = bind_port(hf, &st->addr, st->proto, st->host_port, 1);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s port %u on %s: %s",
 		    hostfwd_proto_name(st->proto), st->host_port,

@@ -119,6 +119,14 @@ typedef void	(*hostfwd_port_fn)(void *arg, const struct hostfwd_port_info *p);
 typedef void	(*hostfwd_note_fn)(void *arg, enum hostfwd_note note,
 		    const struct hostfwd_port_info *p);
 
+/*
+ * Who binds the forwarded ports: fwd_bind_local() (NULL), or a process
+ * that may not bind them asks another (vm: the hostfwd's VM).
+ */
+typedef int	(*hostfwd_bind_fn)(const char *vm, const struct vmn_ip *addr,
+		    uint8_t proto, uint16_t port, int backlog, bool reuseport);
+extern hostfwd_bind_fn hostfwd_bind_via;
+
 /* hostfwd.c */
 struct hostfwd	*hostfwd_new(struct event_base *base, const char *vm_name,
 		    const struct vmn_endpoint *chan, uint32_t guest_port,

@@ -1,13 +1,15 @@
 /*
  * fuzz_session.c - host-netd's guest-facing session logic on the frames a
- * guest sends (host-netd/session.c, and what it drives)
+ * guest sends (host-netd/session.c in the engine, and what it drives)
  *
- * Reaches, for one VM as host-netd runs it: the channel's listener and
- * accept (session_listen()), conn.c's reader on each connection, the
+ * Reaches, for one VM as the engine runs it (engine.c's evm_new()): the
+ * channel's listener and accept (session_listen()), conn.c's reader on
+ * each connection, the
  * HELLO state machine (roles, versions, a HELLO naming another VM, the
  * second and third dns channel, a new control session replacing the old
  * one, frames before HELLO), then per role: control (the
- * configuration transaction host-netd pushes in vm.c, its COMMIT answered
+ * configuration transaction the parent builds in vm.c, pushed by
+ * session_send_config() as the engine's PS_CONFIG does, its COMMIT answered
  * right, wrong, late, with an error, or twice; PING; events: listeners
  * added and removed (portfwd/hostfwd.c's bookkeeping), LISTENERS_SYNCED,
  * FWD_RESET, FWD_BYTES; frames of the wrong kind), dns (the tunnel's
@@ -15,9 +17,13 @@
  * the VM's budget), rfwd (the FWD that follows HELLO, parsed by
  * fwd_target_parse() and refused: see below), and up to 32 connections.
  *
+ * The parent is the harness: it reads the engine's notices (privsep.h)
+ * and answers a guest's arrival with a configuration; every notice must
+ * be sound (a known type, its exact size, the generation it was sent).
+ *
  * It runs without root and without a network: the VM's channel is a unix
  * socket in the harness's directory; its link is never made (vm_start()
- * is never called; ifindex is set by hand so that configuration is sent);
+ * is never called; ifindex is set by hand so that configuration is built);
  * no resolver is initialised, so every DNS query is answered by the tunnel
  * itself; auto-forward is off, so no host port is ever bound, and the
  * port forwarder is given no reverse forwards, so an rfwd channel's FWD is
@@ -38,7 +44,7 @@
  * Checks: every frame host-netd sends parses (vmn_msg_parse()); a HELLO
  * reply carries the role its request (the HELLO of that seq) asked for;
  * the VM never counts more sessions than connections are open, and none
- * once they are all closed; nothing leaks.
+ * once they are all closed; the engine's notices are sound; nothing leaks.
  */
 #include "config.h"
 
@@ -47,6 +53,7 @@
 
 #include <event2/event.h>
 
+#include "engine.h"
 #include "fuzz.h"
 #include "host-netd.h"
 #include "resolver.h"
@@ -107,8 +114,10 @@ vm_change_name(enum vm_change c)
 /* ---- the harness's host-netd ------------------------------------------------ */
 
 static struct hostd the_hostd;
+static struct engine the_engine;
 static struct vm_conf *vc;
 static char listen_path[128];
+static int notices = -1;	/* the parent's end */
 
 #define MAX_HELLOS	8
 
@@ -127,7 +136,55 @@ struct guest {
 
 static struct guest guests[MAX_GUESTS];
 static unsigned nguests;
-static struct vm *vm;
+static struct vm *pvm;		/* the parent's: configurations built */
+static struct evm *vm;		/* the engine's */
+static uint32_t gen;
+
+/* The parent: what the engine says, checked; a guest up gets its config. */
+static void
+read_notices(void)
+{
+	static struct vmn_netconf nc;
+	union {
+		struct ps_result	r;
+		struct ps_gen		g;
+		struct ps_listener	l;
+		struct ps_fwd_note	n;
+	} body;
+	struct ps_hdr h;
+	ssize_t n;
+	int fd;
+
+	while ((n = ps_recv(notices, &h, &body, sizeof(body), &fd)) >= 0) {
+		CHECK(fd < 0 && h.vm == vm->id);
+		switch (h.type) {
+		case PS_N_GUEST_UP:
+			CHECK(n == 0);
+			vm_build_netconf(pvm, &nc);
+			session_send_config(vm, ++gen, &nc);
+			break;
+		case PS_N_GUEST_GONE:
+			CHECK(n == 0);
+			break;
+		case PS_N_ACKED:
+			CHECK(n == sizeof(body.g) && body.g.gen == gen);
+			break;
+		case PS_N_FAILED:
+			CHECK(n == sizeof(body.r) && body.r.value == gen &&
+			    memchr(body.r.msg, 0, sizeof(body.r.msg)));
+			break;
+		case PS_N_LISTENER:
+			CHECK(n == sizeof(body.l));
+			break;
+		case PS_N_FWD_NOTE:
+			CHECK(n == sizeof(body.n));
+			break;
+		default:
+			CHECK(!"a notice of no known type");
+		}
+	}
+	CHECK(n == -EAGAIN);
+}
 
 /* A HELLO answered: the role the guest asked for with that seq. */
 static void
@@ -285,27 +342,36 @@ loop(void)
 {
 	unsigned i;
 
-	for (i = 0; i < 3; i++)
-		event_base_loop(hostd->base, EVLOOP_NONBLOCK);
+	for (i = 0; i < 3; i++) {
+		event_base_loop(engine->base, EVLOOP_NONBLOCK);
+		read_notices();
+	}
 	for (i = 0; i < nguests; i++)
 		guest_read(&guests[i]);
-	/* Time does not pass here; no retry may start the VM for real. */
-	evtimer_del(vm->retry_ev);
 }
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char text[512], err[1024], path[128];
-	int n;
+	int n, sv[2];
 
 	fuzz_init();
+	engine = &the_engine;
+	TAILQ_INIT(&engine->vms);
+	engine->vsock_fd = -1;
+	engine->cmd = engine->rpc = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		abort();
+	engine->notice = sv[0];
+	notices = sv[1];
 	hostd = &the_hostd;
 	TAILQ_INIT(&hostd->vms);
 	hostd->vsock_fd = -1;
 	hostd->started = time(NULL);
 	if (!(hostd->base = event_base_new()))
 		abort();
+	engine->base = hostd->base;
 	hostd->conf = conf_new();
 	snprintf(path, sizeof(path), "%s/fz", fuzz_dir);
 	n = snprintf(text, sizeof(text),
@@ -325,43 +391,49 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* The VM as vm_start() leaves it, without its link: waiting for a guest. */
-static struct vm *
+/*
+ * The VM as vm_start() leaves it, without its link: waiting for a guest;
+ * the parent's half only builds configurations (its engine_* calls go
+ * nowhere: there is no command socket).
+ */
+static struct evm *
 vm_up(void)
 {
-	struct vm *v = vm_new(vc);
 	static const uint8_t gmac[6] = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 };
 	static const uint8_t hmac[6] = { 0x52, 0x54, 0, 0x65, 0x43, 0x21 };
+	struct ps_vm_new v;
+	struct evm *e;
+	int fd;
 
+	pvm = vm_new(vc);
+	vmn_prefix_parse("172.16.5.0/24", &pvm->subnet4);
+	vmn_prefix_parse("fd00:1:2:3::/64", &pvm->subnet6);
+	memcpy(pvm->guest_mac, gmac, sizeof(gmac));
+	memcpy(pvm->host_mac, hmac, sizeof(hmac));
+	pvm->ifindex = 1;
+	pvm->mtu = 1500;
+	memset(&v, 0, sizeof(v));
+	snprintf(v.name, sizeof(v.name), "%s", vc->name);
+	v.channel = vc->channel;
+	v.guest_port = hostd->conf->guest_port;
+	v.dns_tunnel = true;
 	/* Nothing bound, nothing connected: see the top of this file. */
-	hostfwd_configure(v->fwd, false, NULL, 0, NULL, 0);
-	vmn_prefix_parse("172.16.5.0/24", &v->subnet4);
-	vmn_prefix_parse("fd00:1:2:3::/64", &v->subnet6);
-	memcpy(v->guest_mac, gmac, sizeof(gmac));
-	memcpy(v->host_mac, hmac, sizeof(hmac));
-	v->ifindex = 1;
-	v->mtu = 1500;
-	TAILQ_INSERT_TAIL(&hostd->vms, v, entry);
-	if (session_listen(v) < 0)
+	e = evm_new(pvm->id, &v);
+	e->nrfwds = 1;
+	if ((fd = vmn_listen(&vc->channel, hostd->conf->host_port, 16)) < 0)
 		abort();
-	vm_set_state(v, VM_S_WAITING, NULL);
-	return v;
+	session_listen(e, fd);
+	return e;
 }
 
-/* vm_free() without vm_stop()'s link removal: there is no link. */
 static void
-vm_down(struct vm *v)
+vm_down(struct evm *e)
 {
-	evtimer_del(v->retry_ev);
-	evtimer_del(v->commit_ev);
-	session_close_all(v);
-	session_unlisten(v);
-	TAILQ_REMOVE(&hostd->vms, v, entry);
-	hostfwd_free(v->fwd);
-	dnstun_budget_free(v->dns_budget);
-	event_free(v->retry_ev);
-	event_free(v->commit_ev);
-	free(v);
+	evm_free(e);
+	vmn_unlisten(&vc->channel, hostd->conf->host_port);
+	event_free(pvm->retry_ev);
+	event_free(pvm->commit_ev);
+	free(pvm);
 }
 
 int
@@ -378,6 +450,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_fd_mark();
 	fz_init(&f, data, size);
 	nguests = 0;
+	gen = 0;
 	vm = vm_up();
 	while (!fz_empty(&f) && ops++ < 256) {
 		switch (fz_u8(&f) % 5) {
