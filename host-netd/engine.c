@@ -202,23 +202,41 @@ engine_notice(const struct evm *vm, uint32_t type, const void *body,
 
 /* ---- what it asks the parent ------------------------------------------ */
 
-/* A request on rpc and its answer: rc, and a socket if there is one. */
+/*
+ * A request on rpc and its answer: rc, and a socket if there is one. A
+ * parent that does not answer in time (stopped: the host asleep) fails
+ * this request only; its late answer is recognised by its seq and dropped.
+ */
 static int
 ask(uint32_t type, uint32_t vm, const void *body, size_t len, int *fdp)
 {
+	static uint32_t last_seq;
 	struct pollfd pfd = { engine->rpc, POLLIN, 0 };
+	uint32_t seq = ++last_seq;
 	struct ps_result r;
-	struct ps_hdr h;
+	struct ps_hdr h = { 0 };
 	ssize_t n;
 
 	*fdp = -1;
-	if (ps_send(engine->rpc, true, type, vm, 0, body, len, -1) < 0)
+	if (ps_send(engine->rpc, true, type, vm, seq, body, len, -1) < 0)
 		fatalx("engine: the parent is gone");
-	if (poll(&pfd, 1, ENGINE_RPC_TIMEOUT_MS) <= 0)
-		fatalx("engine: the parent does not answer");
-	n = ps_recv(engine->rpc, &h, &r, sizeof(r), fdp);
-	if (n != (ssize_t)sizeof(r) || h.type != type)
-		fatalx("engine: a bad answer from the parent");
+	for (;;) {
+		if (poll(&pfd, 1, ENGINE_RPC_TIMEOUT_MS) == 0) {
+			log_warnx("engine: the parent did not answer in %d ms",
+			    ENGINE_RPC_TIMEOUT_MS);
+			return -ETIMEDOUT;
+		}
+		n = ps_recv(engine->rpc, &h, &r, sizeof(r), fdp);
+		if (n == -EAGAIN || n == -EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(r))
+			fatalx("engine: the parent is gone");
+		if (h.seq == seq && h.type == type)
+			break;
+		if (*fdp >= 0)		/* a late answer to a request failed */
+			close(*fdp);
+		*fdp = -1;
+	}
 	if (r.rc < 0 && *fdp >= 0) {
 		close(*fdp);
 		*fdp = -1;
@@ -244,7 +262,7 @@ connect_via_parent(const struct vmn_endpoint *ep, uint32_t port, int *fdp)
 	c.port = port;
 	rc = ask(PS_R_CONNECT, vm->id, &c, sizeof(c), fdp);
 	if (rc >= 0 && *fdp < 0)
-		return -EIO;
+		return -EMFILE;		/* it came, and found no room */
 	return rc;
 }
 
@@ -267,7 +285,7 @@ bind_via_parent(const char *name, const struct vmn_ip *addr, uint8_t proto,
 	b.reuseport = reuseport;
 	if ((rc = ask(PS_R_BIND, vm->id, &b, sizeof(b), &fd)) < 0)
 		return rc;
-	return fd >= 0 ? fd : -EIO;
+	return fd >= 0 ? fd : -EMFILE;
 }
 
 /* ---- what the parent says ----------------------------------------------- */
@@ -422,10 +440,23 @@ command(const struct ps_hdr *h, const void *body, size_t len, int fd)
 		close(fd);
 }
 
+/* The parent is gone: what is left goes, and so does the engine. */
+static void __attribute__((noreturn))
+engine_exit(void)
+{
+	struct evm *vm;
+
+	while ((vm = TAILQ_FIRST(&engine->vms)))
+		evm_free(vm);
+	session_vsock_unlisten();
+	dnstun_shutdown();
+	exit(0);
+}
+
 static void
 cmd_cb(evutil_socket_t s, short what, void *arg)
 {
-	struct ps_hdr h;
+	struct ps_hdr h = { 0 };
 	ssize_t n;
 	int fd, i;
 
@@ -435,7 +466,7 @@ cmd_cb(evutil_socket_t s, short what, void *arg)
 				return;
 			log_debug("engine: the parent is gone (%s)",
 			    strerror((int)-n));
-			exit(0);
+			engine_exit();
 		}
 		command(&h, msg, (size_t)n, fd);
 	}
@@ -504,9 +535,9 @@ engine_main(int foreground, int verbose, int cmd, int notice, int rpc)
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);	/* it ends when the parent does */
 	/* Out of the way first: one of them may be 3, 4 or 5 already. */
-	if ((cmd = fcntl(cmd, F_DUPFD, 100)) < 0 ||
-	    (notice = fcntl(notice, F_DUPFD, 100)) < 0 ||
-	    (rpc = fcntl(rpc, F_DUPFD, 100)) < 0 || dup2(cmd, 3) < 0 ||
+	if ((cmd = fcntl(cmd, F_DUPFD, 6)) < 0 ||
+	    (notice = fcntl(notice, F_DUPFD, 6)) < 0 ||
+	    (rpc = fcntl(rpc, F_DUPFD, 6)) < 0 || dup2(cmd, 3) < 0 ||
 	    dup2(notice, 4) < 0 || dup2(rpc, 5) < 0)
 		fatal("engine: dup2");
 	close_range(6, ~0u, 0);		/* the parent's: links, nftables */

@@ -32,6 +32,9 @@
 #include "sockets.h"
 #include "sysctl.h"
 
+_Static_assert(sizeof(struct ps_config) <= PS_MAX_MSG, "a config fits");
+_Static_assert(sizeof(struct ps_ports) <= PS_MAX_MSG, "every port fits");
+
 static struct {
 	pid_t		 pid;
 	int		 cmd, notice, rpc;
@@ -39,7 +42,8 @@ static struct {
 	uint32_t	 seq;
 } ps = { .pid = -1, .cmd = -1, .notice = -1, .rpc = -1 };
 
-static uint8_t rxbuf[PS_MAX_MSG];
+/* One buffer each: a notice's body is in use while a query is answered. */
+static uint8_t notice_buf[PS_MAX_MSG], rpc_buf[4096], answer_buf[PS_MAX_MSG];
 
 /* ---- messages ------------------------------------------------------------ */
 
@@ -80,7 +84,8 @@ ps_send(int fd, bool wait, uint32_t type, uint32_t vm, uint32_t seq,
 /*
  * One message, without waiting: the body's length, -EAGAIN (none), or
  * another -errno (-EPIPE: the other end is gone). A socket passed with it
- * goes to *fdp (-1: none); a message that does not fit is an error.
+ * goes to *fdp (-1: none, or none could be taken: no descriptor left); a
+ * message that does not fit is an error.
  */
 ssize_t
 ps_recv(int fd, struct ps_hdr *h, void *body, size_t max, int *fdp)
@@ -107,7 +112,7 @@ ps_recv(int fd, struct ps_hdr *h, void *body, size_t max, int *fdp)
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
 		    c->cmsg_len == CMSG_LEN(sizeof(int)))
 			memcpy(fdp, CMSG_DATA(c), sizeof(int));
-	if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	if ((mh.msg_flags & MSG_TRUNC) ||
 	    n < (ssize_t)sizeof(*h) || h->len != (size_t)n - sizeof(*h)) {
 		if (*fdp >= 0)
 			close(*fdp);
@@ -159,13 +164,14 @@ ps_port_to(struct ps_port *p, struct hostfwd_port_info *pi)
 /* ---- the engine's requests --------------------------------------------- */
 
 static void
-reply(uint32_t type, int rc, int fd)
+reply(const struct ps_hdr *h, int rc, int fd)
 {
 	struct ps_result r;
 
 	memset(&r, 0, sizeof(r));
 	r.rc = rc;
-	if (ps_send(ps.rpc, true, type, 0, 0, &r, sizeof(r), rc >= 0 ? fd : -1) < 0)
+	if (ps_send(ps.rpc, true, h->type, h->vm, h->seq, &r, sizeof(r),
+	    rc >= 0 ? fd : -1) < 0)
 		fatalx("the engine does not take answers");
 	if (fd >= 0)
 		close(fd);
@@ -184,7 +190,7 @@ serve(const struct ps_hdr *h, const void *body, size_t len)
 		/* The VM's own channel, whatever the engine sent. */
 		rc = vm ? vmn_connect_start(&vm->conf.channel, c->port, &fd) :
 		    -ENOENT;
-		reply(h->type, rc, fd);
+		reply(h, rc, fd);
 		return;
 	}
 	if (h->type == PS_R_BIND && len == sizeof(*b)) {
@@ -197,7 +203,7 @@ serve(const struct ps_hdr *h, const void *body, size_t len)
 		    b->port, b->backlog < 1 || b->backlog > 4096 ? 4096 :
 		    b->backlog, b->reuseport)) < 0)
 			rc = fd;
-		reply(h->type, rc, fd);
+		reply(h, rc, fd);
 		return;
 	}
 	fatalx("the engine sent request %u, %zu bytes", h->type, len);
@@ -207,23 +213,23 @@ serve(const struct ps_hdr *h, const void *body, size_t len)
 static int
 serve_one(void)
 {
-	struct ps_hdr h;
+	struct ps_hdr h = { 0 };
 	ssize_t n;
 	int fd;
 
-	if ((n = ps_recv(ps.rpc, &h, rxbuf, sizeof(rxbuf), &fd)) < 0)
+	if ((n = ps_recv(ps.rpc, &h, rpc_buf, sizeof(rpc_buf), &fd)) < 0)
 		return n == -EAGAIN ? 0 : (int)n;
 	if (fd >= 0)
 		close(fd);	/* it passes none */
-	serve(&h, rxbuf, (size_t)n);
+	serve(&h, rpc_buf, (size_t)n);
 	return 1;
 }
 
 static void __attribute__((noreturn))
 engine_gone(int err)
 {
-	fatalx("the engine ended (%s): host-netd stops; its links and "
-	    "nftables stay for the next start", strerror(-err));
+	fatalx("the engine is gone or stuck (%s): host-netd stops; its links "
+	    "and nftables stay for the next start", strerror(-err));
 }
 
 static void
@@ -307,19 +313,20 @@ notice(const struct ps_hdr *h, void *body, size_t len)
 static void
 notice_cb(evutil_socket_t s, short what, void *arg)
 {
-	struct ps_hdr h;
+	struct ps_hdr h = { 0 };
 	ssize_t n;
 	int fd, i;
 
 	for (i = 0; i < 64; i++) {
-		if ((n = ps_recv(ps.notice, &h, rxbuf, sizeof(rxbuf), &fd)) < 0) {
+		if ((n = ps_recv(ps.notice, &h, notice_buf, sizeof(notice_buf),
+		    &fd)) < 0) {
 			if (n != -EAGAIN)
 				engine_gone((int)n);
 			return;
 		}
 		if (fd >= 0)
 			close(fd);
-		notice(&h, rxbuf, (size_t)n);
+		notice(&h, notice_buf, (size_t)n);
 	}
 }
 
@@ -359,11 +366,9 @@ tell(uint32_t type, uint32_t vm, uint32_t seq, const void *body, size_t len,
 	while ((rc = ps_send(ps.cmd, false, type, vm, seq, body, len, fd)) == -EAGAIN)
 		if ((rc = wait_cmd(POLLOUT, &left)) < 0)
 			break;
-	if (rc == -EPIPE || rc == -ECONNRESET)
-		engine_gone(rc);
+	/* A command lost would leave the two apart: better to start again. */
 	if (rc < 0)
-		log_warnx("the engine does not take commands: %s",
-		    strerror(-rc));
+		engine_gone(rc);
 	return rc;
 }
 
@@ -374,13 +379,13 @@ ask(uint32_t type, uint32_t vm, const void *q, size_t qlen, void *a,
 {
 	int left = PS_QUERY_TIMEOUT_MS, fd, rc;
 	uint32_t seq = ++ps.seq;
-	struct ps_hdr h;
+	struct ps_hdr h = { 0 };
 	ssize_t n;
 
 	if ((rc = tell(type, vm, seq, q, qlen, -1)) < 0)
 		return rc;
 	for (;;) {
-		n = ps_recv(ps.cmd, &h, rxbuf, sizeof(rxbuf), &fd);
+		n = ps_recv(ps.cmd, &h, answer_buf, sizeof(answer_buf), &fd);
 		if (fd >= 0)
 			close(fd);
 		if (n == -EPIPE || n == -ECONNRESET)
@@ -389,7 +394,7 @@ ask(uint32_t type, uint32_t vm, const void *q, size_t qlen, void *a,
 			if ((size_t)n > len)
 				fatalx("the engine answered %u with %zd bytes",
 				    type, n);
-			memcpy(a, rxbuf, (size_t)n);
+			memcpy(a, answer_buf, (size_t)n);
 			return n;
 		}
 		if (n >= 0 || n == -EAGAIN) {

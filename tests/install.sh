@@ -7,7 +7,8 @@
 # host's units); the installed host-netd.conf valid as it is, and kept when
 # edited and installed over; the configured paths in the binaries, the
 # scripts and the man pages; the unit accepted by systemd-analyze; the
-# sysusers.d file creating group vmnetd and user vmnetd-vsock. Then it
+# sysusers.d file creating group vmnetd and users vmnetd-engine and
+# vmnetd-vsock (neither in vmnetd). Then it
 # runs what was installed, with no path option anywhere: host-netd (its
 # default configuration, state and socket), netctl (its default socket)
 # and vmnet-run booting a VM that comes online, as the README's "run for
@@ -76,10 +77,12 @@ mkdir -p "$TMP/sysroot/etc"
 systemd-sysusers --root="$TMP/sysroot" "$T/usr/lib/sysusers.d/vmnetd.conf" ||
 	fail "systemd-sysusers"
 grep -q "^vmnetd:" "$TMP/sysroot/etc/group" || fail "sysusers.d made no group vmnetd"
-grep -q "^vmnetd-vsock:" "$TMP/sysroot/etc/passwd" || fail "sysusers.d made no user vmnetd-vsock"
-grep "^vmnetd:" "$TMP/sysroot/etc/group" | grep -q vmnetd-vsock &&
-	fail "vmnetd-vsock is in group vmnetd (it could change host-netd)"
-pass "configured paths in host-netd, vmnet-run, vmnet-initramfs, the man pages and the unit; sysusers.d makes the group and vmnet-vsockd's user"
+for u in vmnetd-engine vmnetd-vsock; do
+	grep -q "^$u:" "$TMP/sysroot/etc/passwd" || fail "sysusers.d made no user $u"
+	grep "^vmnetd:" "$TMP/sysroot/etc/group" | grep -q "$u" &&
+		fail "$u is in group vmnetd (it could change host-netd)"
+done
+pass "configured paths in host-netd, vmnet-run, vmnet-initramfs, the man pages and the unit; sysusers.d makes the group, the engine's and vmnet-vsockd's users"
 
 # Installing again keeps an edited host-netd.conf.
 echo "# edited by the test" >>"$T/etc/vmnetd/host-netd.conf"

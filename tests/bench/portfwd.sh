@@ -139,11 +139,11 @@ read -r DET50 DET99 DETMAX < <(printf '%s\n' "${lat[@]}" | sort -n | awk '
     }')
 
 # Idle CPU: nothing forwarded, nothing asked, 30 s.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
-g0=$(cpu_ticks "$GUEST_PID_g1"); h0=$(cpu_ticks "$HOST_NETD_PID")
+HOSTD=("$HOST_NETD_PID" "$(engine_pid)")	# the parent and its engine
+g0=$(cpu_ticks "$GUEST_PID_g1"); h0=$(cpu_ticks "${HOSTD[@]}")
 sleep 30
-g1=$(cpu_ticks "$GUEST_PID_g1"); h1=$(cpu_ticks "$HOST_NETD_PID")
+g1=$(cpu_ticks "$GUEST_PID_g1"); h1=$(cpu_ticks "${HOSTD[@]}")
 IDLE_G=$(awk -v t=$((g1 - g0)) -v hz="$HZ" 'BEGIN { printf "%.2f", 100 * t / hz / 30 }')
 IDLE_H=$(awk -v t=$((h1 - h0)) -v hz="$HZ" 'BEGIN { printf "%.2f", 100 * t / hz / 30 }')
 

@@ -112,16 +112,12 @@ elapsed() {
 	echo "$d"
 }
 
-ticks() { # ticks PID...: utime + stime of them all
-	local p
-	for p in "$@"; do
-		cat "/proc/$p/stat"
-	done | awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { print t + 0 }'
-}
 HZ=$(getconf CLK_TCK)
 
+# host-netd is two processes: the parent and its engine (privsep.h).
+HOSTD=("$HOST_NETD_PID" "$(engine_pid)")
 mark=$(lines)
-c0=$(ticks "$HOST_NETD_PID")
+c0=$(cpu_ticks "${HOSTD[@]}")
 t0=$(now_ms)
 for g in "${names[@]}"; do
 	bed_guest_netd "$g"
@@ -133,7 +129,7 @@ for ((i = 0; i < 3000; i++)); do
 done
 [ "$(online)" = "$N" ] || fail "only $(online) of $N guests online after 60 s"
 ONLINE_MS=$(elapsed "$t0" "$(logged_since "$mark" ': online at ' | tail -n +"$N" | head -1)")
-ONLINE_CPU=$(( ($(ticks "$HOST_NETD_PID") - c0) * 1000 / HZ ))
+ONLINE_CPU=$(( ($(cpu_ticks "${HOSTD[@]}") - c0) * 1000 / HZ ))
 log "all $N guests online ${ONLINE_MS} ms after starting them (${SPAWN_MS} ms to start them)"
 
 GPIDS=()
@@ -143,18 +139,18 @@ done
 
 sleep 2
 kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
-HOST_RSS=$(kib "$HOST_NETD_PID" VmRSS)
-HOST_HWM=$(kib "$HOST_NETD_PID" VmHWM)
+HOST_RSS=$(( $(kib "${HOSTD[0]}" VmRSS) + $(kib "${HOSTD[1]}" VmRSS) ))
+HOST_HWM=$(( $(kib "${HOSTD[0]}" VmHWM) + $(kib "${HOSTD[1]}" VmHWM) ))
 GUEST_RSS=$(for p in "${GPIDS[@]}"; do kib "$p" VmRSS; done | sort -n |
     awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
 GUEST_RSS_MAX=$(for p in "${GPIDS[@]}"; do kib "$p" VmRSS; done | sort -n | tail -1)
 
 # ---- idle ------------------------------------------------------------------
-h0=$(ticks "$HOST_NETD_PID")
-g0=$(ticks "${GPIDS[@]}")
+h0=$(cpu_ticks "${HOSTD[@]}")
+g0=$(cpu_ticks "${GPIDS[@]}")
 sleep "$IDLE_SECS"
-h1=$(ticks "$HOST_NETD_PID")
-g1=$(ticks "${GPIDS[@]}")
+h1=$(cpu_ticks "${HOSTD[@]}")
+g1=$(cpu_ticks "${GPIDS[@]}")
 pct() { awk -v t="$1" -v hz="$HZ" -v s="$IDLE_SECS" -v n="${2:-1}" \
     'BEGIN { printf "%.2f", 100 * t / hz / s / n }'; }
 IDLE_H=$(pct $((h1 - h0)))
@@ -251,7 +247,7 @@ change() {
 	re=$how
 	[ "$how" = acks ] && re=$ACK_RE
 	mark=$(lines)
-	c0=$(ticks "$HOST_NETD_PID")
+	c0=$(cpu_ticks "${HOSTD[@]}")
 	t0=$(now_ms)
 	eval "$timed"
 	TIME[$name]=-
@@ -264,8 +260,8 @@ change() {
 		[ -n "$last" ] || fail "$name: not applied within 30 s ($(logged_since "$mark" "$re" | wc -l) acks)"
 		TIME[$name]=$(elapsed "$t0" "$last")
 	fi
-	settled ticks "$HOST_NETD_PID"
-	CPU[$name]=$(( ($(ticks "$HOST_NETD_PID") - c0) * 1000 / HZ ))
+	settled cpu_ticks "${HOSTD[@]}"
+	CPU[$name]=$(( ($(cpu_ticks "${HOSTD[@]}") - c0) * 1000 / HZ ))
 	trace_start "$TMP/strace.$name"
 	mark=$(lines)
 	eval "$traced"
@@ -317,7 +313,7 @@ echo "Scale: $N namespace guests on one host-netd, $(nproc) CPUs shared by every
 echo
 printf '  %-44s %s\n' "all $N guest-netds started -> all online" "$ONLINE_MS ms (starting them: $SPAWN_MS ms)"
 printf '  %-44s %s\n' "host-netd's CPU meanwhile" "$ONLINE_CPU ms"
-printf '  %-44s %s\n' "host-netd VmRSS / VmHWM" \
+printf '  %-44s %s\n' "host-netd VmRSS / VmHWM (parent + engine)" \
     "$(awk -v a="$HOST_RSS" -v b="$HOST_HWM" 'BEGIN { printf "%.1f / %.1f MiB", a / 1024, b / 1024 }')"
 printf '  %-44s %s\n' "guest-netd VmRSS, median (max)" \
     "$(awk -v a="$GUEST_RSS" -v b="$GUEST_RSS_MAX" 'BEGIN { printf "%.1f MiB (%.1f)", a / 1024, b / 1024 }')"

@@ -151,7 +151,7 @@ read_notices(void)
 		struct ps_listener	l;
 		struct ps_fwd_note	n;
 	} body;
-	struct ps_hdr h;
+	struct ps_hdr h = { 0 };
 	ssize_t n;
 	int fd;
 

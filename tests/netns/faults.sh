@@ -7,8 +7,8 @@
 # rewritten 100 times in a second; the state directory's disk full (a VM
 # registered then, and host-netd restarted then); host-netd, then
 # guest-netd, killed outright (-9) under load (1,000 forwarded connections
-# held open and a DNS flood) and started again; host-netd and
-# guest-netd both stopped (SIGSTOP) for 60 s, as a host that sleeps, with
+# held open and a DNS flood) and started again; host-netd, its engine and
+# guest-netd all stopped (SIGSTOP) for 60 s, as a host that sleeps, with
 # clients waiting on a forwarded port meanwhile.
 #
 # After each, verified by traffic: the guest reaches the lan through NAT,
@@ -183,7 +183,9 @@ healthy "host-netd and guest-netd killed under load"
 pass "host-netd, then guest-netd, killed (-9) under 1,000 connections and a DNS flood: $(cat "$TMP/flood.out"); all as before"
 
 # --- both daemons asleep for 60 s --------------------------------------------------
-kill -STOP "$HOST_NETD_PID" "$GUEST_PID_g1"
+# A host asleep stops every process: host-netd's engine too.
+ENGINE_PID=$(engine_pid) || fail "host-netd has no engine"
+kill -STOP "$HOST_NETD_PID" "$ENGINE_PID" "$GUEST_PID_g1"
 log "host-netd and guest-netd stopped for 60 s"
 # Clients that connect meanwhile wait in the listen queue, and for their
 # echo (socat -t: up to 100 s after sending).
@@ -194,7 +196,7 @@ for i in 1 2 3; do
 	waiting+=($!)
 done
 sleep 60
-kill -CONT "$HOST_NETD_PID" "$GUEST_PID_g1"
+kill -CONT "$HOST_NETD_PID" "$ENGINE_PID" "$GUEST_PID_g1"
 wait "${waiting[@]}"
 for i in 1 2 3; do
 	[ "$(cat "$TMP/asleep.$i")" = "asleep $i" ] ||

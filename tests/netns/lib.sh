@@ -237,6 +237,18 @@ bed_host_netd() {
 	wait_for 5 "host-netd control socket" test -S "$TMP/control.sock"
 }
 
+# cpu_ticks PID...: the CPU time of them all (utime + stime, clock ticks).
+cpu_ticks() {
+	local p
+	for p in "$@"; do cat "/proc/$p/stat"; done |
+	    awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { print t + 0 }'
+}
+
+# The engine of the host-netd started last: the process that serves the
+# guests (their connections, DNS, forwarded ports), as the user
+# vmnetd-engine or nobody.
+engine_pid() { pgrep -P "$HOST_NETD_PID" -x vmnetd-engine; }
+
 bed_guest_netd() {
 	local ns
 	ns=$(guest_ns "$1")

@@ -25,7 +25,7 @@ bed_guest_netd g1
 wait_online g1
 G=$(guest_ns g1)
 
-engine=$(pgrep -P "$HOST_NETD_PID" -x vmnetd-engine || true)
+engine=$(engine_pid || true)
 [ -n "$engine" ] || fail "host-netd has no engine process: $(pgrep -a -P "$HOST_NETD_PID")"
 st=/proc/$engine/status
 uid=$(awk '/^Uid:/ { print $2 }' "$st")
@@ -77,7 +77,7 @@ gdb -p "$engine" -batch -ex 'call (int)chroot("/")' >"$TMP/gdb.log" 2>&1 || true
 wait_for 5 "the engine to end" sh -c "! kill -0 $engine"
 wait_for 5 "the parent to end" sh -c "! kill -0 $HOST_NETD_PID"
 wait "$HOST_NETD_PID" 2>/dev/null && fail "host-netd exited 0 after losing its engine"
-grep -q "the engine ended" "$TMP/host-netd.log" ||
+grep -q "the engine is gone" "$TMP/host-netd.log" ||
 	fail "host-netd did not say why it stopped: $(tail -n 5 "$TMP/host-netd.log")"
 in_host ip link show vmn-g1 >/dev/null || fail "the VM's link went with the engine"
 pass "chroot() kills the engine; host-netd stops, its link stays"
