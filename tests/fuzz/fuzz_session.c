@@ -140,9 +140,12 @@ static struct vm *pvm;		/* the parent's: configurations built */
 static struct evm *vm;		/* the engine's */
 static uint32_t gen;
 
-/* The parent: what the engine says, checked; a guest up gets its config. */
+/*
+ * The parent: what the engine says of VM id, checked; a guest up gets its
+ * configuration (while the VM is alive: vm is NULL once it is freed).
+ */
 static void
-read_notices(void)
+read_notices(uint32_t id)
 {
 	static struct vmn_netconf nc;
 	union {
@@ -156,10 +159,10 @@ read_notices(void)
 	int fd;
 
 	while ((n = ps_recv(notices, &h, &body, sizeof(body), &fd)) >= 0) {
-		CHECK(fd < 0 && h.vm == vm->id);
+		CHECK(fd < 0 && h.vm == id);
 		switch (h.type) {
 		case PS_N_GUEST_UP:
-			CHECK(n == 0);
+			CHECK(n == 0 && vm);
 			vm_build_netconf(pvm, &nc);
 			session_send_config(vm, ++gen, &nc);
 			break;
@@ -344,7 +347,7 @@ loop(void)
 
 	for (i = 0; i < 3; i++) {
 		event_base_loop(engine->base, EVLOOP_NONBLOCK);
-		read_notices();
+		read_notices(vm->id);
 	}
 	for (i = 0; i < nguests; i++)
 		guest_read(&guests[i]);
@@ -429,7 +432,11 @@ vm_up(void)
 static void
 vm_down(struct evm *e)
 {
+	uint32_t id = e->id;
+
 	evm_free(e);
+	vm = NULL;
+	read_notices(id);	/* what its end said: sessions, ports gone */
 	vmn_unlisten(&vc->channel, hostd->conf->host_port);
 	event_free(pvm->retry_ev);
 	event_free(pvm->commit_ev);
