@@ -414,6 +414,7 @@ void	channel_vsock_unlisten(void);
 
 /* privsep.c: the engine (privsep.h), as the parent tells and asks it */
 int	engine_spawn(int foreground, int verbose);
+void	engine_attach(pid_t pid, int cmd, int notice, int rpc);
 void	engine_listen(struct event_base *base);
 void	engine_stop(void);
 void	engine_vm_new(const struct vm *vm);

@@ -301,8 +301,10 @@ notice(const struct ps_hdr *h, void *body, size_t len)
 			mirror_listener(vm, l->added, l->proto, l->port);
 		return;
 	case PS_N_FWD_NOTE:
-		if (len != sizeof(*fn) || fn->note > HOSTFWD_RESOLVED)
+		if (len != sizeof(*fn))
 			break;
+		if (fn->note > HOSTFWD_RESOLVED)
+			return;
 		ps_port_to(&fn->port, &pi);
 		events_forward(vm->conf.name, fn->note, &pi);
 		return;
@@ -411,9 +413,21 @@ ask(uint32_t type, uint32_t vm, const void *q, size_t qlen, void *a,
 int
 engine_spawn(int foreground, int verbose)
 {
-	ps.pid = engine_start(foreground, verbose, &ps.cmd, &ps.notice,
-	    &ps.rpc);
-	return ps.pid;
+	int cmd, notice, rpc;
+	pid_t pid = engine_start(foreground, verbose, &cmd, &notice, &rpc);
+
+	engine_attach(pid, cmd, notice, rpc);
+	return pid;
+}
+
+/* The parent's ends of the three pairs (a harness: an engine of its own). */
+void
+engine_attach(pid_t pid, int cmd, int notice, int rpc)
+{
+	ps.pid = pid;
+	ps.cmd = cmd;
+	ps.notice = notice;
+	ps.rpc = rpc;
 }
 
 /* In the loop: what the guests did, and what the engine asks. */

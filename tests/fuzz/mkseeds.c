@@ -24,6 +24,7 @@
 
 #include "chan.h"
 #include "netconf.h"
+#include "privsep.h"
 #include "wire.h"
 
 static const char *top;
@@ -48,7 +49,8 @@ out_put(struct out *o, const void *p, size_t len)
 		fprintf(stderr, "mkseeds: seed too big\n");
 		exit(1);
 	}
-	memcpy(o->buf + o->len, p, len);
+	if (len)
+		memcpy(o->buf + o->len, p, len);
 	o->len += len;
 }
 
@@ -549,6 +551,74 @@ seeds_wire(void)
 	ping(&o, VMN_F_REQUEST, 1);
 	out_str(&o, "vn\x01\x00\x00\x0c\x00\x00\x00\x01\x00\x00");
 	save("conn", "bad-header", &o);
+}
+
+/* ---- the parent on the engine's messages ---------------------------------------- */
+
+/* fuzz_privsep's op 0 (a notice) or 1 (a request), kind, for the VM. */
+static void
+ps_op(struct out *o, uint8_t op, uint8_t kind, const void *body, size_t len)
+{
+	out_u8(o, op);
+	out_u8(o, kind);
+	out_u8(o, 2);		/* the VM's own id */
+	out_put(o, body, len);
+}
+
+static void
+seeds_privsep(void)
+{
+	struct ps_listener l = { 1, IPPROTO_TCP, 3000 };
+	struct ps_result r = { -EINVAL, 1, "ip: no such device" };
+	struct ps_fwd_note n;
+	struct ps_connect c;
+	struct ps_gen g = { 1 };
+	struct ps_bind b;
+	struct out o;
+
+	/* A guest up, its configuration acked, a listener, a port, gone. */
+	out_reset(&o);
+	ps_op(&o, 0, 0, NULL, 0);
+	out_u8(&o, 2);
+	ps_op(&o, 0, 2, &g, sizeof(g));
+	ps_op(&o, 0, 4, &l, sizeof(l));
+	memset(&n, 0, sizeof(n));
+	n.port.proto = IPPROTO_TCP;
+	vmn_ip_parse("127.0.0.1", &n.port.addr);
+	n.port.host_port = n.port.guest_port = 3000;
+	snprintf(n.port.kind, sizeof(n.port.kind), "auto");
+	snprintf(n.port.state, sizeof(n.port.state), "active");
+	ps_op(&o, 0, 5, &n, sizeof(n));
+	ps_op(&o, 0, 1, NULL, 0);
+	save("privsep", "online", &o);
+
+	/* A configuration failed, then acked late. */
+	out_reset(&o);
+	ps_op(&o, 0, 0, NULL, 0);
+	ps_op(&o, 0, 3, &r, sizeof(r));
+	ps_op(&o, 0, 2, &g, sizeof(g));
+	save("privsep", "failed", &o);
+
+	/* Ports asked for: allowed, below 1024, elsewhere, shared. */
+	out_reset(&o);
+	memset(&b, 0, sizeof(b));
+	vmn_ip_parse("127.0.0.1", &b.addr);
+	b.proto = IPPROTO_TCP;
+	b.port = 20000;
+	b.backlog = 16;
+	ps_op(&o, 1, 1, &b, sizeof(b));
+	b.port = 80;
+	ps_op(&o, 1, 1, &b, sizeof(b));
+	b.port = 20000;
+	vmn_ip_parse("192.0.2.1", &b.addr);
+	ps_op(&o, 1, 1, &b, sizeof(b));
+	vmn_ip_parse("::1", &b.addr);
+	b.reuseport = 1;
+	ps_op(&o, 1, 1, &b, sizeof(b));
+	memset(&c, 0, sizeof(c));
+	c.port = 7701;
+	ps_op(&o, 1, 0, &c, sizeof(c));
+	save("privsep", "requests", &o);
 }
 
 /* ---- the session --------------------------------------------------------------- */
@@ -1148,6 +1218,7 @@ main(int argc, char **argv)
 	top = argv[1];
 	seeds_wire();
 	seeds_session();
+	seeds_privsep();
 	seeds_dns();
 	seeds_streams();
 	seeds_virtq();
