@@ -181,14 +181,19 @@ EOF
 	    --log-facility=-
 	# whoami: answers with the address the server sees the client as.
 	# Handlers run per connection (socat fork); HTTP/1.0 so curl can talk.
+	# Each reads the request's headers too (up to the blank line): a proxy
+	# writes them apart from the request line, and a handler gone before
+	# they came makes socat fail writing them to it, losing the answer.
 	cat >"$TMP/whoami.sh" <<'EOF'
-#!/bin/sh
+#!/bin/bash
 read -r line
+while read -r -t 1 line && [ -n "${line%$'\r'}" ]; do :; done
 printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n%s\n' "$SOCAT_PEERADDR"
 EOF
 	cat >"$TMP/hello.sh" <<'EOF'
-#!/bin/sh
+#!/bin/bash
 read -r line
+while read -r -t 1 line && [ -n "${line%$'\r'}" ]; do :; done
 printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nhello from lan\n'
 EOF
 	chmod +x "$TMP/whoami.sh" "$TMP/hello.sh"

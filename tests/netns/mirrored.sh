@@ -301,8 +301,12 @@ kill -9 "$HOST_NETD_PID"
 wait_for 5 "host-netd gone" sh -c "! kill -0 $HOST_NETD_PID"
 bed_host_netd
 wait_online g1 g2 g3
-wait_for 5 "lan reaches the guest's 9000 again" sh -c \
-	"[ \"\$(ip netns exec $NS_LAN socat -T2 - TCP4:$HOST4:9000 </dev/null)\" = guest-9000 ]"
+reaches_9000() {
+	[ "$(ip netns exec "$NS_LAN" socat -T2 - TCP4:$HOST4:9000 </dev/null)" = guest-9000 ]
+}
+for _ in $(seq 50); do reaches_9000 && break; sleep 0.1; done
+reaches_9000 || fail "lan does not reach the guest's 9000 after the restart: $(netctl --dump forwards | grep -w 9000;
+	in_host nft list table netdev vmnetd_mirror 2>&1 | grep -n '9000\|elements' | head; grep -n '9000' "$TMP/host-netd.log" | tail -5)"
 [ "$(in_host cat /proc/sys/net/ipv4/ip_local_reserved_ports)" = "$reserved" ] ||
 	fail "after a kill -9 and a restart: reserved $(in_host cat /proc/sys/net/ipv4/ip_local_reserved_ports), not $reserved"
 [ "$(in_host nft list tables | grep -c vmnetd_mirror)" = 1 ] || fail "steering tables: $(in_host nft list tables)"
