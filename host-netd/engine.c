@@ -44,7 +44,7 @@
 
 static struct engine the_engine;
 struct engine *engine;
-static uint8_t msg[PS_MAX_MSG];
+static uint8_t msg[PS_MAX_MSG] PS_ALIGNED;
 
 /* ---- its VMs ------------------------------------------------------------ */
 

@@ -43,7 +43,8 @@ static struct {
 } ps = { .pid = -1, .cmd = -1, .notice = -1, .rpc = -1 };
 
 /* One buffer each: a notice's body is in use while a query is answered. */
-static uint8_t notice_buf[PS_MAX_MSG], rpc_buf[4096], answer_buf[PS_MAX_MSG];
+static uint8_t notice_buf[PS_MAX_MSG] PS_ALIGNED, rpc_buf[4096] PS_ALIGNED,
+    answer_buf[PS_MAX_MSG] PS_ALIGNED;
 
 /* ---- messages ------------------------------------------------------------ */
 

@@ -37,6 +37,8 @@
 #define PS_MAX_RFWD	40	/* VM_MAX_RFORWARDS */
 #define PS_MAX_MSG	(256 * 1024)
 #define PS_QUERY_TIMEOUT_MS 3000	/* the parent waits no longer */
+/* A buffer messages are read into: their structs are read in place. */
+#define PS_ALIGNED	__attribute__((aligned(16)))
 
 enum ps_type {
 	/* parent -> engine, on cmd */

@@ -101,7 +101,7 @@ static struct hostd the_hostd;
 static struct vm *vm;
 static int cmd = -1, notices = -1, rpc = -1;	/* the engine's ends */
 static uint32_t seq;
-static uint8_t buf[PS_MAX_MSG];
+static uint8_t buf[PS_MAX_MSG] PS_ALIGNED;
 
 static const uint32_t notice_types[] = { PS_N_GUEST_UP, PS_N_GUEST_GONE,
     PS_N_ACKED, PS_N_FAILED, PS_N_LISTENER, PS_N_FWD_NOTE };
