@@ -57,7 +57,7 @@ enum ps_type {
 	PS_Q_STATS,		/* - -> ps_stats */
 	PS_Q_VM_STATS,		/* - -> ps_vm_stats */
 	PS_Q_PORTS,		/* - -> ps_ports */
-	PS_Q_PORT_INFO,		/* hostfwd_static -> ps_port (found: state[0]) */
+	PS_Q_PORT_INFO,		/* hostfwd_static -> ps_port (none: kind "") */
 	PS_Q_PROBE,		/* hostfwd_static -> ps_result */
 	/* engine -> parent, on notice */
 	PS_N_GUEST_UP,		/* - */
