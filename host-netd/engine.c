@@ -332,11 +332,15 @@ query(const struct ps_hdr *h, struct evm *vm, const void *body, size_t len)
 	struct ps_result r;
 	struct ps_stats s;
 	struct ps_port p;
+	struct evm *e;
 
 	switch (h->type) {
 	case PS_Q_STATS:
 		s.dns = *dnstun_stats();
 		s.fwd = *hostfwd_stats();
+		s.conflicts = 0;
+		TAILQ_FOREACH(e, &engine->vms, entry)
+			s.conflicts += hostfwd_conflicts(e->fwd);
 		answer(h, &s, sizeof(s));
 		return;
 	case PS_Q_VM_STATS:

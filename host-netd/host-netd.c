@@ -25,7 +25,6 @@
 
 #include "cli.h"
 #include "relay.h"
-#include "resolver.h"
 #include "host-netd.h"
 #include "log.h"
 

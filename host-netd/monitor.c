@@ -34,7 +34,6 @@
 
 #include <event2/event.h>
 
-#include "resolver.h"
 #include "host-netd.h"
 #include "log.h"
 

@@ -141,6 +141,7 @@ struct ps_ports {
 struct ps_stats {
 	struct dnstun_stats	dns;
 	struct hostfwd_stats	fwd;
+	uint64_t		conflicts;	/* ports in use, every VM's */
 };
 
 struct ps_vm_stats {
