@@ -4,9 +4,8 @@
  *
  * The parser reads files by path (parse_config()); the harnesses write the
  * input into a memfd and name it /proc/self/fd/N, so that nothing is
- * written to disk. host-netd.c (main, reload) is not linked: the symbols
- * of it that the parser's neighbours refer to are stubs here, never
- * called (an abort if one is).
+ * written to disk. host-netd.c (main, reload) is not linked: its symbols
+ * are stubs (fuzz_hostd.h).
  *
  * conf_roundtrip() is the property tests/config/run.sh checks on its good
  * files: what host-netd -nv prints (print_config()) parses again, to a
@@ -18,58 +17,7 @@
 #include <sys/mman.h>
 
 #include "fuzz.h"
-#include "host-netd.h"
-
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		dprintf(2, "%s: check failed: %s (line %d)\n",		\
-		    __FILE__, #cond, __LINE__);				\
-		abort();						\
-	}								\
-} while (0)
-
-/* ---- host-netd.c's symbols: stubs, never reached from the parser -------- */
-
-struct hostd *hostd;
-
-int
-hostd_unregister(const char *name, uid_t uid, const char *why, char *err,
-    size_t errlen)
-{
-	abort();
-}
-
-int
-hostd_register(const char *src, const char *text, size_t len, pid_t owner,
-    uid_t uid, char *err, size_t errlen, struct vm **out)
-{
-	abort();
-}
-
-int
-hostd_unregister_ctl(const char *name, uid_t uid, pid_t peer, bool force,
-    char *err, size_t errlen, pid_t *told)
-{
-	abort();
-}
-
-int
-hostd_reload(const char *why, char *err, size_t errlen)
-{
-	abort();
-}
-
-int
-hostd_reload_report(const char *why, struct reload_report *r)
-{
-	abort();
-}
-
-const char *
-vm_change_name(enum vm_change c)
-{
-	abort();
-}
+#include "fuzz_hostd.h"
 
 /* ---- files in memory ---------------------------------------------------------- */
 

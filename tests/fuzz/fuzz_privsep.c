@@ -40,60 +40,9 @@
 #include <event2/event.h>
 
 #include "fuzz.h"
-#include "host-netd.h"
+#include "fuzz_hostd.h"
 #include "privsep.h"
 #include "sysctl.h"
-
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		dprintf(2, "fuzz_privsep: check failed: %s (line %d)\n",	\
-		    #cond, __LINE__);					\
-		abort();						\
-	}								\
-} while (0)
-
-/* ---- host-netd.c's symbols: stubs, never reached from privsep.c ---------- */
-
-struct hostd *hostd;
-
-int
-hostd_unregister(const char *name, uid_t uid, const char *why, char *err,
-    size_t errlen)
-{
-	abort();
-}
-
-int
-hostd_register(const char *src, const char *text, size_t len, pid_t owner,
-    uid_t uid, char *err, size_t errlen, struct vm **out)
-{
-	abort();
-}
-
-int
-hostd_unregister_ctl(const char *name, uid_t uid, pid_t peer, bool force,
-    char *err, size_t errlen, pid_t *told)
-{
-	abort();
-}
-
-int
-hostd_reload(const char *why, char *err, size_t errlen)
-{
-	abort();
-}
-
-int
-hostd_reload_report(const char *why, struct reload_report *r)
-{
-	abort();
-}
-
-const char *
-vm_change_name(enum vm_change c)
-{
-	abort();
-}
 
 /* ---- the harness: the engine's ends ---------------------------------------- */
 

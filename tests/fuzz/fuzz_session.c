@@ -29,7 +29,7 @@
  * port forwarder is given no reverse forwards, so an rfwd channel's FWD is
  * refused before any connect() (the VM's block has one, so that HELLO on
  * an rfwd channel is accepted). host-netd.c (main, reload) is not linked:
- * the few symbols of it the rest refer to are stubs below, never called.
+ * the few symbols of it the rest refer to are stubs (fuzz_hostd.h).
  *
  * Input: operations, a byte each, then their arguments:
  *   0 a guest connects (at most 6 at once)
@@ -55,61 +55,10 @@
 
 #include "engine.h"
 #include "fuzz.h"
-#include "host-netd.h"
+#include "fuzz_hostd.h"
 #include "resolver.h"
 
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		dprintf(2, "fuzz_session: check failed: %s (line %d)\n",	\
-		    #cond, __LINE__);					\
-		abort();						\
-	}								\
-} while (0)
-
 #define MAX_GUESTS	6
-
-/* ---- host-netd.c's symbols: stubs, never reached from session.c ---------- */
-
-struct hostd *hostd;
-
-int
-hostd_unregister(const char *name, uid_t uid, const char *why, char *err,
-    size_t errlen)
-{
-	abort();
-}
-
-int
-hostd_register(const char *src, const char *text, size_t len, pid_t owner,
-    uid_t uid, char *err, size_t errlen, struct vm **out)
-{
-	abort();
-}
-
-int
-hostd_unregister_ctl(const char *name, uid_t uid, pid_t peer, bool force,
-    char *err, size_t errlen, pid_t *told)
-{
-	abort();
-}
-
-int
-hostd_reload(const char *why, char *err, size_t errlen)
-{
-	abort();
-}
-
-int
-hostd_reload_report(const char *why, struct reload_report *r)
-{
-	abort();
-}
-
-const char *
-vm_change_name(enum vm_change c)
-{
-	abort();
-}
 
 /* ---- the harness's host-netd ------------------------------------------------ */
 
