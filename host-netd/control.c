@@ -53,6 +53,8 @@ static struct {
 
 /* Answers too long for a client's txbuf: a reload's errors or changes. */
 static uint8_t bigbuf[VMN_HDR_LEN + 32768];
+/* The engine's counters for every VM, asked once per `netctl vms`. */
+static struct ps_vms_stats vms_stats;
 
 static bool
 may_change(const struct ctl_client *c)
@@ -170,16 +172,18 @@ send_status(struct ctl_client *c, uint32_t seq)
 	return vmn_conn_send_buf(c->conn, &b);
 }
 
-/* One VM, as `netctl vms` shows it (and `netctl register` answers). */
+/*
+ * One VM, as `netctl vms` shows it (and `netctl register` answers), with
+ * the engine's counters from engine_vms_stats().
+ */
 static void
-put_vm(struct vmn_buf *b, const struct vm *vm)
+put_vm(struct vmn_buf *b, const struct vm *vm, const struct ps_vms_stats *all)
 {
+	const struct ps_vm_stats *s = ps_vms_stats_of(all, vm);
 	char uri[VMN_URI_MAX];
-	struct ps_vm_stats s;
 	struct vmn_ip ip;
 	unsigned n;
 
-	engine_vm_stats(vm, &s);
 	vmn_put_str(b, VMN_A_VM_ID, vm->conf.name);
 	vmn_put_str(b, VMN_A_MODE, vm_mode_name(vm->conf.mode));
 	vmn_put_str(b, VMN_A_STATE, vm_state_name(vm->state));
@@ -207,7 +211,7 @@ put_vm(struct vmn_buf *b, const struct vm *vm)
 	}
 	if (vm->mtu)
 		vmn_put_u32(b, VMN_A_MTU, vm->mtu);
-	if ((n = s.conflicts + mirror_conflicts(vm)))
+	if ((n = s->conflicts + mirror_conflicts(vm)))
 		vmn_put_u32(b, VMN_A_FWD_CONFLICTS, n);
 	if (vm->conf.registered)
 		vmn_put_u32(b, VMN_A_PID, (uint32_t)vm->conf.owner);
@@ -215,7 +219,7 @@ put_vm(struct vmn_buf *b, const struct vm *vm)
 	vmn_put_u32(b, VMN_A_GEN_APPLIED, vm->gen_applied);
 	vmn_put_u64(b, VMN_A_UPTIME, (uint64_t)(time(NULL) - vm->state_since));
 	vmn_put_u64(b, VMN_A_SINCE, (uint64_t)vm->state_since);
-	put_vm_stats(b, vm, &s);
+	put_vm_stats(b, vm, s);
 }
 
 /*
@@ -270,12 +274,13 @@ send_vms(struct ctl_client *c, const struct vmn_msg *m)
 		return vmn_conn_send_error(c->conn, m->hdr.type, seq, ENOENT,
 		    err);
 	}
+	engine_vms_stats(&vms_stats);
 	TAILQ_FOREACH(vm, &hostd->vms, entry) {
 		if (name[0] && strcmp(name, vm->conf.name) != 0)
 			continue;
 		vmn_buf_init(&b, c->txbuf, sizeof(c->txbuf));
 		vmn_msg_begin(&b, VMN_MSG_CTL_VMS, VMN_F_REPLY, seq);
-		put_vm(&b, vm);
+		put_vm(&b, vm, &vms_stats);
 		if ((rc = vmn_conn_send_buf(c->conn, &b)) < 0)
 			return rc;
 	}
@@ -315,8 +320,10 @@ do_register(struct ctl_client *c, const struct vmn_msg *m)
 		    -rc, err);
 	vmn_buf_init(&b, c->txbuf, sizeof(c->txbuf));
 	vmn_msg_begin(&b, m->hdr.type, VMN_F_REPLY, m->hdr.seq);
-	if (vm)
-		put_vm(&b, vm);
+	if (vm) {
+		engine_vms_stats(&vms_stats);
+		put_vm(&b, vm, &vms_stats);
+	}
 	return vmn_conn_send_buf(c->conn, &b);
 }
 

@@ -326,9 +326,10 @@ static void
 query(const struct ps_hdr *h, struct evm *vm, const void *body, size_t len)
 {
 	static struct ps_ports ports;
+	static struct ps_vms_stats all;
 	const struct hostfwd_static *st = body;
 	struct hostfwd_port_info pi;
-	struct ps_vm_stats vs;
+	struct ps_vm_stats *vs;
 	struct ps_result r;
 	struct ps_stats s;
 	struct ps_port p;
@@ -344,14 +345,19 @@ query(const struct ps_hdr *h, struct evm *vm, const void *body, size_t len)
 		answer(h, &s, sizeof(s));
 		return;
 	case PS_Q_VM_STATS:
-		memset(&vs, 0, sizeof(vs));
-		if (vm) {
-			hostfwd_vm_stats(vm->fwd, &vs.fwd);
-			dnstun_budget_counts(vm->dns_budget, &vs.dns_queries,
-			    &vs.dns_failures);
-			vs.conflicts = hostfwd_conflicts(vm->fwd);
+		all.n = 0;
+		TAILQ_FOREACH(e, &engine->vms, entry) {
+			if (all.n == PS_MAX_VMS)
+				break;
+			vs = &all.vm[all.n++];
+			memset(vs, 0, sizeof(*vs));
+			vs->vm = e->id;
+			hostfwd_vm_stats(e->fwd, &vs->fwd);
+			dnstun_budget_counts(e->dns_budget, &vs->dns_queries,
+			    &vs->dns_failures);
+			vs->conflicts = hostfwd_conflicts(e->fwd);
 		}
-		answer(h, &vs, sizeof(vs));
+		answer(h, &all, sizeof(all.n) + all.n * sizeof(all.vm[0]));
 		return;
 	case PS_Q_PORTS:
 		ports.n = 0;

@@ -133,6 +133,7 @@ struct ps_port;
 struct ps_stats;
 struct ps_vm_forwards;
 struct ps_vm_stats;
+struct ps_vms_stats;
 
 /* A VM at run time. */
 struct vm {
@@ -430,7 +431,9 @@ void	engine_drop_control(const struct vm *vm);
 void	engine_vsock_listen(int fd);
 void	engine_dns_reload(void);
 void	engine_stats(struct ps_stats *s);
-void	engine_vm_stats(const struct vm *vm, struct ps_vm_stats *s);
+void	engine_vms_stats(struct ps_vms_stats *all);
+const struct ps_vm_stats *ps_vms_stats_of(const struct ps_vms_stats *all,
+	    const struct vm *vm);
 void	engine_foreach_port(const struct vm *vm, hostfwd_port_fn fn,
 	    void *arg);
 bool	engine_port_info(const struct vm *vm, const struct hostfwd_static *st,

@@ -547,12 +547,30 @@ engine_stats(struct ps_stats *s)
 		memset(s, 0, sizeof(*s));
 }
 
+_Static_assert(PS_MAX_VMS >= MAX_VMS, "an answer holds every VM");
+
+/* Every VM's counters; none when the engine does not answer. */
 void
-engine_vm_stats(const struct vm *vm, struct ps_vm_stats *s)
+engine_vms_stats(struct ps_vms_stats *all)
 {
-	if (ask(PS_Q_VM_STATS, vm->id, NULL, 0, s, sizeof(*s)) !=
-	    (ssize_t)sizeof(*s))
-		memset(s, 0, sizeof(*s));
+	ssize_t n = ask(PS_Q_VM_STATS, 0, NULL, 0, all, sizeof(*all));
+
+	if (n < (ssize_t)sizeof(all->n) || all->n > PS_MAX_VMS ||
+	    (size_t)n != sizeof(all->n) + all->n * sizeof(all->vm[0]))
+		all->n = 0;
+}
+
+/* One VM's counters among them: zeros for a VM the engine did not name. */
+const struct ps_vm_stats *
+ps_vms_stats_of(const struct ps_vms_stats *all, const struct vm *vm)
+{
+	static const struct ps_vm_stats none;
+	uint32_t i;
+
+	for (i = 0; i < all->n; i++)
+		if (all->vm[i].vm == vm->id)
+			return &all->vm[i];
+	return &none;
 }
 
 void

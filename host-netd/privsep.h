@@ -55,7 +55,7 @@ enum ps_type {
 	PS_DNS_RELOAD,		/* - */
 	/* parent -> engine, on cmd, answered there with the same type */
 	PS_Q_STATS,		/* - -> ps_stats */
-	PS_Q_VM_STATS,		/* - -> ps_vm_stats */
+	PS_Q_VM_STATS,		/* - -> ps_vms_stats: every VM's */
 	PS_Q_PORTS,		/* - -> ps_ports */
 	PS_Q_PORT_INFO,		/* hostfwd_static -> ps_port (none: kind "") */
 	PS_Q_PROBE,		/* hostfwd_static -> ps_result */
@@ -148,6 +148,14 @@ struct ps_vm_stats {
 	struct hostfwd_vm_stats	fwd;
 	uint64_t		dns_queries, dns_failures;
 	uint32_t		conflicts;
+	uint32_t		vm;		/* its id */
+};
+
+/* One answer for all: `netctl vms` with 512 VMs is one round trip. */
+#define PS_MAX_VMS	512
+struct ps_vms_stats {
+	uint32_t		n;
+	struct ps_vm_stats	vm[PS_MAX_VMS];
 };
 
 struct ps_connect {

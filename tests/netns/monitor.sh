@@ -241,6 +241,13 @@ wait_event "$TMP/mon.json" forward-added vm=g2 host_port=18092 kind=static
 netctl --dump forwards | grep -q "^g2	tcp	127.0.0.1:18092	18092	static	active" ||
 	fail "g2's forward did not win its port: $(netctl --dump forwards)"
 expect_fail 1 "tcp port 18092 on 127.0.0.1 is a forward of its block (<stdin>:" forward remove g2 tcp 18092
+# The listing of every VM takes its counters from one answer of the
+# engine's: each VM gets its own.
+netctl -j vms | python3 -c 'import json, sys
+v = {x["name"]: x["counters"] for x in json.load(sys.stdin)["vms"]}
+assert v["g1"]["fwd"]["connections"] >= 3 and v["g1"]["dns"]["queries"] >= 5, v
+assert v["g2"]["fwd"]["connections"] == 0 and v["g2"]["dns"]["queries"] == 0, v' ||
+	fail "vms: each VM's counters: $(netctl -j vms)"
 netctl unregister g2 >/dev/null || fail "unregister g2"
 wait_event "$TMP/mon.json" vm-changed vm=g2 change=removed
 wait_event "$TMP/mon.json" vm-state vm=g2 to=down
