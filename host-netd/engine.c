@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -34,6 +35,7 @@
 
 #include "engine.h"
 #include "host-netd.h"
+#include "landlock.h"
 #include "log.h"
 #include "relay.h"
 #include "resolver.h"
@@ -529,6 +531,36 @@ static const struct vmn_syscall syscalls[] = {
 	VMN_SYSCALL(sched_getaffinity),
 };
 
+/*
+ * Of the file system, the engine keeps reading /etc: c-ares reads
+ * resolv.conf (and host.conf, nsswitch.conf) again when it changes; /run,
+ * where the resolver managers keep the file resolv.conf links to (a link
+ * that may move from one to another while the engine runs); and wherever
+ * else it links to now. No file is written, made or removed; no TCP port
+ * bound (the parent binds them); no signal sent and no abstract socket
+ * reached outside the engine.
+ */
+static void
+confine_files(void)
+{
+	char target[PATH_MAX], *slash;
+	const char *dirs[4] = { "/etc", "/run" };
+	size_t n = 2;
+	int rc;
+
+	if (realpath("/etc/resolv.conf", target) &&
+	    (slash = strrchr(target, '/')) && slash != target) {
+		*slash = '\0';
+		dirs[n++] = target;	/* beneath /etc or /run: harmless */
+	}
+#ifdef __SANITIZE_ADDRESS__
+	dirs[n++] = "/proc";	/* the leak check reads its maps at exit */
+#endif
+	if ((rc = vmn_landlock_read_only("vmnetd-engine", dirs, n,
+	    VMN_LANDLOCK_NO_TCP_BIND | VMN_LANDLOCK_SCOPED)) < 0)
+		fatalx("engine: Landlock: %s", strerror(-rc));
+}
+
 static void __attribute__((noreturn))
 engine_main(int foreground, int verbose, int cmd, int notice, int rpc)
 {
@@ -567,6 +599,7 @@ engine_main(int foreground, int verbose, int cmd, int notice, int rpc)
 		log_warnx("DNS tunnel unavailable: guests get SERVFAIL");
 	vmn_connect_via = connect_via_parent;
 	hostfwd_bind_via = bind_via_parent;
+	confine_files();
 	if (!(ev = event_new(engine->base, engine->cmd, EV_READ | EV_PERSIST,
 	    cmd_cb, NULL)) || event_add(ev, NULL) < 0 ||
 	    !(notice_ev = event_new(engine->base, engine->notice, EV_WRITE,

@@ -7,10 +7,11 @@
 # every connection from the guest (control, dns, fwd) and every forwarded
 # port's socket is the engine's, none the parent's, while DNS through the
 # tunnel, a forward each way and a static forward on a port below 1024
-# (bound by the parent for the engine) work; a call off the engine's list
-# (openat for writing is allowed, chroot is not) kills it, and the parent
-# then stops too, leaving links and nftables for the next start, which
-# brings the guest back online with its forward.
+# (bound by the parent for the engine) work; where the kernel has
+# Landlock, the engine reads /etc but not /bin/sh, makes no file in /tmp
+# and binds no TCP port; a call off the engine's list (chroot) kills it,
+# and the parent then stops too, leaving links and nftables for the next
+# start, which brings the guest back online with its forward.
 TEST_NAME=privsep
 . "$(dirname "$0")/lib.sh"
 command -v gdb >/dev/null || { echo "missing: gdb (tests/deps.sh installs it)"; exit 99; }
@@ -71,6 +72,36 @@ for p in 80 8000; do
 		fail "the parent holds port $p too: $owners"
 done
 pass "guest connections and forwarded ports are the engine's alone"
+
+# What it keeps of the file system (Landlock, where the kernel has it),
+# asked inside it by gdb: /etc read (resolv.conf again after a change),
+# nothing else read (/bin/sh), nothing written (a new file in /tmp), no TCP
+# port bound (ABI 4 on); the engine lives on.
+abi=$(python3 -c 'import ctypes; print(ctypes.CDLL(None).syscall(444, None, 0, 1))')
+if [ "$abi" -ge 1 ]; then
+	probe=/tmp/vmn-engine-probe-$SFX
+	gdb -p "$engine" -batch -ex 'call (int)open("/etc/resolv.conf", 0)' \
+	    -ex 'call (int)open("/bin/sh", 0)' \
+	    -ex "call (int)open(\"$probe\", 0101, 0644)" \
+	    -ex 'call (int)socket(2, 1, 0)' \
+	    -ex 'call (int)bind($4, "\002\000\000\000\177\000\000\001\000\000\000\000\000\000\000\000", 16)' \
+	    -ex 'call (int)close($1)' -ex 'call (int)close($4)' >"$TMP/gdb-landlock.log" 2>&1 || true
+	read -r -a v <<<"$(awk '/^\$[0-9]+ = / { printf "%s ", $3 }' "$TMP/gdb-landlock.log")"
+	[ "${#v[@]}" = 7 ] || fail "gdb in the engine: $(cat "$TMP/gdb-landlock.log")"
+	[ "${v[0]}" -ge 0 ] || fail "the engine cannot read /etc/resolv.conf"
+	[ "${v[1]}" = -1 ] || fail "the engine reads /bin/sh"
+	if [ "${v[2]}" != -1 ] || [ -e "$probe" ]; then
+		rm -f "$probe"
+		fail "the engine made a file in /tmp"
+	fi
+	if [ "$abi" -ge 4 ]; then
+		[ "${v[4]}" = -1 ] || fail "the engine bound a TCP port"
+	fi
+	kill -0 "$engine" || fail "the engine did not survive its probes"
+	pass "the engine reads /etc and nothing else, writes nothing, binds no TCP port (Landlock ABI $abi)"
+else
+	log "no Landlock in this kernel: the engine's file system is its user's"
+fi
 
 # A call off the list ends the engine, and with it the parent.
 gdb -p "$engine" -batch -ex 'call (int)chroot("/")' >"$TMP/gdb.log" 2>&1 || true
