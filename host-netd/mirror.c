@@ -26,7 +26,9 @@
  * as guest-netd reports them) are held on the host, so that no host
  * program takes them, and steered to the guest when the VM's inbound is
  * allow. A port the host already uses is not: that is reported with who
- * holds it, and the host keeps it.
+ * holds it, and the host keeps it until it lets it go (tried again every
+ * MIRROR_RETRY_MS: a program that ends, a host-netd killed whose engine
+ * is still ending).
  *
  * What host-netd added to ip_local_reserved_ports is remembered in the
  * state dir, so that a host-netd killed with -9 is followed by one that
@@ -42,6 +44,8 @@
 #include <netinet/in.h>
 #include <linux/rtnetlink.h>
 
+#include <event2/event.h>
+
 #include "host-netd.h"
 #include "holder.h"
 #include "hostview.h"
@@ -50,6 +54,7 @@
 #include "sysctl.h"
 
 #define RESERVED_PORTS	"/proc/sys/net/ipv4/ip_local_reserved_ports"
+#define MIRROR_RETRY_MS	2000	/* a port the host has: try again */
 #define PORT_RANGE	"/proc/sys/net/ipv4/ip_local_port_range"
 
 /* A guest port held on the host (see mirror_listener). */
@@ -64,6 +69,7 @@ static struct {
 	struct port_ranges	ours;		/* what we reserved */
 	bool			loaded;		/* ours read from the state dir */
 	bool			table;		/* our steering table is there */
+	struct event		*retry;		/* holds in conflict, again */
 } M;
 
 /*
@@ -718,6 +724,10 @@ mirror_remove(void)
 	char buf[256];
 	int rc = 0;
 
+	if (M.retry) {
+		event_free(M.retry);
+		M.retry = NULL;
+	}
 	if (steer_render_delete(buf, sizeof(buf)) < 0 ||
 	    nft_run(buf, true) < 0)
 		rc = -EIO;
@@ -1000,13 +1010,23 @@ held_by_other(const struct vm *self, uint8_t proto, uint16_t port)
 	return NULL;
 }
 
+/*
+ * Holds the port, or says in h->conflict why not: logged and told
+ * (HOSTFWD_CONFLICT) the first time, and once held after all
+ * (HOSTFWD_RESOLVED); a retry that finds the same conflict says nothing.
+ */
 static void
 hold_take(struct vm *vm, struct mirror_hold *h)
 {
+	struct hostfwd_port_info pi = {
+		.proto = h->proto, .host_port = h->port, .guest_port = h->port,
+		.kind = "mirrored",
+	};
 	const struct vm *other;
-	char who[96];
+	char who[96], was[sizeof(h->conflict)];
 	int fd;
 
+	memcpy(was, h->conflict, sizeof(was));
 	h->fd4 = h->fd6 = -1;
 	h->conflict[0] = '\0';
 	if ((other = held_by_other(vm, h->proto, h->port))) {
@@ -1028,20 +1048,71 @@ hold_take(struct vm *vm, struct mirror_hold *h)
 			    sizeof(who)));
 		}
 	}
-	if (h->conflict[0]) {
-		struct hostfwd_port_info pi = {
-			.proto = h->proto, .host_port = h->port,
-			.guest_port = h->port, .kind = "mirrored",
-			.state = h->conflict,
-		};
-
+	vmn_ip_parse("0.0.0.0", &pi.addr);
+	if (h->conflict[0] && strcmp(h->conflict, was) != 0) {
 		log_warnx("vm %s: %s port %u: %s; the LAN reaches the host's, "
 		    "not the guest's", vm->conf.name,
 		    h->proto == IPPROTO_TCP ? "tcp" : "udp", h->port,
 		    h->conflict);
-		vmn_ip_parse("0.0.0.0", &pi.addr);
+		pi.state = h->conflict;
 		events_forward(vm->conf.name, HOSTFWD_CONFLICT, &pi);
+	} else if (!h->conflict[0] && was[0]) {
+		log_info("vm %s: %s port %u held at last: the LAN reaches the "
+		    "guest's", vm->conf.name,
+		    h->proto == IPPROTO_TCP ? "tcp" : "udp", h->port);
+		pi.state = "active";
+		events_forward(vm->conf.name, HOSTFWD_RESOLVED, &pi);
 	}
+}
+
+static void	schedule_retry(void);
+
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct vm *vm;
+	bool taken;
+	unsigned i;
+
+	TAILQ_FOREACH(vm, &hostd->vms, entry) {
+		taken = false;
+		for (i = 0; mirrored(vm) && i < vm->nholds; i++) {
+			if (!vm->holds[i].conflict[0])
+				continue;
+			hold_take(vm, &vm->holds[i]);
+			taken |= !vm->holds[i].conflict[0];
+		}
+		if (taken && lan_may_reach(vm) && vm->ifindex > 0 &&
+		    mirror_apply() < 0)
+			log_warnx("vm %s: mirrored steering not updated",
+			    vm->conf.name);
+	}
+	schedule_retry();
+}
+
+/* Holds in conflict are tried again, while there are any. */
+static void
+schedule_retry(void)
+{
+	struct timeval tv = { MIRROR_RETRY_MS / 1000,
+	    (MIRROR_RETRY_MS % 1000) * 1000 };
+	const struct vm *vm;
+	unsigned i;
+
+	if (hostd->shutting_down)
+		return;
+	TAILQ_FOREACH(vm, &hostd->vms, entry)
+		for (i = 0; i < vm->nholds; i++)
+			if (vm->holds[i].conflict[0])
+				goto some;
+	return;
+some:
+	if (!M.retry && !(M.retry = evtimer_new(hostd->base, retry_cb, NULL))) {
+		log_warnx("mirrored: out of memory for a timer");
+		return;
+	}
+	if (!evtimer_pending(M.retry, NULL))
+		evtimer_add(M.retry, &tv);
 }
 
 /* A port the guest listens on beyond its loopback came or went. */
@@ -1079,6 +1150,7 @@ mirror_listener(struct vm *vm, bool added, uint8_t proto, uint16_t port)
 	if (lan_may_reach(vm) && vm->ifindex > 0 && mirror_apply() < 0)
 		log_warnx("vm %s: mirrored steering not updated",
 		    vm->conf.name);
+	schedule_retry();	/* its conflict, or another's it let go */
 }
 
 /* For netctl forwards: the ports the LAN reaches the guest on. */
@@ -1125,4 +1197,5 @@ mirror_vm_gone(struct vm *vm)
 	free(vm->mlinks);
 	vm->mlinks = NULL;
 	vm->nmlinks = 0;
+	schedule_retry();	/* another VM may have wanted its ports */
 }

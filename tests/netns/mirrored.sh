@@ -11,7 +11,8 @@
 # server on another port; the guest's loopback server on the host's
 # localhost; the slice reserved on the host; a container behind the
 # guest's own NAT getting out; two mirrored guests (one with
-# the LAN kept out) and a NAT one side by side; a port the host has, a port
+# the LAN kept out) and a NAT one side by side; a port the host has (the
+# guest gets it once the host lets it go), a port
 # the guest has; a LAN peer that is not the gateway; the host changing
 # (addresses, MTU, the uplink down and up), followed within a second;
 # kill -9 and a restart; modes switched on reload; SIGTERM leaves nothing;
@@ -86,6 +87,7 @@ pass "guest -> lan over TCP, UDP, ping, IPv4 and IPv6, as the host; the host's o
 # --- the lan comes in ---------------------------------------------------------
 bed_spawn "$G" guest-web socat TCP6-LISTEN:9000,fork,reuseaddr,ipv6only=0 SYSTEM:'echo guest-9000'
 bed_spawn "$NS_HOST" host-web socat TCP4-LISTEN:9100,fork,reuseaddr SYSTEM:'echo host-9100'
+HOST_WEB_PID=$LAST_PID
 wait_for 5 "lan reaches the guest's 9000" sh -c \
 	"[ \"\$(ip netns exec $NS_LAN socat -T2 - TCP4:$HOST4:9000 </dev/null)\" = guest-9000 ]"
 [ "$(ip netns exec $NS_LAN socat -T2 - "TCP6:[$HOST6]:9000" </dev/null)" = guest-9000 ] ||
@@ -172,6 +174,15 @@ fi
 grep -q "Address already in use" "$TMP/bind.err" ||
 	fail "binding the guest's 9000 on the host: $(cat "$TMP/bind.err")"
 pass "a port the host has stays the host's (reported with its holder); the guest's 9000 is held on the host"
+
+# The host's program ends: the guest gets its 9100 (tried every 2 s).
+kill "$HOST_WEB_PID"
+wait_for 5 "the guest's 9100 held" sh -c \
+	"$NETCTL -s $TMP/control.sock --dump forwards | grep inbound | grep -w 9100 | grep -q active"
+[ "$(ip netns exec $NS_LAN socat -T2 - TCP4:$HOST4:9100 </dev/null)" = guest-9100 ] ||
+	fail "lan does not reach the guest's 9100 once the host let it go"
+grep -q "vm g1: tcp port 9100 held at last" "$TMP/host-netd.log" || fail "9100's hold not logged"
+pass "the port let go by the host: the guest holds it, the lan reaches the guest's"
 
 # --- a lan peer, not the gateway --------------------------------------------------
 ip -n "$NS_LAN" addr add 203.0.113.9/24 dev lan0
@@ -306,7 +317,8 @@ reaches_9000() {
 }
 for _ in $(seq 50); do reaches_9000 && break; sleep 0.1; done
 reaches_9000 || fail "lan does not reach the guest's 9000 after the restart: $(netctl --dump forwards | grep -w 9000;
-	in_host nft list table netdev vmnetd_mirror 2>&1 | grep -n '9000\|elements' | head; grep -n '9000' "$TMP/host-netd.log" | tail -5)"
+	in_host nft list table netdev vmnetd_mirror 2>&1 | grep -n '9000\|elements' | head; grep -n '9000' "$TMP/host-netd.log" | tail -5
+	in_host ss -tuanpe 'sport = :9000')"
 [ "$(in_host cat /proc/sys/net/ipv4/ip_local_reserved_ports)" = "$reserved" ] ||
 	fail "after a kill -9 and a restart: reserved $(in_host cat /proc/sys/net/ipv4/ip_local_reserved_ports), not $reserved"
 [ "$(in_host nft list tables | grep -c vmnetd_mirror)" = 1 ] || fail "steering tables: $(in_host nft list tables)"
