@@ -359,14 +359,13 @@ query(const struct ps_hdr *h, struct evm *vm, const void *body, size_t len)
 			    &vs->dns_failures);
 			vs->conflicts = hostfwd_conflicts(e->fwd);
 		}
-		answer(h, &all, sizeof(all.n) + all.n * sizeof(all.vm[0]));
+		answer(h, &all, PS_VMS_STATS_LEN(all.n));
 		return;
 	case PS_Q_PORTS:
 		ports.n = 0;
 		if (vm)
 			hostfwd_foreach(vm->fwd, add_port, &ports);
-		answer(h, &ports, sizeof(ports.n) +
-		    ports.n * sizeof(ports.port[0]));
+		answer(h, &ports, PS_PORTS_LEN(ports.n));
 		return;
 	case PS_Q_PORT_INFO:
 		memset(&p, 0, sizeof(p));

@@ -556,7 +556,7 @@ engine_vms_stats(struct ps_vms_stats *all)
 	ssize_t n = ask(PS_Q_VM_STATS, 0, NULL, 0, all, sizeof(*all));
 
 	if (n < (ssize_t)sizeof(all->n) || all->n > PS_MAX_VMS ||
-	    (size_t)n != sizeof(all->n) + all->n * sizeof(all->vm[0]))
+	    (size_t)n != PS_VMS_STATS_LEN(all->n))
 		all->n = 0;
 }
 
@@ -584,7 +584,7 @@ engine_foreach_port(const struct vm *vm, hostfwd_port_fn fn, void *arg)
 	n = ask(PS_Q_PORTS, vm->id, NULL, 0, &p, sizeof(p));
 	if (n < (ssize_t)sizeof(p.n) ||
 	    p.n > sizeof(p.port) / sizeof(p.port[0]) ||
-	    (size_t)n != sizeof(p.n) + p.n * sizeof(p.port[0]))
+	    (size_t)n != PS_PORTS_LEN(p.n))
 		return;
 	for (i = 0; i < p.n; i++) {
 		ps_port_to(&p.port[i], &pi);

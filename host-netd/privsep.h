@@ -23,6 +23,7 @@
 #define HOSTD_PRIVSEP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -137,6 +138,9 @@ struct ps_ports {
 	uint32_t	n;
 	struct ps_port	port[HOSTFWD_MAX_PORTS + HOSTFWD_MAX_RFWDS];
 };
+/* An answer's length: port[] is 8-aligned, not right after n. */
+#define PS_PORTS_LEN(n) \
+	(offsetof(struct ps_ports, port) + (n) * sizeof(struct ps_port))
 
 struct ps_stats {
 	struct dnstun_stats	dns;
@@ -157,6 +161,9 @@ struct ps_vms_stats {
 	uint32_t		n;
 	struct ps_vm_stats	vm[PS_MAX_VMS];
 };
+/* An answer's length, as PS_PORTS_LEN. */
+#define PS_VMS_STATS_LEN(n) \
+	(offsetof(struct ps_vms_stats, vm) + (n) * sizeof(struct ps_vm_stats))
 
 struct ps_connect {
 	struct vmn_endpoint	ep;
