@@ -460,6 +460,13 @@ vm_start(struct vm *vm)
 	char names[MIRROR_MAX_UPLINKS * 48];
 	int rc;
 
+	/*
+	 * The engine acts on a guest's listeners as soon as they come: it
+	 * has the VM's forwards (auto-forward, mirrored mode's shared ports)
+	 * before the guest can reach it. Again below, with the link's
+	 * addresses.
+	 */
+	vm_configure_forwards(vm);
 	if (vm->listen_fd < 0 && vm->conf.channel.kind != VMN_TR_VSOCK &&
 	    (rc = channel_listen(vm)) < 0) {
 		snprintf(err, sizeof(err), "listening on its channel: %s",
