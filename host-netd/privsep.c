@@ -26,6 +26,7 @@
 
 #include <event2/event.h>
 
+#include "fdpass.h"
 #include "host-netd.h"
 #include "log.h"
 #include "privsep.h"
@@ -53,31 +54,13 @@ int
 ps_send(int fd, bool wait, uint32_t type, uint32_t vm, uint32_t seq,
     const void *body, size_t len, int passfd)
 {
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cm;
 	struct ps_hdr h = { type, vm, seq, (uint32_t)len };
 	struct iovec iov[2] = { { &h, sizeof(h) },
 	    { (void *)(uintptr_t)body, len } };
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
-	struct cmsghdr *c;
 	ssize_t n;
 
-	if (passfd >= 0) {
-		memset(&cm, 0, sizeof(cm));
-		mh.msg_control = cm.buf;
-		mh.msg_controllen = sizeof(cm.buf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &passfd, sizeof(int));
-	}
-	do
-		n = sendmsg(fd, &mh, MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT));
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
+	if ((n = vmn_sendmsg_fd(fd, iov, len ? 2 : 1, passfd,
+	    wait ? 0 : MSG_DONTWAIT)) < 0)
 		return -errno;
 	return n == (ssize_t)(sizeof(h) + len) ? 0 : -EMSGSIZE;
 }
@@ -91,29 +74,16 @@ ps_send(int fd, bool wait, uint32_t type, uint32_t vm, uint32_t seq,
 ssize_t
 ps_recv(int fd, struct ps_hdr *h, void *body, size_t max, int *fdp)
 {
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cm;
 	struct iovec iov[2] = { { h, sizeof(*h) }, { body, max } };
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2,
-	    .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
-	struct cmsghdr *c;
+	int flags = 0;
 	ssize_t n;
 
 	*fdp = -1;
-	do
-		n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
+	if ((n = vmn_recvmsg_fd(fd, iov, 2, fdp, MSG_DONTWAIT, &flags)) < 0)
 		return -errno;
 	if (n == 0)
 		return -EPIPE;
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(fdp, CMSG_DATA(c), sizeof(int));
-	if ((mh.msg_flags & MSG_TRUNC) ||
+	if ((flags & MSG_TRUNC) ||
 	    n < (ssize_t)sizeof(*h) || h->len != (size_t)n - sizeof(*h)) {
 		if (*fdp >= 0)
 			close(*fdp);

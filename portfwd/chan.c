@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include "chan.h"
+#include "fdpass.h"
 
 void
 chan_reader_init(struct chan_reader *cr)
@@ -36,38 +37,11 @@ chan_reader_init(struct chan_reader *cr)
 static ssize_t
 read_some(struct chan_reader *cr, int fd, int *passed)
 {
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(2 * sizeof(int))];
-	} cm;
 	struct iovec iov = { cr->buf + cr->have, cr->need - cr->have };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *c;
-	int fds[2];
-	size_t i, nfds;
-	ssize_t n;
 
 	if (!passed)
 		return read(fd, iov.iov_base, iov.iov_len);
-	mh.msg_control = cm.buf;
-	mh.msg_controllen = sizeof(cm.buf);
-	if ((n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC)) < 0)
-		return n;
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		if (nfds > 2)
-			nfds = 2;
-		memcpy(fds, CMSG_DATA(c), nfds * sizeof(int));
-		for (i = 0; i < nfds; i++) {
-			if (*passed < 0)
-				*passed = fds[i];
-			else
-				close(fds[i]);
-		}
-	}
-	return n;
+	return vmn_recvmsg_fd(fd, &iov, 1, passed, 0, NULL);
 }
 
 /*
@@ -130,26 +104,10 @@ send_frames(int fd, const uint8_t *buf, size_t len)
 int
 chan_send_fd(int fd, const uint8_t *buf, size_t len, int pass)
 {
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} cm;
-	uint8_t copy[2 * (VMN_HDR_LEN + CHAN_FRAME_MAX)];
-	struct iovec iov = { copy, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-	    .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	struct iovec iov = { (void *)(uintptr_t)buf, len };
 	ssize_t n;
 
-	if (len > sizeof(copy))
-		return -EMSGSIZE;
-	memcpy(copy, buf, len);		/* iov_base is not const */
-	memset(cm.buf, 0, sizeof(cm.buf));
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &pass, sizeof(int));
-	n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	n = vmn_sendmsg_fd(fd, &iov, 1, pass, MSG_DONTWAIT);
 	if (n < 0 && errno == EAGAIN)
 		return -EAGAIN;		/* nothing went: the socket is full */
 	return n == (ssize_t)len ? 0 : -EIO;

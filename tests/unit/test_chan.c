@@ -203,6 +203,66 @@ test_request_passes_socket(void **state)
 	close(client[1]);
 }
 
+/*
+ * A peer that sends two descriptors with its frames costs the reader
+ * nothing: the first is taken, the other closed (the pipe it wrote to
+ * then reads end of file).
+ */
+static void
+test_extra_descriptor_closed(void **state)
+{
+	uint8_t frames[2 * (VMN_HDR_LEN + CHAN_FRAME_MAX)];
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(2 * sizeof(int))];
+	} cm;
+	struct iovec iov;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
+	struct cmsghdr *c;
+	struct chan_reader cr;
+	struct vmn_msg m;
+	const char *why = NULL;
+	int sv[2], client[2], p[2], fds[2], passed = -1;
+	ssize_t len;
+	char byte;
+
+	(void)state;
+	pair(sv);
+	pair(client);
+	assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+	/* The frames of a request, read back from a socket pair. */
+	assert_int_equal(chan_send_request(sv[0], VMN_ROLE_FWD, "dev",
+	    &target, -1), 0);
+	len = read(sv[1], frames, sizeof(frames));
+	assert_true(len > 0);
+	iov.iov_base = frames;
+	iov.iov_len = (size_t)len;
+	memset(&cm, 0, sizeof(cm));
+	c = &cm.hdr;		/* CMSG_FIRSTHDR: the buffer holds one */
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(fds));
+	fds[0] = client[0];
+	fds[1] = p[1];
+	memcpy(CMSG_DATA(c), fds, sizeof(fds));
+	assert_int_equal(sendmsg(sv[0], &mh, 0), len);
+	close(p[1]);
+	chan_reader_init(&cr);
+	assert_int_equal(chan_read(&cr, sv[1], &m, &why, &passed), 1);
+	assert_int_equal(chan_read(&cr, sv[1], &m, &why, &passed), 1);
+	assert_int_equal(m.hdr.type, VMN_MSG_FWD);
+	assert_int_equal(write(passed, "hi", 2), 2);	/* the first: client's */
+	assert_int_equal(pending(client[1]), 2);
+	assert_int_equal(read(p[0], &byte, 1), 0);	/* the second: closed */
+	close(passed);
+	close(p[0]);
+	close(sv[0]);
+	close(sv[1]);
+	close(client[0]);
+	close(client[1]);
+}
+
 static void
 test_reply_with_hello(void **state)
 {
@@ -411,6 +471,7 @@ main(void)
 		cmocka_unit_test(test_one_write),
 		cmocka_unit_test(test_request_then_data),
 		cmocka_unit_test(test_request_passes_socket),
+		cmocka_unit_test(test_extra_descriptor_closed),
 		cmocka_unit_test(test_reply_with_hello),
 		cmocka_unit_test(test_read_reply),
 		cmocka_unit_test(test_read_byte_by_byte),
