@@ -27,8 +27,8 @@
  * program takes them, and steered to the guest when the VM's inbound is
  * allow. A port the host already uses is not: that is reported with who
  * holds it, and the host keeps it until it lets it go (tried again every
- * MIRROR_RETRY_MS: a program that ends, a host-netd killed whose engine
- * is still ending).
+ * MIRROR_RETRY_MS: a program that ends, another mirrored VM's guest that
+ * stops listening).
  *
  * What host-netd added to ip_local_reserved_ports is remembered in the
  * state dir, so that a host-netd killed with -9 is followed by one that
@@ -1010,10 +1010,31 @@ held_by_other(const struct vm *self, uint8_t proto, uint16_t port)
 	return NULL;
 }
 
+#define IN_USE	"in use on the host: "
+
+/*
+ * Why the host's port cannot be held (err: the bind's). A retry that
+ * finds it in use again keeps what it said: no scan of /proc for the
+ * holder every MIRROR_RETRY_MS.
+ */
+static void
+say_in_use(struct mirror_hold *h, int err, const char *was)
+{
+	char who[96];
+
+	if (err == -EADDRINUSE && strncmp(was, IN_USE, strlen(IN_USE)) == 0)
+		snprintf(h->conflict, sizeof(h->conflict), "%s", was);
+	else
+		snprintf(h->conflict, sizeof(h->conflict), IN_USE "%s",
+		    err == -EADDRINUSE ? port_holder(h->proto, h->port, who,
+		    sizeof(who)) : strerror(-err));
+}
+
 /*
  * Holds the port, or says in h->conflict why not: logged and told
  * (HOSTFWD_CONFLICT) the first time, and once held after all
  * (HOSTFWD_RESOLVED); a retry that finds the same conflict says nothing.
+ * h->conflict is empty for a new hold, its last word for a retry.
  */
 static void
 hold_take(struct vm *vm, struct mirror_hold *h)
@@ -1023,7 +1044,7 @@ hold_take(struct vm *vm, struct mirror_hold *h)
 		.kind = "mirrored",
 	};
 	const struct vm *other;
-	char who[96], was[sizeof(h->conflict)];
+	char was[sizeof(h->conflict)];
 	int fd;
 
 	memcpy(was, h->conflict, sizeof(was));
@@ -1033,9 +1054,7 @@ hold_take(struct vm *vm, struct mirror_hold *h)
 		snprintf(h->conflict, sizeof(h->conflict), "vm %s has it",
 		    other->conf.name);
 	} else if ((fd = hold_socket(AF_INET, h->proto, h->port)) < 0) {
-		snprintf(h->conflict, sizeof(h->conflict), "in use on the "
-		    "host: %s", fd == -EADDRINUSE ? port_holder(h->proto,
-		    h->port, who, sizeof(who)) : strerror(-fd));
+		say_in_use(h, fd, was);
 	} else {
 		h->fd4 = fd;
 		fd = hold_socket(AF_INET6, h->proto, h->port);
@@ -1043,9 +1062,7 @@ hold_take(struct vm *vm, struct mirror_hold *h)
 			h->fd6 = fd;
 		else if (fd == -EADDRINUSE) {
 			hold_release(h);
-			snprintf(h->conflict, sizeof(h->conflict), "in use on "
-			    "the host: %s", port_holder(h->proto, h->port, who,
-			    sizeof(who)));
+			say_in_use(h, fd, was);
 		}
 	}
 	vmn_ip_parse("0.0.0.0", &pi.addr);
@@ -1142,6 +1159,7 @@ mirror_listener(struct vm *vm, bool added, uint8_t proto, uint16_t port)
 		h = &vm->holds[vm->nholds++];
 		h->proto = proto;
 		h->port = port;
+		h->conflict[0] = '\0';		/* new: the slot may be reused */
 		hold_take(vm, h);
 	} else {
 		hold_release(h);

@@ -182,6 +182,8 @@ wait_for 5 "the guest's 9100 held" sh -c \
 [ "$(ip netns exec $NS_LAN socat -T2 - TCP4:$HOST4:9100 </dev/null)" = guest-9100 ] ||
 	fail "lan does not reach the guest's 9100 once the host let it go"
 grep -q "vm g1: tcp port 9100 held at last" "$TMP/host-netd.log" || fail "9100's hold not logged"
+[ "$(grep -c "vm g1: tcp port 9100: in use on the host" "$TMP/host-netd.log")" = 1 ] ||
+	fail "9100's conflict logged again at each retry: $(grep "port 9100" "$TMP/host-netd.log")"
 pass "the port let go by the host: the guest holds it, the lan reaches the guest's"
 
 # --- a lan peer, not the gateway --------------------------------------------------
