@@ -29,6 +29,7 @@
 #include <netinet/in.h>
 
 #include "chan.h"
+#include "fdpass.h"
 #include "fuzz.h"
 
 #define CHECK(cond) do {						\
@@ -42,28 +43,12 @@
 static void
 send_piece(int fd, const uint8_t *p, size_t len, bool pass)
 {
-	union {
-		char		buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr	align;
-	} cm;
 	struct iovec iov = { (void *)(uintptr_t)p, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *c;
 	int efd = -1;
 
-	if (pass) {
-		if ((efd = eventfd(0, EFD_CLOEXEC)) < 0)
-			abort();
-		memset(cm.buf, 0, sizeof(cm.buf));
-		mh.msg_control = cm.buf;
-		mh.msg_controllen = sizeof(cm.buf);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &efd, sizeof(int));
-	}
-	if (sendmsg(fd, &mh, MSG_NOSIGNAL) != (ssize_t)len)
+	if (pass && (efd = eventfd(0, EFD_CLOEXEC)) < 0)
+		abort();
+	if (vmn_sendmsg_fd(fd, &iov, 1, efd, 0) != (ssize_t)len)
 		abort();
 	if (efd >= 0)
 		close(efd);
